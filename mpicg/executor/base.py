@@ -1,0 +1,43 @@
+"""The evaluator interface: a batch of parameter vectors in, objective values out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+__all__ = ["Evaluator"]
+
+
+class Evaluator(ABC):
+    """Computes objective values for a batch of parameter vectors.
+
+    This is the seam between the optimizer, which runs on one process, and whatever
+    computes the values: one process (:class:`~mpicg.executor.serial.SerialEvaluator`) or
+    every MPI rank. Implementations must return, for the same points, the same bits
+    however many processes they use.
+    """
+
+    @abstractmethod
+    def evaluate(self, points: np.ndarray) -> np.ndarray:
+        """Objective values at each row of ``points``.
+
+        Parameters
+        ----------
+        points : ndarray, shape (m, n)
+            The batch: m parameter vectors of length n.
+
+        Returns
+        -------
+        ndarray, shape (m,)
+            One float64 value per point.
+        """
+
+    def close(self) -> None:
+        """Release what the evaluator holds (nothing, by default)."""
+
+    def __enter__(self) -> Evaluator:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
