@@ -1,13 +1,35 @@
 """mpicg: conjugate-gradient fitting of expensive forward models, spread over MPI ranks.
 
 Rank 0 runs a serial Polak–Ribière+ conjugate-gradient iteration with the semantics of
-``scipy.optimize.fmin_cg``; the objective values it needs are computed in batches by an
-evaluator, which under MPI splits every evaluation over all ranks.
+``scipy.optimize.fmin_cg``; the objective values it needs are computed in batches, and under
+MPI every batch is shared by all ranks (by blocks of observations for a :class:`Problem`, by
+points for a plain callable), with results that do not depend on the number of ranks.
 """
 
+from ._launch import install_abort_on_uncaught, launch_size
+from .errors import FitAborted, InputError, RemoteEvaluationError
+from .fit import fit
+from .problem import Problem, SumObjective
 from .result import OptimizeResult, OptimizeWarning
 from .scipy_api import fmin_cg, minimize
 
 __version__ = "0.1.0"
 
-__all__ = ["OptimizeResult", "OptimizeWarning", "__version__", "fmin_cg", "minimize"]
+if (launch_size() or 1) > 1:
+    # Started as one of several MPI ranks: an uncaught exception anywhere (in mpicg or in the
+    # user's script) must end the whole job, not leave the other ranks waiting forever.
+    install_abort_on_uncaught()
+
+__all__ = [
+    "FitAborted",
+    "InputError",
+    "OptimizeResult",
+    "OptimizeWarning",
+    "Problem",
+    "RemoteEvaluationError",
+    "SumObjective",
+    "__version__",
+    "fit",
+    "fmin_cg",
+    "minimize",
+]

@@ -8,31 +8,27 @@ its work over MPI ranks.
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from collections.abc import Callable
 
 import numpy as np
 
-from ._validation import (
-    check_callable,
-    check_line_search_constants,
-    check_maxiter,
-    check_nonnegative,
-    check_step,
-    check_x0,
-)
-from .executor import Evaluator, SerialEvaluator
-from .optimizer import BatchedObjective, FiniteDifference, initial_state, run_cg
-from .optimizer.cg import CGState
-from .result import OptimizeResult, OptimizeWarning, warn_unsuccessful
+from ._validation import check_callable, check_x0
+from .driver import check_cg_options, minimize_cg
+from .errors import InputError
+from .executor import Evaluator
+from .executor.work import PointWork, Work
+from .fit import gradient_rule
+from .jobs import distribute, run_job
+from .optimizer import BatchedObjective
+from .problem import SumObjective
+from .result import OptimizeResult, OptimizeWarning
 
-__all__ = ["fmin_cg", "minimize", "minimize_cg"]
+__all__ = ["fmin_cg", "minimize"]
 
 _EPSILON = float(np.sqrt(np.finfo(float).eps))
 _CG_OPTIONS = ("gtol", "norm", "eps", "maxiter", "disp", "return_all",
                "finite_diff_rel_step", "c1", "c2")
-STOPPED_BY_CALLBACK = "`callback` raised `StopIteration`."
 
 
 def fmin_cg(f: Callable[..., float], x0, fprime: Callable | None = None, args: tuple = (),
@@ -186,114 +182,50 @@ class _ValueAndGradient:
         return self._g
 
 
-def _evaluator_for(fun: Callable, args: tuple, name: str) -> Evaluator:
-    """The evaluator for a plain objective callable."""
-    return SerialEvaluator(fun, args, name=name)
-
-
 def _minimize_cg_callable(fun, x0, args=(), jac=None, callback=None, gtol=1e-5, norm=np.inf,
                           eps=_EPSILON, maxiter=None, disp=False, return_all=False,
                           finite_diff_rel_step=None, c1=1e-4, c2=0.4,
                           names=("fun", "jac", "eps")) -> OptimizeResult:
-    """Check the arguments, build the batched objective for a callable, and run CG."""
-    fun_name, jac_name, eps_name = names
-    check_callable(fun, fun_name)
-    x0 = check_x0(x0)
-    n = x0.size
-    if jac is True:
-        pair = _ValueAndGradient(fun, args)
-        evaluator = _evaluator_for(pair.value, (), fun_name)
-        gradient = pair.gradient
-    else:
-        evaluator = _evaluator_for(fun, args, fun_name)
-        if callable(jac):
-            def gradient(x):
-                return jac(x, *args)
-        elif jac is None or jac is False:
-            gradient = FiniteDifference("forward", abs_step=check_step(eps, n, eps_name))
-        elif isinstance(jac, str) and jac in ("2-point", "3-point"):
-            rel = None if finite_diff_rel_step is None else check_step(
-                finite_diff_rel_step, n, "finite_diff_rel_step")
-            gradient = FiniteDifference(jac, rel_step=rel)
-        else:
-            raise ValueError(f"`{jac_name}` must be a callable, True, None, '2-point' or "
-                             f"'3-point'; got {jac!r}")
-    objective = BatchedObjective(evaluator, n, gradient, gradient_name=jac_name)
-    res = minimize_cg(objective, x0, gtol=gtol, norm=norm, maxiter=maxiter, c1=c1, c2=c2,
-                      callback=callback, return_all=return_all, disp=disp)
-    if res.pop("halted") and fun_name == "fun":
-        # minimize() reports a callback's StopIteration; fmin_cg() keeps the warnflag.
-        res.update(status=99, success=False, message=STOPPED_BY_CALLBACK)
-    return res
+    """Check the arguments (on rank 0), share the evaluations over the ranks, and run CG.
 
-
-def _callback_hook(callback: Callable | None):
-    """Turn a user callback into ``hook(state) -> halt``, as scipy calls callbacks."""
-    if callback is None:
-        return None
-    check_callable(callback, "callback")
-    try:
-        wants_result = set(inspect.signature(callback).parameters) == {"intermediate_result"}
-    except (TypeError, ValueError):  # builtins without a signature
-        wants_result = False
-
-    def hook(state: CGState) -> bool:
-        try:
-            if wants_result:
-                callback(intermediate_result=OptimizeResult(x=np.copy(state.x), fun=state.f))
-            else:
-                callback(np.copy(state.x))
-        except StopIteration:
-            return True
-        return False
-
-    return hook
-
-
-def minimize_cg(objective: BatchedObjective, x0: np.ndarray, *, gtol: float = 1e-5,
-                norm: float = np.inf, maxiter: int | None = None, c1: float = 1e-4,
-                c2: float = 0.4, callback: Callable | None = None, return_all: bool = False,
-                disp: bool = False) -> OptimizeResult:
-    """Run Polak–Ribière+ CG on a batched objective and report as scipy does.
-
-    Parameters
-    ----------
-    objective : BatchedObjective
-        Values and gradients (counts are read from it).
-    x0 : ndarray
-        The starting point (already checked: 1-D, finite, float64).
-    gtol, norm, maxiter, c1, c2, callback, return_all, disp
-        As in :func:`fmin_cg` / :func:`minimize`.
-
-    Returns
-    -------
-    OptimizeResult
-        scipy's fields, plus ``halted`` (True when the callback stopped the run).
+    ``fun`` is a plain callable (under MPI the points of each batch are shared out) or a
+    :class:`~mpicg.problem.SumObjective` (each rank evaluates its own blocks).
     """
-    gtol = check_nonnegative(gtol, "gtol")
-    c1, c2 = check_line_search_constants(c1, c2)
-    maxiter = check_maxiter(maxiter, x0.size)
-    if isinstance(norm, bool) or not isinstance(norm, int | float | np.number) or np.isnan(norm):
-        raise ValueError(f"`norm` must be a number (an order such as 2 or inf); got {norm!r}")
-    hook = _callback_hook(callback)
+    fun_name, jac_name, eps_name = names
+    is_sum = isinstance(fun, SumObjective)
+    pair = _ValueAndGradient(fun, args) if jac is True else None
+    ready: dict = {}
 
-    state = initial_state(objective, x0, norm)
-    outcome = run_cg(objective, state, gtol=gtol, norm=norm, maxiter=maxiter, c1=c1, c2=c2,
-                     on_iteration=hook, return_all=return_all)
-    final = outcome.state
-    if disp:
-        if outcome.warnflag == 0:
-            print(outcome.message)
+    def prepare() -> None:
+        if not is_sum:
+            check_callable(fun, fun_name)
+        ready["x0"] = x0c = check_x0(x0)
+        if pair is not None:
+            if is_sum:
+                raise InputError(f"`{jac_name}=True` needs `{fun_name}` to return (f, g); "
+                                 "a Problem has no analytic gradient")
+            ready["gradient"] = pair.gradient
+        elif callable(jac):
+            ready["gradient"] = lambda x: jac(x, *args)
         else:
-            warn_unsuccessful(outcome.message, stacklevel=4)
-        print(f"         Current function value: {final.f:f}")
-        print(f"         Iterations: {final.k:d}")
-        print(f"         Function evaluations: {objective.nfev:d}")
-        print(f"         Gradient evaluations: {objective.njev:d}")
-    res = OptimizeResult(fun=final.f, jac=final.g, nfev=objective.nfev, njev=objective.njev,
-                         status=outcome.warnflag, success=outcome.warnflag == 0,
-                         message=outcome.message, x=final.x, nit=final.k)
-    if return_all:
-        res["allvecs"] = outcome.allvecs
-    res["halted"] = outcome.halted
+            ready["gradient"] = gradient_rule(jac, eps, finite_diff_rel_step, x0c.size,
+                                              names=(jac_name, eps_name))
+        check_cg_options(x0c, gtol, norm, maxiter, c1, c2, callback)
+
+    def make_work(world, rank: int, size: int) -> Work:
+        if is_sum:
+            return distribute(fun, world, rank, size)
+        if pair is not None:
+            return PointWork(pair.value, (), fun_name, size, rank)
+        return PointWork(fun, args, fun_name, size, rank)
+
+    def root_task(evaluator: Evaluator) -> OptimizeResult:
+        objective = BatchedObjective(evaluator, ready["x0"].size, ready["gradient"],
+                                     gradient_name=jac_name)
+        return minimize_cg(objective, ready["x0"], gtol=gtol, norm=norm, maxiter=maxiter,
+                           c1=c1, c2=c2, callback=callback, return_all=return_all, disp=disp,
+                           halt_status=fun_name == "fun")
+
+    res, _ = run_job(make_work, root_task, prepare)
+    del res["rounds"]  # scipy's fields only
     return res

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Evaluator"]
+__all__ = ["Evaluator", "RankClock"]
 
 
 class Evaluator(ABC):
@@ -41,3 +43,18 @@ class Evaluator(ABC):
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+@dataclass
+class RankClock:
+    """Where one rank's time went during a fit."""
+
+    model: float = 0.0
+    waiting: float = 0.0
+    rounds: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    def summary(self) -> dict:
+        """Seconds in the model, seconds waiting for other ranks, rounds, seconds in all."""
+        return {"model": self.model, "waiting": self.waiting, "rounds": self.rounds,
+                "total": time.perf_counter() - self.started}

@@ -1,0 +1,69 @@
+"""What the MPI launcher told this process, read from the environment without importing MPI.
+
+``import mpicg`` must work where MPI is absent or broken, so mpi4py is imported only when the
+environment says this process is one of several ranks (or when the user passes a communicator).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+__all__ = ["install_abort_on_uncaught", "launch_rank", "launch_size"]
+
+# (rank, size) variables of MPICH/Intel MPI (hydra, PMI), Open MPI, PMIx, MVAPICH, SLURM srun.
+_RANK_SIZE_VARS = (
+    ("PMI_RANK", "PMI_SIZE"),
+    ("OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"),
+    ("PMIX_RANK", "PMIX_SIZE"),
+    ("MV2_COMM_WORLD_RANK", "MV2_COMM_WORLD_SIZE"),
+    ("SLURM_PROCID", "SLURM_NTASKS"),
+)
+
+
+def _read(index: int) -> int | None:
+    for names in _RANK_SIZE_VARS:
+        value = os.environ.get(names[index])
+        if value is not None and value.strip().isdigit():
+            return int(value)
+    return None
+
+
+def launch_rank() -> int | None:
+    """This process's rank as the launcher set it, or None outside a launcher."""
+    return _read(0)
+
+
+def launch_size() -> int | None:
+    """The number of ranks the launcher started, or None outside a launcher."""
+    return _read(1)
+
+
+def install_abort_on_uncaught() -> None:
+    """Turn an uncaught exception into ``MPI.COMM_WORLD.Abort(1)`` after printing it.
+
+    In a multi-rank job a rank that dies with an exception while others wait in a collective
+    would hang the job (and ``MPI_Finalize`` at exit can wait for them forever). Like
+    ``python -m mpi4py``, print the traceback, then abort every rank. ``SystemExit`` (mpicg's
+    quiet exit on ranks other than 0) is left alone.
+    """
+    if getattr(sys.excepthook, "_mpicg_abort", False):
+        return
+
+    def hook(exc_type, exc, tb):
+        try:
+            text = "".join(traceback.format_exception(exc_type, exc, tb))
+            rank = launch_rank()
+            if rank is not None:
+                # Many ranks share one terminal: say whose traceback this is.
+                text = "".join(f"[rank {rank}] {line}\n" for line in text.splitlines())
+            sys.stderr.write(text)
+            sys.stderr.flush()
+        finally:
+            mpi = sys.modules.get("mpi4py.MPI")
+            if mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized():
+                mpi.COMM_WORLD.Abort(1)
+
+    hook._mpicg_abort = True
+    sys.excepthook = hook

@@ -1,0 +1,65 @@
+"""Fixed blocks of observations, and which rank owns which blocks.
+
+The observations are cut into blocks whose size does not depend on the number of ranks.
+Every objective value is the sum of per-block sums added in block order, so it has the same
+bits whichever rank computed which block. Ranks own contiguous ranges of blocks.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["DEFAULT_MAX_BLOCKS", "block_edges", "block_ranges", "sum_blocks"]
+
+#: By default the observations are cut into at most this many blocks: enough for a few
+#: blocks per rank on a large job, few enough that per-block bookkeeping stays cheap.
+DEFAULT_MAX_BLOCKS = 256
+
+
+def block_edges(n_items: int, block_size: int | None = None) -> np.ndarray:
+    """Edges of the blocks of ``n_items`` observations: block b is ``[e[b], e[b+1])``.
+
+    Parameters
+    ----------
+    n_items : int
+        Number of observations.
+    block_size : int, optional
+        Observations per block (the last block may be shorter). By default
+        ``ceil(n_items / DEFAULT_MAX_BLOCKS)``: it depends on the data, never on the ranks.
+
+    Returns
+    -------
+    ndarray of int64
+        ``n_blocks + 1`` increasing edges from 0 to ``n_items``.
+    """
+    if block_size is None:
+        block_size = max(1, math.ceil(n_items / DEFAULT_MAX_BLOCKS))
+    edges = np.arange(0, n_items, block_size, dtype=np.int64)
+    return np.append(edges, np.int64(n_items))
+
+
+def block_ranges(n_blocks: int, n_ranks: int) -> list[tuple[int, int]]:
+    """Contiguous block ranges ``[first, last)`` for each rank, as even as possible.
+
+    Ranks beyond the number of blocks get empty ranges.
+    """
+    base, extra = divmod(n_blocks, n_ranks)
+    ranges, first = [], 0
+    for rank in range(n_ranks):
+        last = first + base + (1 if rank < extra else 0)
+        ranges.append((first, last))
+        first = last
+    return ranges
+
+
+def sum_blocks(block_sums: np.ndarray) -> np.ndarray:
+    """Add per-block sums in block order: one total per row of ``block_sums``.
+
+    This is the only place block sums are added, on every path, serial or MPI; that is what
+    makes the total independent of how blocks were spread over ranks.
+    """
+    # One 1-D sum per point, so a point's total does not depend on the batch it came in.
+    return np.array([np.sum(np.ascontiguousarray(row, dtype=np.float64))
+                     for row in np.atleast_2d(block_sums)])

@@ -1,0 +1,111 @@
+"""Run Polak–Ribière+ CG on a batched objective and report the way scipy does.
+
+Shared by the scipy drop-ins and by :func:`mpicg.fit`: argument checks, the user callback
+(``callback(xk)`` or ``callback(intermediate_result=...)``, ``StopIteration`` to halt),
+scipy's ``disp`` summary, and the result object.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+import numpy as np
+
+from ._validation import (
+    check_callable,
+    check_line_search_constants,
+    check_maxiter,
+    check_nonnegative,
+)
+from .optimizer import BatchedObjective, initial_state, run_cg
+from .optimizer.cg import CGState
+from .result import OptimizeResult, warn_unsuccessful
+
+__all__ = ["STOPPED_BY_CALLBACK", "check_cg_options", "minimize_cg"]
+
+STOPPED_BY_CALLBACK = "`callback` raised `StopIteration`."
+
+
+def check_cg_options(x0: np.ndarray, gtol, norm, maxiter, c1, c2, callback) -> dict:
+    """Check the CG options; return them normalized (``maxiter`` resolved)."""
+    gtol = check_nonnegative(gtol, "gtol")
+    c1, c2 = check_line_search_constants(c1, c2)
+    maxiter = check_maxiter(maxiter, x0.size)
+    if isinstance(norm, bool) or not isinstance(norm, int | float | np.number) or np.isnan(norm):
+        raise ValueError(f"`norm` must be a number (an order such as 2 or inf); got {norm!r}")
+    check_callable(callback, "callback", optional=True)
+    return {"gtol": gtol, "norm": norm, "maxiter": maxiter, "c1": c1, "c2": c2}
+
+
+def _callback_hook(callback: Callable | None):
+    """Turn a user callback into ``hook(state) -> halt``, as scipy calls callbacks."""
+    if callback is None:
+        return None
+    try:
+        wants_result = set(inspect.signature(callback).parameters) == {"intermediate_result"}
+    except (TypeError, ValueError):  # builtins without a signature
+        wants_result = False
+
+    def hook(state: CGState) -> bool:
+        try:
+            if wants_result:
+                callback(intermediate_result=OptimizeResult(x=np.copy(state.x), fun=state.f))
+            else:
+                callback(np.copy(state.x))
+        except StopIteration:
+            return True
+        return False
+
+    return hook
+
+
+def minimize_cg(objective: BatchedObjective, x0: np.ndarray, *, gtol: float = 1e-5,
+                norm: float = np.inf, maxiter: int | None = None, c1: float = 1e-4,
+                c2: float = 0.4, callback: Callable | None = None, return_all: bool = False,
+                disp: bool = False, halt_status: bool = True) -> OptimizeResult:
+    """Run Polak–Ribière+ CG on a batched objective and report as scipy does.
+
+    Parameters
+    ----------
+    objective : BatchedObjective
+        Values and gradients (counts are read from it).
+    x0 : ndarray
+        The starting point (already checked: 1-D, finite, float64).
+    gtol, norm, maxiter, c1, c2, callback, return_all, disp
+        As in :func:`fmin_cg` / :func:`minimize`.
+    halt_status : bool, optional
+        Report a callback's ``StopIteration`` as status 99 (``minimize``); when False the
+        warnflag is kept (``fmin_cg``).
+
+    Returns
+    -------
+    OptimizeResult
+        scipy's fields, plus ``rounds`` (collective evaluation rounds).
+    """
+    opts = check_cg_options(x0, gtol, norm, maxiter, c1, c2, callback)
+    gtol, norm, maxiter, c1, c2 = (opts[k] for k in ("gtol", "norm", "maxiter", "c1", "c2"))
+    hook = _callback_hook(callback)
+
+    state = initial_state(objective, x0, norm)
+    outcome = run_cg(objective, state, gtol=gtol, norm=norm, maxiter=maxiter, c1=c1, c2=c2,
+                     on_iteration=hook, return_all=return_all)
+    final = outcome.state
+    if disp:
+        if outcome.warnflag == 0:
+            print(outcome.message)
+        else:
+            warn_unsuccessful(outcome.message, stacklevel=4)
+        print(f"         Current function value: {final.f:f}")
+        print(f"         Iterations: {final.k:d}")
+        print(f"         Function evaluations: {objective.nfev:d}")
+        print(f"         Gradient evaluations: {objective.njev:d}")
+    res = OptimizeResult(fun=final.f, jac=final.g, nfev=objective.nfev, njev=objective.njev,
+                         status=outcome.warnflag, success=outcome.warnflag == 0,
+                         message=outcome.message, x=final.x, nit=final.k)
+    if return_all:
+        res["allvecs"] = outcome.allvecs
+    if outcome.halted and halt_status:
+        res.update(status=99, success=False, message=STOPPED_BY_CALLBACK)
+    res["rounds"] = objective.rounds
+    return res

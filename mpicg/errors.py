@@ -1,0 +1,42 @@
+"""The errors mpicg raises."""
+
+from __future__ import annotations
+
+__all__ = ["FitAborted", "InputError", "RemoteEvaluationError"]
+
+
+class InputError(ValueError):
+    """Bad input (arguments, data, options); the message names the culprit and its value."""
+
+
+class RemoteEvaluationError(RuntimeError):
+    """The model failed on one or more ranks; the message names them and shows tracebacks.
+
+    Attributes
+    ----------
+    ranks : list of int
+        The ranks whose evaluation failed.
+    tracebacks : dict
+        Rank -> the remote traceback text.
+    """
+
+    def __init__(self, message: str, ranks: list[int], tracebacks: dict[int, str]):
+        super().__init__(message)
+        self.ranks = ranks
+        self.tracebacks = tracebacks
+
+
+class FitAborted(SystemExit):
+    """Raised on ranks other than 0 when a collective fit ends in an error.
+
+    Rank 0 raises (and prints) the real error; the other ranks leave quietly with exit code 1,
+    so a job prints one error instead of one per rank. It derives from ``SystemExit`` so an
+    ``except Exception`` in user code cannot swallow it and leave the rank behind.
+    """
+
+    def __init__(self, reason: str = "the fit failed on another rank (see rank 0's error)"):
+        super().__init__(1)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return self.reason

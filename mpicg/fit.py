@@ -1,0 +1,114 @@
+"""The collective fit: every rank calls :func:`fit`, rank 0 optimizes, all ranks evaluate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ._validation import check_step, check_x0
+from .driver import check_cg_options, minimize_cg
+from .errors import InputError
+from .executor.base import Evaluator
+from .jobs import distribute, run_job
+from .optimizer import BatchedObjective, FiniteDifference
+from .problem import SumObjective
+from .result import OptimizeResult
+
+__all__ = ["fit", "gradient_rule"]
+
+_EPSILON = float(np.sqrt(np.finfo(float).eps))
+
+
+def gradient_rule(jac, epsilon, finite_diff_rel_step, n: int,
+                  names: tuple[str, str] = ("jac", "epsilon")) -> FiniteDifference:
+    """The finite-difference rule for ``jac`` in (None, '2-point', '3-point')."""
+    jac_name, eps_name = names
+    if jac is None or jac is False:
+        return FiniteDifference("forward", abs_step=check_step(epsilon, n, eps_name))
+    if isinstance(jac, str) and jac in ("2-point", "3-point"):
+        rel = None if finite_diff_rel_step is None else check_step(
+            finite_diff_rel_step, n, "finite_diff_rel_step")
+        return FiniteDifference(jac, rel_step=rel)
+    raise InputError(f"`{jac_name}` must be None (forward differences with step "
+                     f"`{eps_name}`), '2-point' or '3-point'; got {jac!r}")
+
+
+def fit(problem: SumObjective | None, x0, *, gtol: float = 1e-5, norm: float = np.inf,
+        epsilon=_EPSILON, jac: str | None = None, finite_diff_rel_step=None,
+        maxiter: int | None = None, c1: float = 1e-4, c2: float = 0.4,
+        callback: Callable | None = None, return_all: bool = False, disp: bool = False,
+        comm=None) -> OptimizeResult:
+    """Fit a problem with Polak–Ribière+ CG, every evaluation shared by all MPI ranks.
+
+    A collective call: every rank calls it with the same arguments. Rank 0 runs the
+    optimizer; every rank (rank 0 too) evaluates the model on its own blocks of observations
+    for every point of each batch; rank 0 adds the block sums in block order. The result is
+    bitwise the same for any number of ranks, and for the serial run you get without MPI.
+
+    Parameters
+    ----------
+    problem : SumObjective or None
+        The problem (e.g. :class:`mpicg.Problem`). Ranks other than 0 may pass None: rank 0
+        then sends each rank its blocks (the model must pickle).
+    x0 : array_like
+        The starting point, 1-D.
+    gtol, norm, maxiter, c1, c2 : optional
+        As in :func:`mpicg.fmin_cg`.
+    epsilon : float or ndarray, optional
+        Absolute forward-difference step(s) (with ``jac=None``).
+    jac : {None, '2-point', '3-point'}, optional
+        Forward differences with ``epsilon``, or scipy's relative-step schemes.
+    finite_diff_rel_step : float or ndarray, optional
+        Relative step for ``'2-point'``/``'3-point'``.
+    callback : callable, optional
+        Called on rank 0 after each iteration, as in :func:`mpicg.minimize`.
+    return_all : bool, optional
+        Keep every iterate (``allvecs``).
+    disp : bool, optional
+        Print scipy's summary on rank 0.
+    comm : mpi4py communicator, optional
+        The ranks to use (default: the MPI world when started under ``mpirun``; else serial).
+
+    Returns
+    -------
+    OptimizeResult
+        On every rank: ``x, fun, jac, nit, nfev, njev, status, success, message``, and
+        ``rounds`` (collective evaluation rounds), ``n_ranks``, ``time_model`` and
+        ``time_waiting`` (seconds per rank), ``wall_time`` (seconds, rank 0).
+
+    Raises
+    ------
+    InputError
+        Bad arguments or data, raised once, on rank 0; the other ranks exit quietly.
+    RemoteEvaluationError
+        The model raised on some rank; raised on rank 0 naming the rank, with its traceback.
+    """
+    ready: dict = {}
+
+    def prepare() -> None:
+        if not isinstance(problem, SumObjective):
+            raise InputError(f"`problem` must be an mpicg.Problem (or another SumObjective) "
+                             f"on rank 0; got {type(problem).__name__}")
+        ready["x0"] = x0c = check_x0(x0)
+        ready["gradient"] = gradient_rule(jac, epsilon, finite_diff_rel_step, x0c.size)
+        check_cg_options(x0c, gtol, norm, maxiter, c1, c2, callback)
+
+    def root_task(evaluator: Evaluator) -> OptimizeResult:
+        objective = BatchedObjective(evaluator, ready["x0"].size, ready["gradient"])
+        return minimize_cg(objective, ready["x0"], gtol=gtol, norm=norm, maxiter=maxiter,
+                           c1=c1, c2=c2, callback=callback, return_all=return_all, disp=disp)
+
+    res, stats = run_job(lambda world, rank, size: distribute(problem, world, rank, size),
+                         root_task, prepare, comm)
+    return with_statistics(res, stats)
+
+
+def with_statistics(res: OptimizeResult, stats: list[dict]) -> OptimizeResult:
+    """Add the per-rank time accounting to a result."""
+    res = OptimizeResult(res)
+    res["n_ranks"] = len(stats)
+    res["time_model"] = [s["model"] for s in stats]
+    res["time_waiting"] = [s["waiting"] for s in stats]
+    res["wall_time"] = stats[0]["total"]
+    return res
