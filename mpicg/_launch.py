@@ -40,6 +40,22 @@ def launch_size() -> int | None:
     return _read(1)
 
 
+def _abort_world() -> None:
+    """Abort every rank of the job; start MPI first if this rank never did.
+
+    A rank that fails before MPI starts cannot simply exit: the others may already wait for
+    it in MPI's start-up or in a collective, and the launcher may not notice one exit.
+    """
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is None and (launch_size() or 1) > 1:
+        try:
+            from mpi4py import MPI as mpi
+        except Exception:  # no usable MPI: the plain exit is all we can do
+            return
+    if mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized():
+        mpi.COMM_WORLD.Abort(1)
+
+
 def install_abort_on_uncaught() -> None:
     """Turn an uncaught exception into ``MPI.COMM_WORLD.Abort(1)`` after printing it.
 
@@ -61,9 +77,7 @@ def install_abort_on_uncaught() -> None:
             sys.stderr.write(text)
             sys.stderr.flush()
         finally:
-            mpi = sys.modules.get("mpi4py.MPI")
-            if mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized():
-                mpi.COMM_WORLD.Abort(1)
+            _abort_world()
 
     hook._mpicg_abort = True
     sys.excepthook = hook

@@ -75,7 +75,8 @@ def fit(problem: SumObjective | None, x0, *, gtol: float = 1e-5, norm: float = n
     OptimizeResult
         On every rank: ``x, fun, jac, nit, nfev, njev, status, success, message``, and
         ``rounds`` (collective evaluation rounds), ``n_ranks``, ``time_model`` and
-        ``time_waiting`` (seconds per rank), ``wall_time`` (seconds, rank 0).
+        ``time_waiting`` (seconds per rank), ``rank_rounds`` (rounds each rank took part
+        in), ``wall_time`` (seconds, rank 0).
 
     Raises
     ------
@@ -110,5 +111,6 @@ def with_statistics(res: OptimizeResult, stats: list[dict]) -> OptimizeResult:
     res["n_ranks"] = len(stats)
     res["time_model"] = [s["model"] for s in stats]
     res["time_waiting"] = [s["waiting"] for s in stats]
+    res["rank_rounds"] = [s["rounds"] for s in stats]
     res["wall_time"] = stats[0]["total"]
     return res

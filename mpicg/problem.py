@@ -92,7 +92,7 @@ def _as_data(values, name: str) -> np.ndarray:
         raise InputError(f"`{name}` must be 1-D; got an array of shape {arr.shape}")
     bad = np.flatnonzero(~np.isfinite(arr))
     if bad.size:
-        raise InputError(f"`{name}` must be finite; {name}[{bad[0]}] = {arr[bad[0]]!r} "
+        raise InputError(f"`{name}` must be finite; {name}[{bad[0]}] = {float(arr[bad[0]])!r} "
                          f"({bad.size} non-finite values)")
     return arr
 
@@ -147,7 +147,7 @@ class Problem(SumObjective):
         nonpositive = np.flatnonzero(sigma <= 0)
         if nonpositive.size:
             i = nonpositive[0]
-            raise InputError(f"`sigma` must be > 0; sigma[{i}] = {sigma[i]!r} "
+            raise InputError(f"`sigma` must be > 0; sigma[{i}] = {float(sigma[i])!r} "
                              f"({nonpositive.size} values <= 0)")
         if block_size is not None and (not isinstance(block_size, int | np.integer)
                                        or block_size < 1):

@@ -128,7 +128,7 @@ def doc_quadratic(x, *args):
 def doc_quadratic_grad(x, *args):
     """Gradient of :func:`doc_quadratic`."""
     u, v = x
-    a, b, c, d, e, f = args
+    a, b, c, d, e, _ = args
     return np.asarray((2 * a * u + b * v + d, b * u + 2 * c * v + e))
 
 

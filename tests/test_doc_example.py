@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.optimize
+from problems import doc_quadratic, doc_quadratic_grad, rosen, rosen_der
 
 import mpicg
-from problems import doc_quadratic, doc_quadratic_grad, rosen, rosen_der
 
 ARGS = (2, 3, 7, 8, 9, 10)
 X0 = np.asarray((0, 0))
@@ -94,16 +94,19 @@ def test_minimize_maxiter_disp_warns(capsys):
     assert capsys.readouterr().out == MAXITER_SUMMARY_TAIL
 
 
-@pytest.mark.parametrize("api", ["fmin_cg", "minimize"])
+_MAXITER_CALLS = {
+    "fmin_cg": lambda x0: mpicg.fmin_cg(rosen, x0, fprime=rosen_der, maxiter=1),
+    "minimize": lambda x0: mpicg.minimize(rosen, x0, jac=rosen_der,
+                                          options={"maxiter": 1, "disp": True}),
+}
+
+
+@pytest.mark.parametrize("api", sorted(_MAXITER_CALLS))
 def test_unsuccessful_run_warning_points_at_the_caller(api, capsys):
     # warn_unsuccessful() is given a stacklevel so that the warning is attributed to the
-    # user's call, not to a line inside mpicg.
-    x0 = np.array([-1.2, 1.0])
+    # user's call (here: the lambdas above, in this file), not to a line inside mpicg.
     with pytest.warns(mpicg.OptimizeWarning) as record:
-        if api == "fmin_cg":
-            mpicg.fmin_cg(rosen, x0, fprime=rosen_der, maxiter=1)
-        else:
-            mpicg.minimize(rosen, x0, jac=rosen_der, options={"maxiter": 1, "disp": True})
+        _MAXITER_CALLS[api](np.array([-1.2, 1.0]))
     capsys.readouterr()
     assert [w.filename for w in record if w.category is mpicg.OptimizeWarning] == [__file__]
 

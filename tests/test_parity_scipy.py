@@ -14,9 +14,9 @@ import warnings
 import numpy as np
 import pytest
 import scipy.optimize
+from problems import EXP_WELL_PROBLEMS, MINIMIZE_CASES, PROBLEMS
 
 import mpicg
-from problems import EXP_WELL_PROBLEMS, MINIMIZE_CASES, PROBLEMS
 
 RTOL = 1e-9
 

@@ -1,0 +1,190 @@
+"""Tests that run inside an MPI job (mpirun -n K python -m pytest --with-mpi tests/mpi).
+
+tests/test_mpi_jobs.py starts this file under mpirun -n 1, 2, 3 and 4.
+"""
+
+import numpy as np
+import pytest
+import scipy.optimize
+from mpi4py import MPI
+
+import mpicg
+from mpicg.executor.mpi import MPIEvaluator
+
+comm = MPI.COMM_WORLD
+rank, size = comm.Get_rank(), comm.Get_size()
+
+X0 = np.array([0.015, 4.9, 0.35, 0.0])
+
+
+def transit_like(x, t):
+    depth, t0, width, slope = x
+    return 1.0 - depth * np.exp(-0.5 * ((t - t0) / width) ** 2) + slope * np.sin(t)
+
+
+def make_problem(n_times=1003, block_size=37, model=transit_like):
+    # 1003 times in blocks of 37: neither divides evenly over 2, 3 or 4 ranks.
+    rng = np.random.default_rng(42)
+    t = rng.uniform(0, 10, n_times)  # unsorted on purpose: Problem sorts
+    flux = transit_like(np.array([0.02, 5.0, 0.3, 0.001]), t) + rng.normal(0, 1e-3, n_times)
+    return mpicg.Problem(model, t, flux, np.full(n_times, 1e-3), block_size=block_size)
+
+
+def same_everywhere(value) -> bool:
+    return len(set(comm.allgather(value))) == 1
+
+
+@pytest.mark.mpi(min_size=1)
+@pytest.mark.parametrize("jac", [None, "2-point", "3-point"])
+def test_same_bits_as_serial(jac):
+    problem = make_problem()
+    par = mpicg.fit(problem, X0, jac=jac, maxiter=25)
+    ser = mpicg.fit(problem, X0, jac=jac, maxiter=25, comm=MPI.COMM_SELF)
+    assert ser.n_ranks == 1 and par.n_ranks == size
+    assert par.x.tobytes() == ser.x.tobytes()
+    assert float(par.fun).hex() == float(ser.fun).hex()
+    assert (par.nit, par.nfev, par.njev, par.status) == (ser.nit, ser.nfev, ser.njev,
+                                                         ser.status)
+    assert par.nit > 3
+    assert same_everywhere(par.x.tobytes() + float(par.fun).hex().encode())
+
+
+@pytest.mark.mpi(min_size=1)
+def test_problem_on_rank0_only_is_scattered():
+    full = make_problem()
+    par = mpicg.fit(full if rank == 0 else None, X0, maxiter=10)
+    ser = mpicg.fit(full, X0, maxiter=10, comm=MPI.COMM_SELF)
+    assert par.x.tobytes() == ser.x.tobytes()
+    assert same_everywhere(par.x.tobytes())
+
+
+@pytest.mark.mpi(min_size=1)
+def test_one_round_per_gradient_and_per_trial(monkeypatch):
+    batches = []
+    original = MPIEvaluator.evaluate
+
+    def spy(self, points):
+        batches.append(len(points))
+        return original(self, points)
+
+    monkeypatch.setattr(MPIEvaluator, "evaluate", spy)
+    problem = make_problem()
+    res = mpicg.fit(problem, X0, maxiter=15)
+    n = X0.size
+    assert res.rank_rounds == [res.rounds] * size  # every rank took part in every round
+    if size > 1:
+        assert len(batches) == res.rounds if rank == 0 else batches == []
+    if rank == 0 and size > 1:
+        assert sum(batches) == res.nfev
+        # Moré–Thuente trials and the initial point: f and gradient in one batch of n+1.
+        # A batch of n is a gradient where f was already known; 1 is a lone f (zoom).
+        assert set(batches) <= {n + 1, n, 1}
+        if set(batches) == {n + 1}:
+            assert res.rounds == res.njev
+
+
+@pytest.mark.mpi(min_size=1)
+@pytest.mark.parametrize("x0", [[-1.2, 1.0], [0.5, -0.3, 1.1, 2.0, -1.0]], ids=["2d", "5d"])
+def test_plain_callable_matches_scipy(x0):
+    calls = [0]
+
+    def rosen(x):
+        calls[0] += 1
+        return scipy.optimize.rosen(x)
+
+    ours = mpicg.fmin_cg(rosen, np.array(x0), full_output=1, retall=1, disp=0)
+    ref = scipy.optimize.fmin_cg(scipy.optimize.rosen, np.array(x0), full_output=1, retall=1,
+                                 disp=0)
+    assert ours[0].tobytes() == ref[0].tobytes()
+    assert ours[1:5] == ref[1:5]
+    assert len(ours[5]) == len(ref[5])
+    # The finite-difference points were shared out over the ranks (the parameter axis).
+    per_rank = comm.allgather(calls[0])
+    assert sum(per_rank) == ref[2]
+    if size > 1:
+        assert per_rank[1] > 0
+
+
+@pytest.mark.mpi(min_size=1)
+def test_minimize_accepts_a_problem():
+    problem = make_problem()
+    a = mpicg.minimize(problem, X0, options={"maxiter": 10})
+    b = mpicg.fit(problem, X0, maxiter=10)
+    assert a.x.tobytes() == b.x.tobytes() and a.nfev == b.nfev
+
+
+@pytest.mark.mpi(min_size=1)
+def test_disp_prints_on_rank0_only(capsys):
+    mpicg.fit(make_problem(), X0, maxiter=3, disp=True)
+    out = capsys.readouterr().out
+    if rank == 0:
+        assert "Iterations: 3" in out
+    else:
+        assert out == ""
+
+
+@pytest.mark.mpi(min_size=1)
+def test_callback_stop_iteration():
+    seen = []
+
+    def callback(intermediate_result):
+        seen.append(intermediate_result.fun)
+        if len(seen) == 2:
+            raise StopIteration
+
+    res = mpicg.fit(make_problem(), X0, callback=callback)
+    assert (res.nit, res.status, res.success) == (2, 99, False)
+    assert same_everywhere((res.nit, res.status))
+
+
+@pytest.mark.mpi(min_size=2)
+def test_model_error_names_the_rank_and_the_next_fit_works():
+    bad_rank = size - 1
+
+    def flaky(x, t):
+        if comm.Get_rank() == bad_rank and x[0] > 0.0150001:
+            raise ZeroDivisionError("injected")
+        return transit_like(x, t)
+
+    problem = make_problem(model=flaky)
+    if rank == 0:
+        with pytest.raises(mpicg.RemoteEvaluationError, match=f"rank {bad_rank} ") as info:
+            mpicg.fit(problem, X0)
+        assert info.value.ranks == [bad_rank]
+        assert "ZeroDivisionError: injected" in info.value.tracebacks[bad_rank]
+    else:
+        with pytest.raises(mpicg.FitAborted):
+            mpicg.fit(problem, X0)
+    # The protocol ended cleanly on every rank: the communicator is usable again.
+    res = mpicg.fit(make_problem(), X0, maxiter=2)
+    assert res.nit == 2
+
+
+@pytest.mark.mpi(min_size=1)
+def test_bad_argument_raised_once_on_rank0():
+    problem = make_problem()
+    if rank == 0:
+        with pytest.raises(ValueError, match=r"`x0` must be finite"):
+            mpicg.fit(problem, [np.nan, 5.0, 0.3, 0.0])
+        with pytest.raises(ValueError, match=r"c1=0.5, c2=0.4"):
+            mpicg.fit(problem, X0, c1=0.5)
+    else:
+        with pytest.raises(mpicg.FitAborted):
+            mpicg.fit(problem, [np.nan, 5.0, 0.3, 0.0])
+        with pytest.raises(mpicg.FitAborted):
+            mpicg.fit(problem, X0, c1=0.5)
+    assert mpicg.fit(problem, X0, maxiter=1).nit == 1
+
+
+@pytest.mark.mpi(min_size=1)
+def test_callback_error_on_rank0_stops_every_rank():
+    def callback(xk):
+        raise KeyError("callback broke")
+
+    if rank == 0:
+        with pytest.raises(KeyError, match="callback broke"):
+            mpicg.fit(make_problem(), X0, callback=callback)
+    else:
+        with pytest.raises(mpicg.FitAborted):
+            mpicg.fit(make_problem(), X0, callback=callback)
+    assert mpicg.fit(make_problem(), X0, maxiter=1).nit == 1

@@ -1,0 +1,44 @@
+"""A small fit whose model fails on one rank at one moment.
+
+usage: inject_failure.py RANK CALL MODE
+  RANK  the rank whose model fails
+  CALL  which of that rank's model calls fails (1 = the first; with 2 parameters the first
+        round is calls 1-3: f(x0) and two finite-difference points; round 2, the first
+        line-search trial, is calls 4-6)
+  MODE  raise (an exception), exit (os._exit), kill (SIGKILL itself), segv (a segfault)
+"""
+
+import ctypes
+import os
+import signal
+import sys
+
+import numpy as np
+
+import mpicg
+
+fail_rank, fail_call, mode = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+rank = int(os.environ.get("PMI_RANK", "0"))
+calls = 0
+
+
+def model(x, t):
+    global calls
+    calls += 1
+    if rank == fail_rank and calls == fail_call:
+        if mode == "raise":
+            raise RuntimeError(f"injected failure at call {calls}")
+        if mode == "exit":
+            os._exit(3)
+        if mode == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if mode == "segv":
+            ctypes.string_at(0)
+    return 1.0 - x[0] * np.exp(-0.5 * ((t - x[1]) / 0.3) ** 2)
+
+
+t = np.linspace(0, 10, 200)
+truth = np.array([0.02, 5.0])
+flux = 1.0 - truth[0] * np.exp(-0.5 * ((t - truth[1]) / 0.3) ** 2)
+res = mpicg.fit(mpicg.Problem(model, t, flux, np.full(t.size, 1e-3)), [0.01, 4.8])
+print(f"rank {rank} finished after {res.nit} iterations")

@@ -1,0 +1,76 @@
+"""Failures in MPI jobs end every rank quickly, with one clear error naming the rank."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from _mpirun import ROOT, SCRIPTS, mpirun_path, run_script
+
+N_RANKS = 3  # rank 0, a middle rank (1) and the last rank (2)
+PHASES = {"first-call": 1, "mid-gradient": 3, "mid-line-search": 5}
+
+
+@pytest.mark.parametrize("phase", PHASES)
+@pytest.mark.parametrize("fail_rank", [0, 1, 2], ids=["rank0", "middle", "last"])
+def test_model_exception_ends_job_naming_rank(fail_rank, phase):
+    job = run_script(N_RANKS, "inject_failure.py", fail_rank, PHASES[phase], "raise",
+                     timeout=30)
+    assert not job.timed_out, job.output[-3000:]
+    assert job.returncode != 0
+    assert job.seconds < 10, f"took {job.seconds:.1f} s"
+    assert f"the model raised on rank {fail_rank} (of {N_RANKS})" in job.output
+    assert f"injected failure at call {PHASES[phase]}" in job.output  # remote traceback
+    assert job.output.count("RemoteEvaluationError:") == 1  # one error, from rank 0
+    assert "finished" not in job.output
+
+
+@pytest.mark.parametrize("mode", ["exit", "kill", "segv"])
+@pytest.mark.parametrize("fail_rank", [0, 2], ids=["rank0", "last"])
+def test_rank_dying_ends_job(fail_rank, mode):
+    job = run_script(N_RANKS, "inject_failure.py", fail_rank, 8, mode, timeout=30)
+    assert not job.timed_out, job.output[-3000:]
+    assert job.returncode != 0
+    assert job.seconds < 10
+    assert "finished" not in job.output
+
+
+@pytest.mark.parametrize(("case", "message"), [
+    ("sigma-everywhere", "`sigma` must be > 0; sigma[17] = 0.0"),
+    ("nan-on-rank-2", "bad input on rank 2: InputError: `flux` must be finite; flux[42] = nan"),
+    ("x0", "`x0` must be finite"),
+])
+def test_bad_input_one_error_every_rank_exits(case, message):
+    job = run_script(N_RANKS, "bad_input.py", case, timeout=30)
+    assert not job.timed_out, job.output[-3000:]
+    assert job.returncode != 0
+    assert job.seconds < 10
+    assert job.output.count(message) == 1, job.output[-3000:]
+    assert "finished" not in job.output
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_on_mpirun_stops_every_rank():
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([mpirun_path(), "-n", str(N_RANKS), sys.executable,
+                             str(SCRIPTS / "slow_fit.py")], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        line = ""
+        while "started" not in line and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+        time.sleep(1.0)  # well inside the fit
+        proc.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        proc.communicate(timeout=15)
+        assert proc.returncode != 0
+        assert time.monotonic() - t0 < 10
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            pytest.fail("mpirun did not stop after SIGINT")
