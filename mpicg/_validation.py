@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+
 import numpy as np
 
 __all__ = [
@@ -98,14 +99,24 @@ def check_step(step, n: int, name: str) -> float | np.ndarray:
     return float(arr) if arr.ndim == 0 else arr.astype(np.float64)
 
 
+def _real_array(value) -> np.ndarray | None:
+    """``value`` as a float array if it holds real numbers (not None, bool or text), else None."""
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):
+        return None
+    if arr.dtype.kind not in "iuf":
+        return None
+    return arr.astype(np.float64)
+
+
 def objective_value(value, name: str, x: np.ndarray | None = None) -> float:
     """A value returned by the objective as a float; a clear error if it is not a scalar."""
     at = "" if x is None else f" at x = {_show(np.asarray(x).tolist())}"
-    try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as e:
+    arr = _real_array(value)
+    if arr is None:
         raise TypeError(f"objective `{name}` must return a real scalar; it returned "
-                        f"{_show(value)} of type {type(value).__name__}{at}") from e
+                        f"{_show(value)} of type {type(value).__name__}{at}")
     if arr.size != 1:
         raise ValueError(f"objective `{name}` must return a scalar; it returned an array of "
                          f"shape {arr.shape}{at}")

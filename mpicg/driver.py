@@ -95,7 +95,7 @@ def minimize_cg(objective: BatchedObjective, x0: np.ndarray, *, gtol: float = 1e
         if outcome.warnflag == 0:
             print(outcome.message)
         else:
-            warn_unsuccessful(outcome.message, stacklevel=4)
+            warn_unsuccessful(outcome.message)
         print(f"         Current function value: {final.f:f}")
         print(f"         Iterations: {final.k:d}")
         print(f"         Function evaluations: {objective.nfev:d}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -65,6 +67,15 @@ class OptimizeResult(dict):
         return "\n".join(lines)
 
 
-def warn_unsuccessful(message: str, stacklevel: int = 3) -> None:
-    """Warn that a run ended without success, as scipy's ``disp`` does."""
-    warnings.warn(message, OptimizeWarning, stacklevel=stacklevel + 1)
+def warn_unsuccessful(message: str) -> None:
+    """Warn that a run ended without success, as scipy's ``disp`` does, at the user's line."""
+    warnings.warn(message, OptimizeWarning, stacklevel=_user_stacklevel())
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` of the first frame outside mpicg (the user's call)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level

@@ -11,7 +11,7 @@ MPI_DIR = Path(__file__).parent / "mpi"
 
 def pytest_ignore_collect(collection_path, config):
     """Collect tests/mpi/ only when pytest runs inside an MPI job (``--with-mpi``)."""
-    inside_mpi_dir = MPI_DIR == collection_path or MPI_DIR in Path(collection_path).parents
+    inside_mpi_dir = collection_path == MPI_DIR or MPI_DIR in Path(collection_path).parents
     with_mpi = config.getoption("--with-mpi", default=False)
     if inside_mpi_dir and not with_mpi:
         return True

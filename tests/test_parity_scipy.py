@@ -52,7 +52,8 @@ def test_fmin_cg_matches_scipy(problem):
 
     assert flag_s == problem.status, "scipy no longer ends this problem as pinned"
     assert flag_m == flag_s
-    assert len(allvecs_m) - 1 == len(allvecs_s) - 1  # nit
+    nit_s, nit_m = len(allvecs_s) - 1, len(allvecs_m) - 1
+    assert nit_m == nit_s
     assert nfev_m == nfev_s
     assert njev_m == njev_s
     _assert_points_close(xm, xs, "xopt")

@@ -104,14 +104,19 @@ class BatchedObjective:
         return self._g
 
     def value_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
-        """f and its gradient at ``x``: one batch of n+1 points with finite differences."""
+        """F and its gradient at ``x``: one batch of n+1 points with finite differences."""
         if isinstance(self.gradient_rule, FiniteDifference):
             g = self.gradient(x)  # evaluates f(x) in the same batch when it is not known
             return self._f, g
         return self.value(x), self.gradient(x)
 
     def _call_gradient(self, jac: GradientCallable) -> np.ndarray:
-        g = np.atleast_1d(np.asarray(jac(np.copy(self._x)), dtype=float))
+        returned = jac(np.copy(self._x))
+        g = np.asarray(returned) if returned is not None else None
+        if g is None or g.dtype.kind not in "iuf":
+            raise TypeError(f"gradient `{self.gradient_name}` must return an array of real "
+                            f"numbers of shape ({self.n},); it returned {returned!r:.200}")
+        g = np.atleast_1d(g.astype(np.float64))
         if g.shape != (self.n,):
             raise ValueError(
                 f"gradient `{self.gradient_name}` must return a 1-D array of shape "

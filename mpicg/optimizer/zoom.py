@@ -36,12 +36,15 @@ def cubic_minimizer(a, fa, fpa, b, fb, c, fc):
             db = b - a
             dc = c - a
             denom = (db * dc) ** 2 * (db - dc)
-            rb = fb - fa - fpa * db
-            rc = fc - fa - fpa * dc
-            # Solve for the cubic and quadratic coefficients of
-            # f(x) = A (x-a)^3 + B (x-a)^2 + fpa (x-a) + fa.
-            coeff_a = (dc**2 * rb - db**2 * rc) / denom
-            coeff_b = (-(dc**3) * rb + db**3 * rc) / denom
+            # The cubic and quadratic coefficients of
+            # f(x) = A (x-a)^3 + B (x-a)^2 + fpa (x-a) + fa, through (b, fb) and (c, fc).
+            # A 2x2 product with np.dot, as scipy computes it: its rounding differs from the
+            # scalar expression by an ulp, and the comparison with scipy is bit for bit.
+            inverse = np.array([[dc**2, -(db**2)], [-(dc**3), db**3]])
+            coeff_a, coeff_b = np.dot(inverse, np.array([fb - fa - fpa * db,
+                                                         fc - fa - fpa * dc]))
+            coeff_a /= denom
+            coeff_b /= denom
             radical = coeff_b * coeff_b - 3 * coeff_a * fpa
             xmin = a + (-coeff_b + np.sqrt(radical)) / (3 * coeff_a)
         except ArithmeticError:
