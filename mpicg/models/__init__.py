@@ -1,0 +1,5 @@
+"""Built-in forward models."""
+
+from .transit import TransitModel
+
+__all__ = ["TransitModel"]
