@@ -1,0 +1,186 @@
+"""Parallel scaling of mpicg against scipy's CG, serial and with ``workers=``, in one run.
+
+    python benchmarks/scaling.py [--max-ranks N] [--repeats R] [--n-times T] [--resolution R]
+
+The problem: a transit light curve (mpicg.models.TransitModel, numerically integrated, cost
+uniform per time) fitted for (rp, inc) from a perturbed start, the same data and start for
+every contender:
+
+* ``mpicg N``        -- ``mpirun -n N``: every evaluation split over N ranks by time blocks;
+* ``scipy``          -- ``scipy.optimize.minimize(method='CG')``, one process;
+* ``scipy+workers N``-- the same with ``options={'workers': MPIPoolExecutor(N).map}``: the n
+  points of a finite-difference gradient go to N worker processes, line-search values stay
+  serial in the master (which sleeps meanwhile; it is not counted as a core).
+
+Each configuration runs as a fresh job; the configurations alternate within each repeat (so
+drifts of a shared machine hit all alike) and the table quotes medians. Times are of the fit
+alone (set-up, MPI start and worker spawn excluded). E(N) = T(mpicg 1) / (N T(mpicg N)).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+
+from mpicg.models import TransitModel  # noqa: E402
+
+TRUTH = {"t0": 0.0, "rp": 0.1, "a": 8.0, "inc": 88.5}
+X0 = np.array([0.09, 88.0])
+GTOL = 1.0
+
+
+class TwoParameterTransit:
+    """The transit model with (rp, inc) free; picklable, for scipy's workers."""
+
+    def __init__(self, resolution: int):
+        self.transit = TransitModel(period=3.0, resolution=resolution)
+
+    def __call__(self, x, times):
+        return self.transit(np.array([TRUTH["t0"], x[0], TRUTH["a"], x[1]]), times)
+
+
+class Chi2:
+    """-ln L for scipy: 1/2 sum ((flux - model) / sigma)^2; picklable, for scipy's workers."""
+
+    def __init__(self, model, times, flux, sigma):
+        self.model, self.times, self.flux, self.sigma = model, times, flux, sigma
+
+    def __call__(self, x):
+        r = (self.flux - self.model(x, self.times)) / self.sigma
+        return 0.5 * float(np.dot(r, r))
+
+
+def make_data(n_times: int, resolution: int):
+    model = TwoParameterTransit(resolution)
+    one = np.linspace(-0.25, 0.25, n_times // 2)
+    times = np.concatenate([one, one + 3.0])
+    noise = 3e-4
+    flux = model(np.array([TRUTH["rp"], TRUTH["inc"]]), times)
+    flux = flux + np.random.default_rng(1).normal(0.0, noise, times.size)
+    return model, times, flux, np.full(times.size, noise)
+
+
+def child(kind: str, n_times: int, resolution: int, workers: int) -> None:
+    """Run one fit and print one JSON line (from the process that owns the result)."""
+    model, times, flux, sigma = make_data(n_times, resolution)
+    if kind == "mpicg":
+        import mpicg
+
+        problem = mpicg.Problem(model, times, flux, sigma)
+        res = mpicg.fit(problem, X0, gtol=GTOL)
+        from mpi4py import MPI
+
+        if MPI.COMM_WORLD.Get_rank() == 0:
+            print("RESULT " + json.dumps({"seconds": res.wall_time, "nit": res.nit,
+                                          "nfev": res.nfev, "fun": res.fun,
+                                          "status": res.status}), flush=True)
+        return
+    import scipy.optimize
+
+    objective = Chi2(model, times, flux, sigma)
+    options = {"gtol": GTOL}
+    if kind == "scipy-workers":
+        from mpi4py.futures import MPIPoolExecutor
+
+        executor = MPIPoolExecutor(max_workers=workers)
+        list(executor.map(objective, [X0] * (2 * workers)))  # workers up and warm
+        options["workers"] = executor.map
+    t0 = time.perf_counter()
+    res = scipy.optimize.minimize(objective, X0, method="CG", options=options)
+    seconds = time.perf_counter() - t0
+    if kind == "scipy-workers":
+        executor.shutdown()
+    print("RESULT " + json.dumps({"seconds": seconds, "nit": int(res.nit),
+                                  "nfev": int(res.nfev), "fun": float(res.fun),
+                                  "status": int(res.status)}), flush=True)
+
+
+def mpirun() -> str:
+    beside = Path(sys.executable).parent / "mpirun"
+    return str(beside) if beside.exists() else "mpirun"
+
+
+def launch(kind: str, n: int, args) -> dict:
+    me = [sys.executable, str(Path(__file__).resolve()), "--child", kind,
+          "--n-times", str(args.n_times), "--resolution", str(args.resolution),
+          "--workers", str(n)]
+    if kind == "mpicg":
+        cmd = [mpirun(), "-n", str(n), *me]
+    elif kind == "scipy-workers":
+        cmd = [mpirun(), "-n", "1", *me]  # the master spawns n workers
+    else:
+        cmd = me
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               MKL_NUM_THREADS="1", PYTHONPATH=f"{HERE}{os.pathsep}{ROOT}")
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
+    for line in out.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--max-ranks", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--n-times", type=int, default=2000)
+    parser.add_argument("--resolution", type=int, default=20)
+    parser.add_argument("--child", choices=["mpicg", "scipy", "scipy-workers"])
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.n_times, args.resolution, args.workers)
+        return
+
+    ranks = list(range(1, args.max_ranks + 1))
+    configs = ([("mpicg", n) for n in ranks] + [("scipy", 1)]
+               + [("scipy-workers", n) for n in ranks])
+    model, times, _, _ = make_data(args.n_times, args.resolution)
+    t0 = time.perf_counter()
+    for _ in range(5):
+        model(X0, times)
+    per_call = (time.perf_counter() - t0) / 5
+    print(f"machine: {platform.node()}, {os.cpu_count()} cores, {platform.processor() or '?'}"
+          f", Python {platform.python_version()}")
+    print(f"problem: {times.size} times, TransitModel resolution {args.resolution}: "
+          f"{per_call * 1e3:.1f} ms per model call on all times; {args.repeats} repeats, "
+          "configurations alternating", flush=True)
+    runs: dict = {c: [] for c in configs}
+    for rep in range(args.repeats):
+        order = configs if rep % 2 == 0 else configs[::-1]
+        for kind, n in order:
+            runs[(kind, n)].append(launch(kind, n, args))
+        print(f"  repeat {rep + 1}/{args.repeats} done", flush=True)
+
+    med = {c: statistics.median(r["seconds"] for r in runs[c]) for c in configs}
+    t1 = med[("mpicg", 1)]
+    print()
+    print("| N | mpicg (s) | E(N) mpicg | scipy CG serial (s) | scipy CG + workers=N (s) "
+          "| mpicg vs scipy+workers |")
+    print("|---|---|---|---|---|---|")
+    for n in ranks:
+        tm, tw = med[("mpicg", n)], med[("scipy-workers", n)]
+        print(f"| {n} | {tm:.2f} | {t1 / (n * tm):.2f} | {med[('scipy', 1)]:.2f} | {tw:.2f} "
+              f"| {tw / tm:.2f}x faster |")
+    print()
+    for c in configs:
+        r = runs[c][0]
+        print(f"{c[0]:>14s} N={c[1]}: nit {r['nit']}, nfev {r['nfev']}, -ln L {r['fun']:.6f}, "
+              f"status {r['status']}; all times {[round(x['seconds'], 2) for x in runs[c]]}")
+
+
+if __name__ == "__main__":
+    main()
