@@ -31,7 +31,7 @@ def _read(index: int) -> int | None:
 
 
 def launch_rank() -> int | None:
-    """This process's rank as the launcher set it, or None outside a launcher."""
+    """The rank the launcher gave this process, or None outside a launcher."""
     return _read(0)
 
 
@@ -49,7 +49,9 @@ def _abort_world() -> None:
     mpi = sys.modules.get("mpi4py.MPI")
     if mpi is None and (launch_size() or 1) > 1:
         try:
-            from mpi4py import MPI as mpi
+            from mpi4py import MPI
+
+            mpi = MPI
         except Exception:  # no usable MPI: the plain exit is all we can do
             return
     if mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized():

@@ -53,7 +53,7 @@ def run_job(make_work: Callable[[Any, int, int], Work], root_task: Callable[[Eva
 
 
 def distribute(objective: SumObjective | None, world, rank: int, size: int) -> BlockWork:
-    """This rank's share of a sum objective, holding only its own blocks.
+    """The share of a sum objective for this rank, holding only its own blocks.
 
     Every rank may pass its own copy of the objective (each keeps its blocks), or ranks other
     than 0 may pass None, and rank 0 sends each its blocks (the model must then pickle).

@@ -35,7 +35,7 @@ class Evaluator(ABC):
             One float64 value per point.
         """
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release what the evaluator holds (nothing, by default)."""
 
     def __enter__(self) -> Evaluator:

@@ -80,7 +80,7 @@ def _wait(request, clock: RankClock, deadline: float | None = None) -> bool:
 
 
 def _compute(work: Work, points: np.ndarray, rank: int, size: int, clock: RankClock):
-    """This rank's payload and, if the model raised, the formatted remote traceback."""
+    """The payload of this rank and, if the model raised, the remote traceback text."""
     t0 = time.perf_counter()
     try:
         payload = np.ascontiguousarray(work.compute(points), dtype=np.float64)

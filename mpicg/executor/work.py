@@ -29,7 +29,7 @@ class Work:
         raise NotImplementedError
 
     def compute(self, points: np.ndarray) -> np.ndarray:
-        """This rank's payload (1-D float64) for the batch."""
+        """The payload (1-D float64) of this rank for the batch."""
         raise NotImplementedError
 
     def assemble(self, payloads: list[np.ndarray], m: int) -> np.ndarray:

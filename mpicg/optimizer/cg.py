@@ -38,7 +38,7 @@ MESSAGES = {
 }
 
 
-def vecnorm(x: np.ndarray, ord: float = 2) -> float:  # noqa: A002 - scipy's name
+def vecnorm(x: np.ndarray, ord: float = 2) -> float:
     """The ``ord``-norm of a vector; ``inf`` is the largest and ``-inf`` the smallest |x_i|."""
     if ord == np.inf:
         return np.amax(np.abs(x))

@@ -91,10 +91,8 @@ def safeguarded_step(
             q = ((gamma - dx) + gamma) + dp
             stpc = stx + (p / q) * (stp - stx)
             stpq = stx + ((dx / ((fx - fp) / (stp - stx) + dx)) / 2.0) * (stp - stx)
-            if abs(stpc - stx) <= abs(stpq - stx):
-                stpf = stpc
-            else:
-                stpf = stpc + (stpq - stpc) / 2.0
+            nearer_cubic = abs(stpc - stx) <= abs(stpq - stx)
+            stpf = stpc if nearer_cubic else stpc + (stpq - stpc) / 2.0
             brackt = True
         elif opposite:
             # Case 2: lower value, derivatives of opposite sign; bracketed. Take the cubic

@@ -40,7 +40,8 @@ def test_same_bits_as_serial(jac):
     problem = make_problem()
     par = mpicg.fit(problem, X0, jac=jac, maxiter=25)
     ser = mpicg.fit(problem, X0, jac=jac, maxiter=25, comm=MPI.COMM_SELF)
-    assert ser.n_ranks == 1 and par.n_ranks == size
+    assert ser.n_ranks == 1
+    assert par.n_ranks == size
     assert par.x.tobytes() == ser.x.tobytes()
     assert float(par.fun).hex() == float(ser.fun).hex()
     assert (par.nit, par.nfev, par.njev, par.status) == (ser.nit, ser.nfev, ser.njev,
@@ -110,7 +111,8 @@ def test_minimize_accepts_a_problem():
     problem = make_problem()
     a = mpicg.minimize(problem, X0, options={"maxiter": 10})
     b = mpicg.fit(problem, X0, maxiter=10)
-    assert a.x.tobytes() == b.x.tobytes() and a.nfev == b.nfev
+    assert a.x.tobytes() == b.x.tobytes()
+    assert a.nfev == b.nfev
 
 
 @pytest.mark.mpi(min_size=1)
