@@ -1,0 +1,41 @@
+"""The README's main command (mpicg demo under mpirun) and the benchmark script run."""
+
+import subprocess
+import sys
+
+from _mpirun import ROOT, run_mpi
+
+
+def test_demo_serial_via_python_m(capsys):
+    from mpicg.__main__ import main
+
+    code = main(["demo", "--n-times", "300", "--resolution", "6"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "Optimization terminated successfully." in out
+    assert "on 1 rank(s)" in out
+
+
+def test_demo_under_mpirun_prints_once():
+    job = run_mpi(2, ["-m", "mpicg", "demo", "--n-times", "400", "--resolution", "6"],
+                  timeout=120)
+    assert not job.timed_out
+    assert job.returncode == 0, job.output[-3000:]
+    assert job.output.count("Optimization terminated successfully.") == 1
+    assert "on 2 rank(s)" in job.output
+
+
+def test_demo_rejects_bad_arguments():
+    done = subprocess.run([sys.executable, "-m", "mpicg", "demo", "--resolution", "0"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "--resolution must be at least 1; got 0" in done.stderr
+
+
+def test_benchmark_script_smoke():
+    done = subprocess.run([sys.executable, "benchmarks/scaling.py", "--repeats", "1",
+                           "--max-ranks", "2", "--n-times", "200", "--resolution", "4"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "| 2 |" in done.stdout
+    assert "E(N) mpicg" in done.stdout
