@@ -42,6 +42,18 @@ def _opposite_signs(a: float, b: float) -> bool:
     return (a < 0.0 < b) or (b < 0.0 < a)
 
 
+def _cubic_gamma(theta, d1, d2, clip: bool = False):
+    """The square-root term of the cubic's minimizer, scaled by s to avoid overflow.
+
+    ``theta`` is ``3 (f1 - f2) / (t2 - t1) + d1 + d2`` for the cubic through two points with
+    slopes ``d1`` and ``d2``. With ``clip``, a negative radicand counts as 0 (the cubic does
+    not tend to infinity in the direction of the step).
+    """
+    s = max(abs(theta), abs(d1), abs(d2))
+    radicand = (theta / s) * (theta / s) - (d1 / s) * (d2 / s)
+    return s * np.sqrt(max(0.0, radicand) if clip else radicand)
+
+
 def safeguarded_step(
     stx: float, fx: float, dx: float,
     sty: float, fy: float, dy: float,
@@ -83,8 +95,7 @@ def safeguarded_step(
             # Case 1: a higher function value; the minimum is bracketed. Take the cubic step
             # if it is closer to stx than the quadratic step, else their average.
             theta = 3.0 * (fx - fp) / (stp - stx) + dx + dp
-            s = max(abs(theta), abs(dx), abs(dp))
-            gamma = s * np.sqrt((theta / s) * (theta / s) - (dx / s) * (dp / s))
+            gamma = _cubic_gamma(theta, dx, dp)
             if stp < stx:
                 gamma = -gamma
             p = (gamma - dx) + theta
@@ -98,8 +109,7 @@ def safeguarded_step(
             # Case 2: lower value, derivatives of opposite sign; bracketed. Take the cubic
             # step if it is farther from stp than the secant step, else the secant step.
             theta = 3.0 * (fx - fp) / (stp - stx) + dx + dp
-            s = max(abs(theta), abs(dx), abs(dp))
-            gamma = s * np.sqrt((theta / s) * (theta / s) - (dx / s) * (dp / s))
+            gamma = _cubic_gamma(theta, dx, dp)
             if stp > stx:
                 gamma = -gamma
             p = (gamma - dp) + theta
@@ -113,8 +123,7 @@ def safeguarded_step(
             # step is used only if the cubic tends to infinity in the direction of the step
             # or its minimum lies beyond stp; otherwise the step goes to the bound.
             theta = 3.0 * (fx - fp) / (stp - stx) + dx + dp
-            s = max(abs(theta), abs(dx), abs(dp))
-            gamma = s * np.sqrt(max(0.0, (theta / s) * (theta / s) - (dx / s) * (dp / s)))
+            gamma = _cubic_gamma(theta, dx, dp, clip=True)
             if stp > stx:
                 gamma = -gamma
             p = (gamma - dp) + theta
@@ -142,8 +151,7 @@ def safeguarded_step(
             # Case 4, bracketed: lower value, same-sign derivatives, |derivative| not
             # decreasing: the cubic step through stp and sty.
             theta = 3.0 * (fp - fy) / (sty - stp) + dy + dp
-            s = max(abs(theta), abs(dy), abs(dp))
-            gamma = s * np.sqrt((theta / s) * (theta / s) - (dy / s) * (dp / s))
+            gamma = _cubic_gamma(theta, dy, dp)
             if stp > sty:
                 gamma = -gamma
             p = (gamma - dp) + theta
