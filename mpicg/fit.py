@@ -6,36 +6,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._validation import check_step, check_x0
-from .driver import check_cg_options, minimize_cg
-from .errors import InputError
-from .executor.base import Evaluator
-from .jobs import distribute, run_job
-from .optimizer import BatchedObjective, FiniteDifference
 from .problem import SumObjective
 from .result import OptimizeResult
+from .solve import EPSILON, solve
 
-__all__ = ["fit", "gradient_rule"]
-
-_EPSILON = float(np.sqrt(np.finfo(float).eps))
-
-
-def gradient_rule(jac, epsilon, finite_diff_rel_step, n: int,
-                  names: tuple[str, str] = ("jac", "epsilon")) -> FiniteDifference:
-    """The finite-difference rule for ``jac`` in (None, '2-point', '3-point')."""
-    jac_name, eps_name = names
-    if jac is None or jac is False:
-        return FiniteDifference("forward", abs_step=check_step(epsilon, n, eps_name))
-    if isinstance(jac, str) and jac in ("2-point", "3-point"):
-        rel = None if finite_diff_rel_step is None else check_step(
-            finite_diff_rel_step, n, "finite_diff_rel_step")
-        return FiniteDifference(jac, rel_step=rel)
-    raise InputError(f"`{jac_name}` must be None (forward differences with step "
-                     f"`{eps_name}`), '2-point' or '3-point'; got {jac!r}")
-
+__all__ = ["fit", "with_statistics"]
 
 def fit(problem: SumObjective | None, x0, *, gtol: float = 1e-5, norm: float = np.inf,
-        epsilon=_EPSILON, jac: str | None = None, finite_diff_rel_step=None,
+        epsilon=EPSILON, jac: str | None = None, finite_diff_rel_step=None,
         maxiter: int | None = None, c1: float = 1e-4, c2: float = 0.4,
         callback: Callable | None = None, return_all: bool = False, disp: bool = False,
         comm=None) -> OptimizeResult:
@@ -85,23 +63,10 @@ def fit(problem: SumObjective | None, x0, *, gtol: float = 1e-5, norm: float = n
     RemoteEvaluationError
         The model raised on some rank; raised on rank 0 naming the rank, with its traceback.
     """
-    ready: dict = {}
-
-    def prepare() -> None:
-        if not isinstance(problem, SumObjective):
-            raise InputError(f"`problem` must be an mpicg.Problem (or another SumObjective) "
-                             f"on rank 0; got {type(problem).__name__}")
-        ready["x0"] = x0c = check_x0(x0)
-        ready["gradient"] = gradient_rule(jac, epsilon, finite_diff_rel_step, x0c.size)
-        check_cg_options(x0c, gtol, norm, maxiter, c1, c2, callback)
-
-    def root_task(evaluator: Evaluator) -> OptimizeResult:
-        objective = BatchedObjective(evaluator, ready["x0"].size, ready["gradient"])
-        return minimize_cg(objective, ready["x0"], gtol=gtol, norm=norm, maxiter=maxiter,
-                           c1=c1, c2=c2, callback=callback, return_all=return_all, disp=disp)
-
-    res, stats = run_job(lambda world, rank, size: distribute(problem, world, rank, size),
-                         root_task, prepare, comm)
+    res, stats = solve(problem, x0, jac=jac, callback=callback, gtol=gtol, norm=norm,
+                       eps=epsilon, maxiter=maxiter, disp=disp, return_all=return_all,
+                       finite_diff_rel_step=finite_diff_rel_step, c1=c1, c2=c2,
+                       names=("problem", "jac", "epsilon"), require_problem=True, comm=comm)
     return with_statistics(res, stats)
 
 

@@ -13,26 +13,17 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._validation import check_callable, check_x0
-from .driver import check_cg_options, minimize_cg
-from .errors import InputError
-from .executor import Evaluator
-from .executor.work import PointWork, Work
-from .fit import gradient_rule
-from .jobs import distribute, run_job
-from .optimizer import BatchedObjective
-from .problem import SumObjective
 from .result import OptimizeResult, OptimizeWarning
+from .solve import EPSILON, solve
 
 __all__ = ["fmin_cg", "minimize"]
 
-_EPSILON = float(np.sqrt(np.finfo(float).eps))
 _CG_OPTIONS = ("gtol", "norm", "eps", "maxiter", "disp", "return_all",
                "finite_diff_rel_step", "c1", "c2")
 
 
 def fmin_cg(f: Callable[..., float], x0, fprime: Callable | None = None, args: tuple = (),
-            gtol: float = 1e-5, norm: float = np.inf, epsilon=_EPSILON,
+            gtol: float = 1e-5, norm: float = np.inf, epsilon=EPSILON,
             maxiter: int | None = None, full_output: bool = False, disp: bool = True,
             retall: bool = False, callback: Callable | None = None,
             c1: float = 1e-4, c2: float = 0.4):
@@ -92,11 +83,10 @@ def fmin_cg(f: Callable[..., float], x0, fprime: Callable | None = None, args: t
     >>> mpicg.fmin_cg(f, np.zeros(2), disp=False).round(6)
     array([ 1., -2.])
     """
-    res = _minimize_cg_callable(
-        f, x0, args=args, jac=fprime, callback=callback, gtol=gtol, norm=norm, eps=epsilon,
-        maxiter=maxiter, disp=disp, return_all=retall, c1=c1, c2=c2,
-        names=("f", "fprime", "epsilon"),
-    )
+    res, _ = solve(f, x0, args=args, jac=fprime, callback=callback, gtol=gtol, norm=norm,
+                   eps=epsilon, maxiter=maxiter, disp=disp, return_all=retall, c1=c1, c2=c2,
+                   names=("f", "fprime", "epsilon"), halt_status=False)
+    del res["rounds"]  # scipy's fields only
     if full_output:
         out = (res["x"], res["fun"], res["nfev"], res["njev"], res["status"])
         return (*out, res["allvecs"]) if retall else out
@@ -151,81 +141,6 @@ def minimize(fun: Callable[..., float], x0, args: tuple = (), method: str = "CG"
         options.setdefault("gtol", tol)
     if not isinstance(args, tuple):
         args = (args,)
-    res = _minimize_cg_callable(fun, x0, args=args, jac=jac, callback=callback,
-                                names=("fun", "jac", "eps"), **options)
-    return res
-
-
-class _ValueAndGradient:
-    """``fun`` returning ``(f, g)`` seen as two functions, computed once per point."""
-
-    def __init__(self, fun: Callable, args: tuple):
-        self.fun, self.args = fun, args
-        self._x = None
-        self._f = self._g = None
-
-    def _compute(self, x: np.ndarray) -> None:
-        if self._x is None or not np.array_equal(x, self._x):
-            out = self.fun(np.copy(x), *self.args)
-            if not (isinstance(out, tuple | list) and len(out) == 2):
-                raise TypeError("with jac=True, `fun` must return a pair (f, gradient); "
-                                f"it returned {out!r}")
-            self._x = np.copy(x)
-            self._f, self._g = out
-
-    def value(self, x: np.ndarray):
-        self._compute(x)
-        return self._f
-
-    def gradient(self, x: np.ndarray):
-        self._compute(x)
-        return self._g
-
-
-def _minimize_cg_callable(fun, x0, args=(), jac=None, callback=None, gtol=1e-5, norm=np.inf,
-                          eps=_EPSILON, maxiter=None, disp=False, return_all=False,
-                          finite_diff_rel_step=None, c1=1e-4, c2=0.4,
-                          names=("fun", "jac", "eps")) -> OptimizeResult:
-    """Check the arguments (on rank 0), share the evaluations over the ranks, and run CG.
-
-    ``fun`` is a plain callable (under MPI the points of each batch are shared out) or a
-    :class:`~mpicg.problem.SumObjective` (each rank evaluates its own blocks).
-    """
-    fun_name, jac_name, eps_name = names
-    is_sum = isinstance(fun, SumObjective)
-    pair = _ValueAndGradient(fun, args) if jac is True else None
-    ready: dict = {}
-
-    def prepare() -> None:
-        if not is_sum:
-            check_callable(fun, fun_name)
-        ready["x0"] = x0c = check_x0(x0)
-        if pair is not None:
-            if is_sum:
-                raise InputError(f"`{jac_name}=True` needs `{fun_name}` to return (f, g); "
-                                 "a Problem has no analytic gradient")
-            ready["gradient"] = pair.gradient
-        elif callable(jac):
-            ready["gradient"] = lambda x: jac(x, *args)
-        else:
-            ready["gradient"] = gradient_rule(jac, eps, finite_diff_rel_step, x0c.size,
-                                              names=(jac_name, eps_name))
-        check_cg_options(x0c, gtol, norm, maxiter, c1, c2, callback)
-
-    def make_work(world, rank: int, size: int) -> Work:
-        if is_sum:
-            return distribute(fun, world, rank, size)
-        if pair is not None:
-            return PointWork(pair.value, (), fun_name, size, rank)
-        return PointWork(fun, args, fun_name, size, rank)
-
-    def root_task(evaluator: Evaluator) -> OptimizeResult:
-        objective = BatchedObjective(evaluator, ready["x0"].size, ready["gradient"],
-                                     gradient_name=jac_name)
-        return minimize_cg(objective, ready["x0"], gtol=gtol, norm=norm, maxiter=maxiter,
-                           c1=c1, c2=c2, callback=callback, return_all=return_all, disp=disp,
-                           halt_status=fun_name == "fun")
-
-    res, _ = run_job(make_work, root_task, prepare)
+    res, _ = solve(fun, x0, args=args, jac=jac, callback=callback, **options)
     del res["rounds"]  # scipy's fields only
     return res

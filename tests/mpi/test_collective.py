@@ -116,13 +116,18 @@ def test_minimize_accepts_a_problem():
 
 
 @pytest.mark.mpi(min_size=1)
-def test_disp_prints_on_rank0_only(capsys):
+def test_disp_prints_on_rank0_only(capsys, recwarn):
     mpicg.fit(make_problem(), X0, maxiter=3, disp=True)
     out = capsys.readouterr().out
+    maxiter_warnings = [w for w in recwarn if issubclass(w.category, mpicg.OptimizeWarning)]
     if rank == 0:
         assert "Iterations: 3" in out
+        # scipy warns rather than prints when a run does not succeed; rank 0 only
+        assert [str(w.message) for w in maxiter_warnings] == [
+            "Maximum number of iterations has been exceeded."]
     else:
         assert out == ""
+        assert maxiter_warnings == []
 
 
 @pytest.mark.mpi(min_size=1)
