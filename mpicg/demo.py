@@ -32,7 +32,7 @@ class DemoTransit:
     def __call__(self, x: np.ndarray, times: np.ndarray) -> np.ndarray:
         """Relative flux for ``x = (rp, inc)``."""
         full = dict(TRUTH, rp=x[0], inc=x[1])
-        return self.transit(np.array([full[k] for k in TransitModel.parameter_names]), times)
+        return self.transit(np.array([full[k] for k in self.transit.parameter_names]), times)
 
 
 def run_demo(n_times: int = 2000, resolution: int = 20, noise: float = 3e-4, seed: int = 1,

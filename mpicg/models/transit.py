@@ -17,13 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..parameters import Parameter, ParameterizedModel
+
 __all__ = ["TransitModel"]
 
 _CHUNK = 32  # times per vectorized slab: bounds memory to _CHUNK * 2 * resolution**2 floats
 
 
 @dataclass(frozen=True)
-class TransitModel:
+class TransitModel(ParameterizedModel):
     """Relative flux of a star transited by a dark planet.
 
     The fitted parameters ``x`` are, in order:
@@ -52,7 +54,12 @@ class TransitModel:
     u2: float = 0.25
     resolution: int = 12
 
-    parameter_names = ("t0", "rp", "a", "inc")
+    parameters = (
+        Parameter("t0", 0.0, "d", "time of mid-transit"),
+        Parameter("rp", 0.1, "", "planet radius / stellar radius"),
+        Parameter("a", 10.0, "", "semi-major axis / stellar radius"),
+        Parameter("inc", 90.0, "deg", "orbital inclination"),
+    )
 
     def __post_init__(self):
         if not (self.period > 0):
