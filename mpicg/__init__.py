@@ -6,12 +6,16 @@ MPI every batch is shared by all ranks (by blocks of observations for a :class:`
 points for a plain callable), with results that do not depend on the number of ranks.
 """
 
+from . import priors
 from ._launch import install_abort_on_uncaught, launch_size
 from .errors import FitAborted, InputError, RemoteEvaluationError
 from .fit import fit
+from .parameters import Parameter, ParameterizedModel
 from .problem import Problem, SumObjective
 from .result import OptimizeResult, OptimizeWarning
 from .scipy_api import fmin_cg, minimize
+from .solution import Solution, load_solution
+from .solver import Step, optimizer_cg
 
 __version__ = "0.1.0"
 
@@ -25,11 +29,18 @@ __all__ = [
     "InputError",
     "OptimizeResult",
     "OptimizeWarning",
+    "Parameter",
+    "ParameterizedModel",
     "Problem",
     "RemoteEvaluationError",
+    "Solution",
+    "Step",
     "SumObjective",
     "__version__",
     "fit",
     "fmin_cg",
+    "load_solution",
     "minimize",
+    "optimizer_cg",
+    "priors",
 ]

@@ -18,6 +18,7 @@ from ._validation import (
     check_maxiter,
     check_nonnegative,
 )
+from .errors import InputError
 from .optimizer import BatchedObjective, initial_state, run_cg
 from .optimizer.cg import CGState
 from .result import OptimizeResult, warn_unsuccessful
@@ -63,7 +64,8 @@ def _callback_hook(callback: Callable | None):
 def minimize_cg(objective: BatchedObjective, x0: np.ndarray, *, gtol: float = 1e-5,
                 norm: float = np.inf, maxiter: int | None = None, c1: float = 1e-4,
                 c2: float = 0.4, callback: Callable | None = None, return_all: bool = False,
-                disp: bool = False, halt_status: bool = True) -> OptimizeResult:
+                disp: bool = False, halt_status: bool = True,
+                require_finite_start: bool = False) -> OptimizeResult:
     """Run Polak–Ribière+ CG on a batched objective and report as scipy does.
 
     Parameters
@@ -77,17 +79,26 @@ def minimize_cg(objective: BatchedObjective, x0: np.ndarray, *, gtol: float = 1e
     halt_status : bool, optional
         Report a callback's ``StopIteration`` as status 99 (``minimize``); when False the
         warnflag is kept (``fmin_cg``).
+    require_finite_start : bool, optional
+        Raise :class:`~mpicg.errors.InputError` before any iteration when the objective is
+        not finite at ``x0`` (scipy would iterate and report NaN or precision loss).
 
     Returns
     -------
     OptimizeResult
-        scipy's fields, plus ``rounds`` (collective evaluation rounds).
+        scipy's fields, plus ``rounds`` (collective evaluation rounds) and ``fun_initial``
+        (the objective at ``x0``).
     """
     opts = check_cg_options(x0, gtol, norm, maxiter, c1, c2, callback)
     gtol, norm, maxiter, c1, c2 = (opts[k] for k in ("gtol", "norm", "maxiter", "c1", "c2"))
     hook = _callback_hook(callback)
 
     state = initial_state(objective, x0, norm)
+    if require_finite_start and not np.isfinite(state.f):
+        raise InputError(f"the objective is not finite at the start x0 = {x0.tolist()}: "
+                         f"{state.f!r}. Check the starting values against the priors' "
+                         "supports and the model's validity.")
+    fun_initial = state.f
     outcome = run_cg(objective, state, gtol=gtol, norm=norm, maxiter=maxiter, c1=c1, c2=c2,
                      on_iteration=hook, return_all=return_all)
     final = outcome.state
@@ -108,4 +119,5 @@ def minimize_cg(objective: BatchedObjective, x0: np.ndarray, *, gtol: float = 1e
     if outcome.halted and halt_status:
         res.update(status=99, success=False, message=STOPPED_BY_CALLBACK)
     res["rounds"] = objective.rounds
+    res["fun_initial"] = fun_initial
     return res

@@ -77,8 +77,12 @@ class SumObjective(ABC):
             sums[i] = np.add.reduceat(self.item_terms(x, first, last), starts)
         return sums
 
-    def value_from_total(self, total: np.ndarray) -> np.ndarray:
-        """The objective from the sum of all terms."""
+    def value_from_total(self, total: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """The objective at each of ``points`` from the sum of all its terms.
+
+        Runs on rank 0 only, once per point: the place for terms that are not sums over
+        observations (a prior), which cost nothing next to the model.
+        """
         return self.scale * total
 
 

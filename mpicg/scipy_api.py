@@ -86,7 +86,7 @@ def fmin_cg(f: Callable[..., float], x0, fprime: Callable | None = None, args: t
     res, _ = solve(f, x0, args=args, jac=fprime, callback=callback, gtol=gtol, norm=norm,
                    eps=epsilon, maxiter=maxiter, disp=disp, return_all=retall, c1=c1, c2=c2,
                    names=("f", "fprime", "epsilon"), halt_status=False)
-    del res["rounds"]  # scipy's fields only
+    del res["rounds"], res["fun_initial"]  # scipy's fields only
     if full_output:
         out = (res["x"], res["fun"], res["nfev"], res["njev"], res["status"])
         return (*out, res["allvecs"]) if retall else out
@@ -142,5 +142,5 @@ def minimize(fun: Callable[..., float], x0, args: tuple = (), method: str = "CG"
     if not isinstance(args, tuple):
         args = (args,)
     res, _ = solve(fun, x0, args=args, jac=jac, callback=callback, **options)
-    del res["rounds"]  # scipy's fields only
+    del res["rounds"], res["fun_initial"]  # scipy's fields only
     return res

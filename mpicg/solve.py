@@ -70,7 +70,8 @@ class _ValueAndGradient:
 def solve(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e-5, norm=np.inf,
           eps=EPSILON, maxiter=None, disp=False, return_all=False, finite_diff_rel_step=None,
           c1=1e-4, c2=0.4, names=("fun", "jac", "eps"), halt_status: bool = True,
-          require_problem: bool = False, comm=None) -> tuple[OptimizeResult, list[dict]]:
+          require_problem: bool = False, require_finite_start: bool = False,
+          comm=None) -> tuple[OptimizeResult, list[dict]]:
     """Check the arguments (on rank 0), share the evaluations over the ranks, and run CG.
 
     The one path behind :func:`mpicg.fit`, :func:`mpicg.fmin_cg` and :func:`mpicg.minimize`.
@@ -91,6 +92,8 @@ def solve(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e-5, norm
         Report a callback's ``StopIteration`` as status 99 (``minimize``, ``fit``).
     require_problem : bool
         ``fun`` must be a SumObjective (``fit``).
+    require_finite_start : bool
+        A non-finite objective at ``x0`` is an error before any iteration.
     comm : mpi4py communicator, optional
         Where to run (default: the MPI world under ``mpirun``, else serially).
 
@@ -118,6 +121,8 @@ def solve(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e-5, norm
                 raise InputError(f"`{jac_name}=True` needs `{fun_name}` to return (f, g); "
                                  "a Problem has no analytic gradient")
             ready["gradient"] = pair.gradient
+        elif isinstance(jac, FiniteDifference):  # a rule built by the caller (named fits)
+            ready["gradient"] = jac
         elif callable(jac):
             ready["gradient"] = lambda x: jac(x, *args)
         else:
@@ -137,6 +142,7 @@ def solve(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e-5, norm
                                      gradient_name=jac_name)
         return minimize_cg(objective, ready["x0"], gtol=gtol, norm=norm, maxiter=maxiter,
                            c1=c1, c2=c2, callback=callback, return_all=return_all, disp=disp,
-                           halt_status=halt_status)
+                           halt_status=halt_status,
+                           require_finite_start=require_finite_start)
 
     return run_job(make_work, root_task, prepare, comm)

@@ -156,7 +156,7 @@ class MPIEvaluator(Evaluator):
         payloads, failed, error = ch.exchange(points)
         if failed:
             self._report(failed, error, m)
-        return ch.work.assemble(payloads, m)
+        return ch.work.assemble(payloads, points)
 
     def _report(self, failed: list[int], own_error: str | None, m: int) -> None:
         ch = self.channel

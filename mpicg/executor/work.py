@@ -32,7 +32,7 @@ class Work:
         """The payload (1-D float64) of this rank for the batch."""
         raise NotImplementedError
 
-    def assemble(self, payloads: list[np.ndarray], m: int) -> np.ndarray:
+    def assemble(self, payloads: list[np.ndarray], points: np.ndarray) -> np.ndarray:
         """Objective values of the batch from every rank's payload, in rank order."""
         raise NotImplementedError
 
@@ -61,10 +61,10 @@ class BlockWork(Work):
         """Block sums of this rank's blocks, point-major."""
         return self.local.block_sums(points, self.first_block, self.last_block).ravel()
 
-    def assemble(self, payloads: list[np.ndarray], m: int) -> np.ndarray:
+    def assemble(self, payloads: list[np.ndarray], points: np.ndarray) -> np.ndarray:
         """Put the block sums in block order and add them (:func:`mpicg.blocks.sum_blocks`)."""
-        per_block = np.hstack([p.reshape(m, -1) for p in payloads])
-        return self.local.value_from_total(sum_blocks(per_block))
+        per_block = np.hstack([p.reshape(len(points), -1) for p in payloads])
+        return self.local.value_from_total(sum_blocks(per_block), points)
 
 
 def split_points(m: int, n_ranks: int) -> list[tuple[int, int]]:
@@ -93,7 +93,7 @@ class PointWork(Work):
         first, last = split_points(len(points), self.n_ranks)[self.rank]
         return self.serial.evaluate(points[first:last])
 
-    def assemble(self, payloads: list[np.ndarray], m: int) -> np.ndarray:
+    def assemble(self, payloads: list[np.ndarray], points: np.ndarray) -> np.ndarray:
         """The values in point order."""
         return np.concatenate(payloads)
 
@@ -109,7 +109,7 @@ class LocalEvaluator(Evaluator):
         """Compute and assemble the whole batch here."""
         t0 = time.perf_counter()
         try:
-            return self.work.assemble([self.work.compute(points)], len(points))
+            return self.work.assemble([self.work.compute(points)], points)
         finally:
             self.clock.model += time.perf_counter() - t0
             self.clock.rounds += 1

@@ -24,7 +24,9 @@ import numpy as np
 __all__ = ["FiniteDifference"]
 
 _EPS = np.finfo(np.float64).eps
-DEFAULT_RELATIVE_STEP = {"forward": _EPS**0.5, "2-point": _EPS**0.5, "3-point": _EPS ** (1 / 3)}
+DEFAULT_RELATIVE_STEP = {"forward": _EPS**0.5, "2-point": _EPS**0.5, "3-point": _EPS ** (1 / 3),
+                         "central": _EPS ** (1 / 3)}
+_CENTRAL = ("3-point", "central")
 
 
 def _sign(x: np.ndarray) -> np.ndarray:
@@ -38,12 +40,16 @@ class FiniteDifference:
 
     Parameters
     ----------
-    method : {'forward', '2-point', '3-point'}
-        Forward differences with an absolute step, or scipy's relative-step schemes.
+    method : {'forward', 'central', '2-point', '3-point'}
+        Forward differences with an absolute step (scipy's ``epsilon``); central differences
+        with an absolute step; or scipy's relative-step schemes.
     abs_step : float or ndarray, optional
-        The absolute step of ``'forward'`` (``epsilon``), scalar or one per parameter.
+        The absolute step of ``'forward'``/``'central'``, scalar or one per parameter. With
+        ``rel_step`` too, NaN entries of ``abs_step`` take the relative step instead (mixed
+        per-parameter steps of a named fit).
     rel_step : float or ndarray, optional
-        The relative step of ``'2-point'``/``'3-point'``; None for the default.
+        The relative step (``h = rel_step * sign(x) * |x|``) of ``'2-point'``/``'3-point'``,
+        or of the parameters whose ``abs_step`` is NaN; None for the default.
     """
 
     method: str = "forward"
@@ -53,13 +59,15 @@ class FiniteDifference:
     @property
     def points_per_parameter(self) -> int:
         """How many objective values a gradient needs per parameter (besides f(x))."""
-        return 2 if self.method == "3-point" else 1
+        return 2 if self.method in _CENTRAL else 1
 
     def steps(self, x: np.ndarray) -> np.ndarray:
         """The step for each parameter at ``x`` (one float per parameter)."""
         default = DEFAULT_RELATIVE_STEP[self.method] * _sign(x) * np.maximum(1.0, np.abs(x))
-        if self.method == "forward":
+        if self.method in ("forward", "central"):
             h = np.broadcast_to(np.asarray(self.abs_step, dtype=float), x.shape)
+            if self.rel_step is not None:
+                h = np.where(np.isnan(h), self.rel_step * _sign(x) * np.abs(x), h)
         elif self.rel_step is None:
             return default
         else:
@@ -70,7 +78,7 @@ class FiniteDifference:
     def points(self, x: np.ndarray, h: np.ndarray) -> np.ndarray:
         """The perturbed points, one row each, in the order :meth:`gradient` expects."""
         n = x.size
-        if self.method == "3-point":
+        if self.method in _CENTRAL:
             # Rows alternate x - h_i e_i, x + h_i e_i.
             pts = np.repeat(x[np.newaxis, :], 2 * n, axis=0)
             idx = np.arange(n)
@@ -83,7 +91,10 @@ class FiniteDifference:
 
     def gradient(self, x: np.ndarray, h: np.ndarray, f0: float, values: np.ndarray) -> np.ndarray:
         """Assemble the gradient from f(x) and the values at :meth:`points`."""
-        if self.method == "3-point":
-            lower, upper = values[0::2], values[1::2]
-            return (upper - lower) / ((x + h) - (x - h))
-        return (values - f0) / ((x + h) - x)
+        # inf - inf (a trial step beyond a prior's support) gives NaN, as in scipy; the line
+        # search then backs off, so the arithmetic warning is noise.
+        with np.errstate(invalid="ignore", over="ignore"):
+            if self.method in _CENTRAL:
+                lower, upper = values[0::2], values[1::2]
+                return (upper - lower) / ((x + h) - (x - h))
+            return (values - f0) / ((x + h) - x)
