@@ -1,5 +1,7 @@
-"""Built-in forward models."""
+"""Built-in forward models and adapters to external codes (imported lazily)."""
 
+from .batman_adapter import BatmanTransit
+from .eclipsing_binary import EclipsingBinary
 from .transit import TransitModel
 
-__all__ = ["TransitModel"]
+__all__ = ["BatmanTransit", "EclipsingBinary", "TransitModel"]
