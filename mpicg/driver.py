@@ -65,7 +65,8 @@ def minimize_cg(objective: BatchedObjective, x0: np.ndarray, *, gtol: float = 1e
                 norm: float = np.inf, maxiter: int | None = None, c1: float = 1e-4,
                 c2: float = 0.4, callback: Callable | None = None, return_all: bool = False,
                 disp: bool = False, halt_status: bool = True,
-                require_finite_start: bool = False) -> OptimizeResult:
+                require_finite_start: bool = False, resume=None,
+                progress: Callable | None = None, progress_every: int = 0) -> OptimizeResult:
     """Run Polak–Ribière+ CG on a batched objective and report as scipy does.
 
     Parameters
@@ -82,6 +83,11 @@ def minimize_cg(objective: BatchedObjective, x0: np.ndarray, *, gtol: float = 1e
     require_finite_start : bool, optional
         Raise :class:`~mpicg.errors.InputError` before any iteration when the objective is
         not finite at ``x0`` (scipy would iterate and report NaN or precision loss).
+    resume : Checkpoint, optional
+        Continue from a progress file's state (``x0`` is then ignored).
+    progress : callable, optional
+        ``progress(state, counters, memory, fun_initial, allvecs)``, called every
+        ``progress_every`` iterations (and never when that is 0) to write a progress file.
 
     Returns
     -------
@@ -93,14 +99,27 @@ def minimize_cg(objective: BatchedObjective, x0: np.ndarray, *, gtol: float = 1e
     gtol, norm, maxiter, c1, c2 = (opts[k] for k in ("gtol", "norm", "maxiter", "c1", "c2"))
     hook = _callback_hook(callback)
 
-    state = initial_state(objective, x0, norm)
-    if require_finite_start and not np.isfinite(state.f):
-        raise InputError(f"the objective is not finite at the start x0 = {x0.tolist()}: "
-                         f"{state.f!r}. Check the starting values against the priors' "
-                         "supports and the model's validity.")
-    fun_initial = state.f
+    if resume is not None:
+        state, fun_initial = resume.state, resume.fun_initial
+        objective.restore(resume.counters, resume.memory)
+        allvecs = list(resume.allvecs) if (return_all and resume.allvecs) else None
+    else:
+        state = initial_state(objective, x0, norm)
+        if require_finite_start and not np.isfinite(state.f):
+            raise InputError(f"the objective is not finite at the start x0 = {x0.tolist()}: "
+                             f"{state.f!r}. Check the starting values against the priors' "
+                             "supports and the model's validity.")
+        fun_initial = state.f
+        allvecs = [state.x] if return_all else None
+
+    def on_iteration(new_state) -> bool:
+        if progress is not None and progress_every and new_state.k % progress_every == 0:
+            counters, memory = objective.snapshot()
+            progress(new_state, counters, memory, fun_initial, allvecs)
+        return hook(new_state) if hook is not None else False
+
     outcome = run_cg(objective, state, gtol=gtol, norm=norm, maxiter=maxiter, c1=c1, c2=c2,
-                     on_iteration=hook, return_all=return_all)
+                     on_iteration=on_iteration, return_all=return_all, allvecs=allvecs)
     final = outcome.state
     if disp:
         if outcome.warnflag == 0:

@@ -16,6 +16,7 @@ def fit(problem: SumObjective | None, x0, *, gtol: float = 1e-5, norm: float = n
         epsilon=EPSILON, jac: str | None = None, finite_diff_rel_step=None,
         maxiter: int | None = None, c1: float = 1e-4, c2: float = 0.4,
         callback: Callable | None = None, return_all: bool = False, disp: bool = False,
+        progress_every_niters: int = 0, progress_file=None, resume=None,
         comm=None) -> OptimizeResult:
     """Fit a problem with Polak–Ribière+ CG, every evaluation shared by all MPI ranks.
 
@@ -45,6 +46,16 @@ def fit(problem: SumObjective | None, x0, *, gtol: float = 1e-5, norm: float = n
         Keep every iterate (``allvecs``).
     disp : bool, optional
         Print scipy's summary on rank 0.
+    progress_every_niters : int, optional
+        Every so many iterations rank 0 writes the complete CG state to ``progress_file``
+        (atomically; see :mod:`mpicg.checkpoint`). 0: never.
+    progress_file : str or path, optional
+        The progress file.
+    resume : str or path, optional
+        Continue from a progress file (``x0`` is then ignored and may be None; the CG and
+        finite-difference options stored in the file are used). The result has the bits of
+        the uninterrupted run, with any number of ranks. A missing, truncated, corrupted or
+        foreign (another problem's) file is an InputError.
     comm : mpi4py communicator, optional
         The ranks to use (default: the MPI world when started under ``mpirun``; else serial).
 
@@ -66,7 +77,9 @@ def fit(problem: SumObjective | None, x0, *, gtol: float = 1e-5, norm: float = n
     res, stats = solve(problem, x0, jac=jac, callback=callback, gtol=gtol, norm=norm,
                        eps=epsilon, maxiter=maxiter, disp=disp, return_all=return_all,
                        finite_diff_rel_step=finite_diff_rel_step, c1=c1, c2=c2,
-                       names=("problem", "jac", "epsilon"), require_problem=True, comm=comm)
+                       names=("problem", "jac", "epsilon"), require_problem=True,
+                       progress_every_niters=progress_every_niters,
+                       progress_file=progress_file, resume=resume, comm=comm)
     return with_statistics(res, stats)
 
 

@@ -71,6 +71,7 @@ def solve(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e-5, norm
           eps=EPSILON, maxiter=None, disp=False, return_all=False, finite_diff_rel_step=None,
           c1=1e-4, c2=0.4, names=("fun", "jac", "eps"), halt_status: bool = True,
           require_problem: bool = False, require_finite_start: bool = False,
+          progress_every_niters: int = 0, progress_file=None, resume=None,
           comm=None) -> tuple[OptimizeResult, list[dict]]:
     """Check the arguments (on rank 0), share the evaluations over the ranks, and run CG.
 
@@ -94,6 +95,13 @@ def solve(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e-5, norm
         ``fun`` must be a SumObjective (``fit``).
     require_finite_start : bool
         A non-finite objective at ``x0`` is an error before any iteration.
+    progress_every_niters : int
+        Write a progress file every so many iterations (0: never).
+    progress_file : str or path
+        Where (see :mod:`mpicg.checkpoint`).
+    resume : str or path, optional
+        Continue from a progress file: its state and its options (the trajectory depends on
+        them) replace ``x0`` and the CG options given here.
     comm : mpi4py communicator, optional
         Where to run (default: the MPI world under ``mpirun``, else serially).
 
@@ -115,6 +123,11 @@ def solve(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e-5, norm
                              f"SumObjective) on rank 0; got {type(fun).__name__}")
         if not is_sum:
             check_callable(fun, fun_name)
+        ready["cg"] = {"gtol": gtol, "norm": norm, "maxiter": maxiter, "c1": c1, "c2": c2}
+        if progress_every_niters or resume is not None:
+            _prepare_progress(ready, fun, progress_every_niters, progress_file, resume)
+            if resume is not None:
+                return
         ready["x0"] = x0c = check_x0(x0)
         if pair is not None:
             if is_sum:
@@ -128,7 +141,9 @@ def solve(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e-5, norm
         else:
             ready["gradient"] = gradient_rule(jac, eps, finite_diff_rel_step, x0c.size,
                                               names=(jac_name, eps_name))
-        check_cg_options(x0c, gtol, norm, maxiter, c1, c2, callback)
+        ready["cg"] = check_cg_options(x0c, gtol, norm, maxiter, c1, c2, callback)
+        if progress_every_niters:
+            _progress_record(ready, fun)
 
     def make_work(world, rank: int, size: int) -> Work:
         if is_sum:
@@ -140,9 +155,76 @@ def solve(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e-5, norm
     def root_task(evaluator: Evaluator) -> OptimizeResult:
         objective = BatchedObjective(evaluator, ready["x0"].size, ready["gradient"],
                                      gradient_name=jac_name)
-        return minimize_cg(objective, ready["x0"], gtol=gtol, norm=norm, maxiter=maxiter,
-                           c1=c1, c2=c2, callback=callback, return_all=return_all, disp=disp,
-                           halt_status=halt_status,
-                           require_finite_start=require_finite_start)
+        return minimize_cg(objective, ready["x0"], **ready["cg"], callback=callback,
+                           return_all=return_all, disp=disp, halt_status=halt_status,
+                           require_finite_start=require_finite_start,
+                           resume=ready.get("checkpoint"), progress=ready.get("progress"),
+                           progress_every=progress_every_niters)
 
     return run_job(make_work, root_task, prepare, comm)
+
+
+def _fd_record(rule: FiniteDifference, n: int) -> dict:
+    """The finite-difference rule as plain values for a progress file."""
+    def as_array(value):
+        return None if value is None else np.broadcast_to(
+            np.asarray(value, dtype=float), (n,)).copy()
+
+    return {"method": rule.method, "abs_step": as_array(rule.abs_step),
+            "rel_step": as_array(rule.rel_step)}
+
+
+def _prepare_progress(ready: dict, problem, every, path, resume) -> None:
+    """Rank 0: check the progress options; load and verify the file to resume from."""
+    from .checkpoint import (
+        Checkpoint,
+        check_fingerprint,
+        load_checkpoint,
+        problem_fingerprint,
+        save_checkpoint,
+    )
+
+    if not isinstance(problem, SumObjective):
+        raise InputError("progress files need an mpicg.Problem (use mpicg.fit)")
+    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+        raise InputError(f"`progress_every_niters` must be an integer >= 0; got {every!r}")
+    if every and path is None:
+        raise InputError("`progress_file` must name a file when progress_every_niters > 0")
+    if resume is not None:
+        checkpoint = load_checkpoint(resume)
+        fingerprint = problem_fingerprint(problem, checkpoint.state.x.size)
+        check_fingerprint(checkpoint, fingerprint, resume)
+        fd = checkpoint.options["fd"]
+        ready.update(
+            checkpoint=checkpoint, x0=checkpoint.state.x, record=checkpoint.options,
+            fingerprint=fingerprint,
+            gradient=FiniteDifference(fd["method"], abs_step=fd["abs_step"],
+                                      rel_step=fd["rel_step"]),
+            cg={k: checkpoint.options[k] for k in ("gtol", "norm", "maxiter", "c1", "c2")})
+    if every:
+        def write(state, counters, memory, fun_initial, allvecs) -> None:
+            save_checkpoint(path, Checkpoint(state=state, counters=counters, memory=memory,
+                                             fun_initial=fun_initial, options=ready["record"],
+                                             fingerprint=ready["fingerprint"],
+                                             allvecs=allvecs))
+
+        ready["progress"] = write
+
+
+def _progress_record(ready: dict, problem) -> None:
+    """Rank 0, fresh run with progress files: what a progress file stores of the options."""
+    from .checkpoint import problem_fingerprint
+
+    rule = ready["gradient"]
+    if not isinstance(rule, FiniteDifference):
+        raise InputError("progress files need finite-difference gradients")
+    n = ready["x0"].size
+
+    def as_array(value):
+        return None if value is None else np.broadcast_to(
+            np.asarray(value, dtype=float), (n,)).copy()
+
+    ready["record"] = {**ready["cg"], "fd": {"method": rule.method,
+                                             "abs_step": as_array(rule.abs_step),
+                                             "rel_step": as_array(rule.rel_step)}}
+    ready["fingerprint"] = problem_fingerprint(problem, n)

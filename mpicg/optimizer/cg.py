@@ -143,7 +143,7 @@ class CGOutcome:
 
 def run_cg(objective: BatchedObjective, state: CGState, *, gtol: float, norm: float,
            maxiter: int, c1: float, c2: float, on_iteration: IterationHook | None = None,
-           return_all: bool = False) -> CGOutcome:
+           return_all: bool = False, allvecs: list | None = None) -> CGOutcome:
     """Iterate from ``state`` until convergence, ``maxiter``, a line-search failure or a halt.
 
     Parameters
@@ -158,13 +158,19 @@ def run_cg(objective: BatchedObjective, state: CGState, *, gtol: float, norm: fl
         Called with the new state after every iteration; returning True stops the run.
     return_all : bool, optional
         Keep every iterate (``allvecs``).
+    allvecs : list, optional
+        With ``return_all``: the list to append the iterates to (a resumed run's, or one the
+        caller watches); by default a new one starting with ``state.x``.
 
     Returns
     -------
     CGOutcome
         The final state and scipy's warnflag and message.
     """
-    allvecs = [state.x] if return_all else None
+    if return_all and allvecs is None:
+        allvecs = [state.x]
+    elif not return_all:
+        allvecs = None
     line_search_failed = halted = False
     while state.gnorm > gtol and state.k < maxiter:
         try:

@@ -75,6 +75,17 @@ class BatchedObjective:
         self.nfev += len(points)
         return values
 
+    def snapshot(self) -> tuple[dict, dict]:
+        """The counters and the remembered point (for a progress file)."""
+        counters = {"nfev": self.nfev, "njev": self.njev, "rounds": self.rounds}
+        return counters, {"x": self._x, "f": self._f, "g": self._g}
+
+    def restore(self, counters: dict, memory: dict) -> None:
+        """Continue from :meth:`snapshot`'s output, so counts and reuse match an unbroken run."""
+        self.nfev, self.njev, self.rounds = (int(counters[k]) for k in ("nfev", "njev",
+                                                                         "rounds"))
+        self._x, self._f, self._g = memory["x"], memory["f"], memory["g"]
+
     # -- what the optimizer asks for -------------------------------------------------------
     def value(self, x: np.ndarray) -> float:
         """The objective at ``x`` (one evaluation, unless ``x`` is the remembered point)."""
