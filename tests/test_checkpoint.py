@@ -1,4 +1,4 @@
-"""Progress files: exact resume after a kill at any iteration, with any rank count; clear errors."""
+"""Progress files: exact resume after a kill at any iteration, any rank count; clear errors."""
 
 import json
 
@@ -24,7 +24,7 @@ def problem(shift=0.0):
 X0 = [0.015, 4.9, 0.35]
 
 
-class Interrupted(Exception):
+class FitInterruptedError(Exception):
     pass
 
 
@@ -35,9 +35,9 @@ def interrupted_fit(path, stop, **kw):
     def callback(xk):
         seen.append(xk)
         if len(seen) == stop:
-            raise Interrupted
+            raise FitInterruptedError
 
-    with pytest.raises(Interrupted):
+    with pytest.raises(FitInterruptedError):
         mpicg.fit(problem(), X0, progress_every_niters=1, progress_file=path,
                   callback=callback, **kw)
 
