@@ -22,6 +22,7 @@ from .errors import InputError
 from .optimizer import BatchedObjective, initial_state, run_cg
 from .optimizer.cg import CGState
 from .result import OptimizeResult, warn_unsuccessful
+from .signals import FitInterrupted
 
 __all__ = ["STOPPED_BY_CALLBACK", "check_cg_options", "minimize_cg"]
 
@@ -66,7 +67,8 @@ def minimize_cg(objective: BatchedObjective, x0: np.ndarray, *, gtol: float = 1e
                 c2: float = 0.4, callback: Callable | None = None, return_all: bool = False,
                 disp: bool = False, halt_status: bool = True,
                 require_finite_start: bool = False, resume=None,
-                progress: Callable | None = None, progress_every: int = 0) -> OptimizeResult:
+                progress: Callable | None = None, progress_every: int = 0,
+                interrupt: Callable[[], int | None] | None = None) -> OptimizeResult:
     """Run Polak–Ribière+ CG on a batched objective and report as scipy does.
 
     Parameters
@@ -88,6 +90,10 @@ def minimize_cg(objective: BatchedObjective, x0: np.ndarray, *, gtol: float = 1e
     progress : callable, optional
         ``progress(state, counters, memory, fun_initial, allvecs)``, called every
         ``progress_every`` iterations (and never when that is 0) to write a progress file.
+    interrupt : callable, optional
+        ``interrupt() -> signal number or None``, asked after every iteration: when a signal
+        is pending, the progress file is written and :class:`~mpicg.signals.FitInterrupted`
+        raised (a safe point: the state is complete).
 
     Returns
     -------
@@ -113,9 +119,13 @@ def minimize_cg(objective: BatchedObjective, x0: np.ndarray, *, gtol: float = 1e
         allvecs = [state.x] if return_all else None
 
     def on_iteration(new_state) -> bool:
-        if progress is not None and progress_every and new_state.k % progress_every == 0:
+        signum = interrupt() if interrupt is not None else None
+        due = progress_every and new_state.k % progress_every == 0
+        if progress is not None and (due or signum is not None):
             counters, memory = objective.snapshot()
             progress(new_state, counters, memory, fun_initial, allvecs)
+        if signum is not None:
+            raise FitInterrupted(signum, getattr(progress, "path", None))
         return hook(new_state) if hook is not None else False
 
     outcome = run_cg(objective, state, gtol=gtol, norm=norm, maxiter=maxiter, c1=c1, c2=c2,

@@ -20,6 +20,7 @@ from .jobs import distribute, run_job
 from .optimizer import BatchedObjective, FiniteDifference
 from .problem import SumObjective
 from .result import OptimizeResult
+from .signals import catch_signals, requested
 
 __all__ = ["EPSILON", "gradient_rule", "solve"]
 
@@ -124,7 +125,7 @@ def solve(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e-5, norm
         if not is_sum:
             check_callable(fun, fun_name)
         ready["cg"] = {"gtol": gtol, "norm": norm, "maxiter": maxiter, "c1": c1, "c2": c2}
-        if progress_every_niters or resume is not None:
+        if progress_every_niters or resume is not None or progress_file is not None:
             _prepare_progress(ready, fun, progress_every_niters, progress_file, resume)
             if resume is not None:
                 return
@@ -142,7 +143,7 @@ def solve(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e-5, norm
             ready["gradient"] = gradient_rule(jac, eps, finite_diff_rel_step, x0c.size,
                                               names=(jac_name, eps_name))
         ready["cg"] = check_cg_options(x0c, gtol, norm, maxiter, c1, c2, callback)
-        if progress_every_niters:
+        if progress_file is not None:
             _progress_record(ready, fun)
 
     def make_work(world, rank: int, size: int) -> Work:
@@ -159,9 +160,12 @@ def solve(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e-5, norm
                            return_all=return_all, disp=disp, halt_status=halt_status,
                            require_finite_start=require_finite_start,
                            resume=ready.get("checkpoint"), progress=ready.get("progress"),
-                           progress_every=progress_every_niters)
+                           progress_every=progress_every_niters,
+                           interrupt=requested if progress_file is not None else None)
 
-    return run_job(make_work, root_task, prepare, comm)
+    # With a progress file, a batch system's signal means "checkpoint and exit 75".
+    with catch_signals(enabled=progress_file is not None):
+        return run_job(make_work, root_task, prepare, comm)
 
 
 def _fd_record(rule: FiniteDifference, n: int) -> dict:
@@ -201,13 +205,14 @@ def _prepare_progress(ready: dict, problem, every, path, resume) -> None:
             gradient=FiniteDifference(fd["method"], abs_step=fd["abs_step"],
                                       rel_step=fd["rel_step"]),
             cg={k: checkpoint.options[k] for k in ("gtol", "norm", "maxiter", "c1", "c2")})
-    if every:
+    if path is not None:
         def write(state, counters, memory, fun_initial, allvecs) -> None:
             save_checkpoint(path, Checkpoint(state=state, counters=counters, memory=memory,
                                              fun_initial=fun_initial, options=ready["record"],
                                              fingerprint=ready["fingerprint"],
                                              allvecs=allvecs))
 
+        write.path = str(path)
         ready["progress"] = write
 
 

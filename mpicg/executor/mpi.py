@@ -18,6 +18,7 @@ measured per rank. Only this module imports mpi4py.
 
 from __future__ import annotations
 
+import signal
 import socket
 import sys
 import time
@@ -29,6 +30,7 @@ import numpy as np
 
 from .._launch import install_abort_on_uncaught, launch_size
 from ..errors import FitAborted, InputError, RemoteEvaluationError
+from ..signals import EXIT_INTERRUPTED, FitInterrupted, requested
 from .base import Evaluator, RankClock
 from .work import Work
 
@@ -177,11 +179,15 @@ class MPIEvaluator(Evaluator):
             self.channel.header(np.array([STOP, 0, 0], dtype=np.int64))
             self.open = False
 
-    def abort(self) -> None:
-        """Tell the other ranks the fit failed on rank 0 (best effort, bounded in time)."""
+    def abort(self, exit_code: int = 1) -> None:
+        """Tell the other ranks the fit ended on rank 0 (best effort, bounded in time).
+
+        ``exit_code`` 75 (:data:`~mpicg.signals.EXIT_INTERRUPTED`) means a signal stopped
+        the fit after a progress file was written; anything else is a failure.
+        """
         if self.open:
             self.open = False
-            self.channel.header(np.array([ABORT, 0, 0], dtype=np.int64),
+            self.channel.header(np.array([ABORT, exit_code, 0], dtype=np.int64),
                                 deadline=time.perf_counter() + _ABORT_GRACE)
 
 
@@ -208,6 +214,8 @@ def serve(comm, work: Work, clock: RankClock) -> None:
             comm.gather(last_error, root=0)
             raise FitAborted("the model failed (see rank 0's error)")
         elif command == ABORT:
+            if m == EXIT_INTERRUPTED:
+                raise FitInterrupted(requested() or signal.SIGTERM)
             raise FitAborted()
         else:
             return
@@ -261,6 +269,9 @@ def run_collective(comm, make_work: Callable[[int, int], Work],
         evaluator = MPIEvaluator(comm, work, clock)
         try:
             result = root_task(evaluator)
+        except FitInterrupted:
+            evaluator.abort(exit_code=EXIT_INTERRUPTED)
+            raise
         except BaseException:
             evaluator.abort()
             raise
