@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 __all__ = ["main"]
@@ -23,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=1, help="noise seed (default 1)")
     args = parser.parse_args(argv)
 
+    # One progress line per iteration from the optimizer (rank 0: only it runs one).
+    logging.basicConfig(level=logging.INFO, format="  %(message)s", stream=sys.stdout)
     if args.command == "demo":
         from .demo import run_demo
 

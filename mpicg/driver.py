@@ -8,6 +8,8 @@ scipy's ``disp`` summary, and the result object.
 from __future__ import annotations
 
 import inspect
+import logging
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -27,6 +29,11 @@ from .signals import FitInterrupted
 __all__ = ["STOPPED_BY_CALLBACK", "check_cg_options", "minimize_cg"]
 
 STOPPED_BY_CALLBACK = "`callback` raised `StopIteration`."
+
+#: Progress lines (one per iteration, INFO level) go here; quiet unless configured, e.g.
+#: ``logging.basicConfig(level=logging.INFO)``. Only rank 0 runs the optimizer, so only rank
+#: 0 logs.
+LOG = logging.getLogger("mpicg")
 
 
 def check_cg_options(x0: np.ndarray, gtol, norm, maxiter, c1, c2, callback) -> dict:
@@ -60,6 +67,19 @@ def _callback_hook(callback: Callable | None):
         return False
 
     return hook
+
+
+def _log_iteration(state: CGState, objective: BatchedObjective, clock: dict) -> None:
+    """One progress line per iteration on the ``mpicg`` logger (rank 0 only runs this)."""
+    if not LOG.isEnabledFor(logging.INFO):
+        return
+    now = time.perf_counter()
+    rounds = objective.rounds - clock["rounds"]
+    step = float(np.linalg.norm(state.x - clock["x"]))
+    per_round = (now - clock["t"]) / rounds if rounds else float("nan")
+    LOG.info("iter %4d  -ln p %.10g  |g| %.3e  step %.3e  model evaluations %d  "
+             "%.3f s/round", state.k, state.f, state.gnorm, step, objective.nfev, per_round)
+    clock.update(t=now, rounds=objective.rounds, x=state.x)
 
 
 def minimize_cg(objective: BatchedObjective, x0: np.ndarray, *, gtol: float = 1e-5,
@@ -118,7 +138,10 @@ def minimize_cg(objective: BatchedObjective, x0: np.ndarray, *, gtol: float = 1e
         fun_initial = state.f
         allvecs = [state.x] if return_all else None
 
+    clock = {"t": time.perf_counter(), "rounds": objective.rounds, "x": state.x}
+
     def on_iteration(new_state) -> bool:
+        _log_iteration(new_state, objective, clock)
         signum = interrupt() if interrupt is not None else None
         due = progress_every and new_state.k % progress_every == 0
         if progress is not None and (due or signum is not None):

@@ -216,3 +216,14 @@ def test_bad_solution_files(tmp_path):
     with pytest.raises(mpicg.InputError, match="not an mpicg solution"):
         load_solution(tmp_path / "other.json")
     assert isinstance(load_solution(fit(maxiter=1).to_dict()), Solution)
+
+
+def test_progress_lines_through_logging(caplog):
+    with caplog.at_level("INFO", logger="mpicg"):
+        sol = fit(maxiter=3)
+    lines = [r.getMessage() for r in caplog.records if r.name == "mpicg"]
+    assert len(lines) == sol.nit == 3
+    assert lines[0].startswith("iter    1  -ln p ")
+    assert "|g| " in lines[0]
+    assert "model evaluations" in lines[-1]
+    assert "s/round" in lines[-1]
