@@ -143,7 +143,8 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
                  continue_from=None, maxiter: int = 1_000_000, gtol: float = 1e-5,
                  norm: float = np.inf, c1: float = 1e-4, c2: float = 0.4,
                  callback: Callable | None = None, block_size: int | None = None,
-                 disp: bool = False, comm=None) -> Solution:
+                 disp: bool = False, progress_every_niters: int = 0, progress_file=None,
+                 resume=None, comm=None) -> Solution:
     """Fit named parameters of a model to a light curve (PHOEBE's ``optimizer.cg``).
 
     A collective call under MPI: every rank calls it with the same arguments (and its own
@@ -186,6 +187,9 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
         Observations per block (see :class:`mpicg.Problem`).
     disp : bool
         Print scipy's summary on rank 0.
+    progress_every_niters, progress_file, resume : optional
+        Progress files and exact resume, as in :func:`mpicg.fit` (a batch system's signal
+        writes one too). Resume with the same model, data and named options.
     comm : mpi4py communicator, optional
         The ranks to use (default: the MPI world under mpirun; else serial).
 
@@ -251,7 +255,8 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
     res, stats = solve(problem, x0, jac=rule, callback=callback, gtol=gtol, norm=norm,
                        maxiter=maxiter, c1=c1, c2=c2, disp=disp,
                        names=("problem", "jac", "steps"), require_problem=True,
-                       require_finite_start=True, comm=comm)
+                       require_finite_start=True, progress_every_niters=progress_every_niters,
+                       progress_file=progress_file, resume=resume, comm=comm)
     res = with_statistics(res, stats)
     options = {"fit_parameters": fit_parameters, "initial_values": dict(initial_values or {}),
                "priors": prior_set.to_dict() if prior_set is not None else None,

@@ -227,3 +227,21 @@ def test_progress_lines_through_logging(caplog):
     assert "|g| " in lines[0]
     assert "model evaluations" in lines[-1]
     assert "s/round" in lines[-1]
+
+
+def test_named_fit_resumes_exactly(tmp_path):
+    path = tmp_path / "named.progress"
+    full = fit(priors={"rp": Gaussian(0.1, 0.01)})
+    steps = []
+
+    def stop_after_two(xk):
+        steps.append(xk)
+        if len(steps) == 2:
+            raise KeyboardInterrupt  # stands in for a killed job
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(priors={"rp": Gaussian(0.1, 0.01)}, progress_every_niters=1, progress_file=path,
+            callback=stop_after_two)
+    resumed = fit(priors={"rp": Gaussian(0.1, 0.01)}, resume=path)
+    assert resumed.fitted_values == full.fitted_values
+    assert (resumed.nit, resumed.nfev, resumed.fun) == (full.nit, full.nfev, full.fun)
