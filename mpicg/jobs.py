@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .blocks import block_ranges
 from .errors import InputError
 from .executor.base import Evaluator, RankClock
 from .executor.work import BlockWork, LocalEvaluator, Work
@@ -75,11 +76,11 @@ def distribute(objective: SumObjective | None, world, rank: int, size: int) -> B
     if all(h is not None for h in have):
         if objective.setup_error is not None:
             raise objective.setup_error
-        first, last = BlockWork(objective, size, rank).ranges[rank]
+        first, last = block_ranges(objective.n_blocks, size)[rank]
         return BlockWork(objective.restrict(first, last), size, rank)
     parts = None
     if rank == 0:
-        ranges = BlockWork(objective, size, rank).ranges
-        parts = [objective.restrict(first, last) for first, last in ranges]
+        parts = [objective.restrict(first, last)
+                 for first, last in block_ranges(objective.n_blocks, size)]
     local = world.scatter(parts, root=0)
     return BlockWork(local, size, rank)

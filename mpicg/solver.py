@@ -115,7 +115,11 @@ def _raise_once(error: Exception):
 
 
 def _steps(steps: dict | None, fit_parameters: list[str], scheme: str):
-    """The finite-difference options for :func:`mpicg.fit` from per-parameter steps."""
+    """Resolve the per-parameter finite-difference steps.
+
+    Returns the absolute and relative step arrays (NaN where the other kind applies; None
+    for the relative one when no step is relative) and each fitted parameter's :class:`Step`.
+    """
     if scheme not in ("forward", "central"):
         raise InputError(f"`fd_scheme` must be 'forward' or 'central'; got {scheme!r}")
     steps = dict(steps or {})
@@ -123,17 +127,18 @@ def _steps(steps: dict | None, fit_parameters: list[str], scheme: str):
     if unknown:
         raise InputError(f"`steps` names {unknown}, which are not in fit_parameters "
                          f"{fit_parameters}")
-    absolute = np.full(len(fit_parameters), np.nan)
-    relative = np.full(len(fit_parameters), np.nan)
-    for i, name in enumerate(fit_parameters):
+    resolved = {}
+    for name in fit_parameters:
         step = steps.get(name, Step(EPSILON))
         if not isinstance(step, Step):
             try:
                 step = Step(step)
             except InputError as e:
                 raise InputError(f"`steps['{name}']`: {e}") from None
-        (absolute if step.kind == "absolute" else relative)[i] = step.size
-    return absolute, (relative if np.isfinite(relative).any() else None)
+        resolved[name] = step
+    absolute = np.array([s.size if s.kind == "absolute" else np.nan for s in resolved.values()])
+    relative = np.array([s.size if s.kind == "relative" else np.nan for s in resolved.values()])
+    return absolute, (relative if np.isfinite(relative).any() else None), resolved
 
 
 def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
@@ -244,7 +249,7 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
                 raise InputError(f"`priors` are given on {unfitted}, which are not in "
                                  f"fit_parameters {fit_parameters}")
             prior_set.check_start({n: values[n] for n in fit_parameters})
-        absolute, relative = _steps(steps, fit_parameters, fd_scheme)
+        absolute, relative, resolved_steps = _steps(steps, fit_parameters, fd_scheme)
         problem = NamedProblem(model, times, flux, sigma, fit_parameters, values,
                                prior_set, block_size=block_size)
     except InputError as e:
@@ -260,12 +265,9 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
     res = with_statistics(res, stats)
     options = {"fit_parameters": fit_parameters, "initial_values": dict(initial_values or {}),
                "priors": prior_set.to_dict() if prior_set is not None else None,
-               "priors_combine": priors_combine, "steps": {
-                   n: {"size": float(a if np.isfinite(a) else r),
-                       "kind": "absolute" if np.isfinite(a) else "relative"}
-                   for n, a, r in zip(fit_parameters, absolute,
-                                      relative if relative is not None else absolute,
-                                      strict=True)},
+               "priors_combine": priors_combine,
+               "steps": {n: {"size": float(s.size), "kind": s.kind}
+                         for n, s in resolved_steps.items()},
                "fd_scheme": fd_scheme, "expose_lnprobabilities": expose_lnprobabilities,
                "continue_from": None if continue_from is None else str(
                    continue_from if not isinstance(continue_from, Solution) else "Solution"),

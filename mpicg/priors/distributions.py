@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .._validation import _show
 from ..errors import InputError
 
 __all__ = ["Distribution", "Gaussian", "LogUniform", "TruncatedGaussian", "Uniform"]
@@ -27,11 +28,6 @@ _TAIL_SERIES_FROM = 30.0
 # mean) is normalised with a midpoint rule, because a difference of two tail probabilities
 # that are nearly equal loses most of its digits.
 _NARROW = 1e-3
-
-
-def _show(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _real(value, name: str, owner: str) -> float:
