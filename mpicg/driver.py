@@ -70,15 +70,24 @@ def _callback_hook(callback: Callable | None):
 
 
 def _log_iteration(state: CGState, objective: BatchedObjective, clock: dict) -> None:
-    """One progress line per iteration on the ``mpicg`` logger (rank 0 only runs this)."""
+    """One progress line per iteration on the ``mpicg`` logger (rank 0 only runs this).
+
+    The record also carries the numbers as ``record.mpicg_progress`` (a dict: iteration,
+    fun, gnorm, step, nfev, njev, rounds, seconds_per_round), for handlers that keep a
+    history (:mod:`mpicg.history`) rather than parse the text.
+    """
     if not LOG.isEnabledFor(logging.INFO):
         return
     now = time.perf_counter()
     rounds = objective.rounds - clock["rounds"]
     step = float(np.linalg.norm(state.x - clock["x"]))
     per_round = (now - clock["t"]) / rounds if rounds else float("nan")
+    numbers = {"iteration": int(state.k), "fun": float(state.f), "gnorm": float(state.gnorm),
+               "step": step, "nfev": int(objective.nfev), "njev": int(objective.njev),
+               "rounds": int(objective.rounds), "seconds_per_round": per_round}
     LOG.info("iter %4d  -ln p %.10g  |g| %.3e  step %.3e  model evaluations %d  "
-             "%.3f s/round", state.k, state.f, state.gnorm, step, objective.nfev, per_round)
+             "%.3f s/round", state.k, state.f, state.gnorm, step, objective.nfev, per_round,
+             extra={"mpicg_progress": numbers})
     clock.update(t=now, rounds=objective.rounds, x=state.x)
 
 
@@ -125,6 +134,7 @@ def minimize_cg(objective: BatchedObjective, x0: np.ndarray, *, gtol: float = 1e
     gtol, norm, maxiter, c1, c2 = (opts[k] for k in ("gtol", "norm", "maxiter", "c1", "c2"))
     hook = _callback_hook(callback)
 
+    started = time.perf_counter()
     if resume is not None:
         state, fun_initial = resume.state, resume.fun_initial
         objective.restore(resume.counters, resume.memory)
@@ -138,7 +148,10 @@ def minimize_cg(objective: BatchedObjective, x0: np.ndarray, *, gtol: float = 1e
         fun_initial = state.f
         allvecs = [state.x] if return_all else None
 
-    clock = {"t": time.perf_counter(), "rounds": objective.rounds, "x": state.x}
+    # Rounds so far: the start's (none on resume, whose counters are restored).
+    clock = {"t": started, "rounds": 0 if resume is None else objective.rounds, "x": state.x}
+    if resume is None:  # the start as "iteration 0", so a history begins at x0
+        _log_iteration(state, objective, clock)
 
     def on_iteration(new_state) -> bool:
         _log_iteration(new_state, objective, clock)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["FitAborted", "InputError", "RemoteEvaluationError"]
+__all__ = ["FitAborted", "InputError", "RemoteEvaluationError", "raise_on_root"]
 
 
 class InputError(ValueError):
@@ -40,3 +40,17 @@ class FitAborted(SystemExit):
 
     def __str__(self) -> str:
         return self.reason
+
+
+def raise_on_root(error: Exception):
+    """Raise a configuration error on rank 0; leave quietly on the other ranks of a job.
+
+    Every rank checks the same arguments and reaches the same verdict, so rank 0 alone
+    reports it (and its uncaught error ends the job).
+    """
+    from ._launch import launch_rank
+
+    rank = launch_rank()
+    if rank is not None and rank != 0:
+        raise FitAborted(str(error)) from error
+    raise error

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .errors import InputError
 
-__all__ = ["Parameter", "ParameterizedModel", "check_parameter_names"]
+__all__ = ["Parameter", "ParameterizedModel", "WithValues", "check_parameter_names"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,36 @@ class ParameterizedModel:
     def __call__(self, values: np.ndarray, times: np.ndarray) -> np.ndarray:
         """The flux at ``times`` for the full parameter vector ``values``."""
         raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class WithValues(ParameterizedModel):
+    """A model whose parameters default to given values (a job file's ``[parameters]``).
+
+    The values a fit does not vary are the defaults, as in a PHOEBE bundle; this sets them
+    without changing the model.
+
+    Parameters
+    ----------
+    model : ParameterizedModel
+        The model.
+    values : tuple of (name, value) pairs
+        New defaults; the other parameters keep the model's.
+    """
+
+    model: ParameterizedModel
+    values: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def parameters(self) -> tuple[Parameter, ...]:
+        """The model's parameters with the given values as defaults."""
+        given = dict(self.values)
+        return tuple(replace(p, default=float(given.get(p.name, p.default)))
+                     for p in self.model.parameters)
+
+    def __call__(self, values: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """The model's flux."""
+        return self.model(values, times)
 
 
 def check_parameter_names(names, known, what: str = "fit_parameters") -> list[str]:

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._launch import launch_rank
-from .errors import FitAborted, InputError
+from .errors import InputError, raise_on_root
 from .fit import with_statistics
 from .optimizer import FiniteDifference
 from .parameters import ParameterizedModel, check_parameter_names
@@ -94,24 +93,23 @@ class NamedProblem(Problem):
             return 0.0
         return float(self.priors.log_prior(dict(zip(self.fit_parameters, x, strict=True))))
 
+    def item_terms(self, x: np.ndarray, first: int, last: int) -> np.ndarray:
+        """Chi-square terms; ``+inf`` without calling the model outside the priors' support.
+
+        Priors are how users keep a fit inside a model's domain (``sbratio >= 0``, radii
+        > 0): the line search may try a point there, and the model must not be asked.
+        Every rank holds the priors, so every rank skips the same points.
+        """
+        if self.priors is not None and self.log_prior(x) == -math.inf:
+            return np.full(last - first, np.inf)
+        return super().item_terms(x, first, last)
+
     def value_from_total(self, total: np.ndarray, points: np.ndarray) -> np.ndarray:
         """``1/2 chi^2 - ln prior`` for each point."""
         chi2_half = self.scale * total
         if self.priors is None:
             return chi2_half
         return chi2_half - np.array([self.log_prior(x) for x in points])
-
-
-def _raise_once(error: Exception):
-    """Raise a configuration error on rank 0; leave quietly on the other ranks of a job.
-
-    Every rank checks the same arguments and reaches the same verdict, so rank 0 alone
-    reports it (and its uncaught error aborts the job).
-    """
-    rank = launch_rank()
-    if rank is not None and rank != 0:
-        raise FitAborted(str(error)) from error
-    raise error
 
 
 def _steps(steps: dict | None, fit_parameters: list[str], scheme: str):
@@ -253,7 +251,7 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
         problem = NamedProblem(model, times, flux, sigma, fit_parameters, values,
                                prior_set, block_size=block_size)
     except InputError as e:
-        _raise_once(e)
+        raise_on_root(e)
 
     x0 = np.array([values[n] for n in fit_parameters])
     rule = FiniteDifference(fd_scheme, abs_step=absolute, rel_step=relative)

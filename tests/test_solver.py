@@ -221,12 +221,19 @@ def test_bad_solution_files(tmp_path):
 def test_progress_lines_through_logging(caplog):
     with caplog.at_level("INFO", logger="mpicg"):
         sol = fit(maxiter=3)
-    lines = [r.getMessage() for r in caplog.records if r.name == "mpicg"]
-    assert len(lines) == sol.nit == 3
-    assert lines[0].startswith("iter    1  -ln p ")
+    records = [r for r in caplog.records if r.name == "mpicg"]
+    lines = [r.getMessage() for r in records]
+    assert len(lines) == sol.nit + 1 == 4  # the start, then each iteration
+    assert lines[0].startswith("iter    0  -ln p ")
+    assert lines[1].startswith("iter    1  -ln p ")
     assert "|g| " in lines[0]
     assert "model evaluations" in lines[-1]
     assert "s/round" in lines[-1]
+    numbers = [r.mpicg_progress for r in records]
+    assert [n["iteration"] for n in numbers] == [0, 1, 2, 3]
+    assert numbers[-1]["fun"] == sol.fun
+    assert numbers[-1]["nfev"] == sol.nfev
+    assert numbers[0]["step"] == 0.0
 
 
 def test_named_fit_resumes_exactly(tmp_path):

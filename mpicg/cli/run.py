@@ -1,0 +1,161 @@
+"""``mpicg fit JOB.toml`` and ``mpicg resume PROGRESS_FILE``: a job file's fit, collectively.
+
+Every rank reads the job file and its data (each keeps only its own blocks afterwards) and
+calls :func:`mpicg.optimizer_cg`; rank 0 writes the output directory:
+
+``job.json``
+    the job with its paths resolved (what ``resume`` and ``report`` read);
+``progress.json``
+    the progress file (every ``progress_every_niters`` iterations, and on a signal);
+``history.csv``
+    one row per iteration: -ln p, gradient norm, step, model evaluations, seconds per round;
+``solution.json``
+    the :class:`~mpicg.solution.Solution`, once the fit ends.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+from .._launch import launch_rank, launch_size
+from ..checkpoint import load_checkpoint
+from ..datafile import read_light_curve
+from ..driver import LOG
+from ..errors import InputError, raise_on_root
+from ..history import HistoryFile, truncate_history
+from ..jobfile import Job, load_job, make_model
+from ..parameters import WithValues
+from ..priors import distribution_from_dict
+from ..solution import Solution
+from ..solver import Step, optimizer_cg
+
+__all__ = ["HISTORY", "JOB", "PROGRESS", "SOLUTION", "read_job_record", "run_fit"]
+
+JOB, PROGRESS, HISTORY, SOLUTION = "job.json", "progress.json", "history.csv", "solution.json"
+
+
+def _say(*args) -> None:
+    if (launch_rank() or 0) == 0:
+        print(*args, flush=True)
+
+
+def read_job_record(directory: Path) -> Job:
+    """The job an output directory was written for (its ``job.json``)."""
+    path = Path(directory) / JOB
+    try:
+        return Job.from_dict(json.loads(path.read_text()))
+    except FileNotFoundError:
+        raise InputError(f"{str(path)!r} does not exist: {str(directory)!r} is not the "
+                         "output directory of an mpicg job") from None
+    except (ValueError, TypeError) as e:
+        raise InputError(f"{str(path)!r} is not an mpicg job record: {e}") from None
+
+
+def _inputs(job: Job):
+    """The model, data, priors and steps of a job; InputError naming the job file's keys."""
+    model = make_model(job)
+    times, flux, sigma = read_light_curve(
+        job.data_file, job.columns, job.sigma,
+        complain=lambda m: job.error(m, "data", "file"),
+        complain_column=lambda m: job.error(m, "data", "columns"))
+    priors = {}
+    for name, entries in job.priors.items():
+        try:
+            priors[name] = [distribution_from_dict(d) for d in entries]
+        except InputError as e:
+            raise job.error(str(e), "priors", name) from None
+    steps = {}
+    for name, step in job.steps.items():
+        try:
+            steps[name] = Step(step["size"], step["kind"])
+        except InputError as e:
+            raise job.error(str(e), "steps", name) from None
+    return WithValues(model, tuple(job.values.items())), times, flux, sigma, priors, steps
+
+
+def run_fit(job: Job, *, resume_from: Path | None = None) -> Solution:
+    """Run a job's fit on every rank of the launch; rank 0 writes the output directory.
+
+    Parameters
+    ----------
+    job : Job
+        The job (see :mod:`mpicg.jobfile`).
+    resume_from : path, optional
+        A progress file to continue from (exactly, with any number of ranks).
+
+    Returns
+    -------
+    Solution
+        The same on every rank.
+    """
+    try:
+        model, times, flux, sigma, priors, steps = _inputs(job)
+    except InputError as e:
+        raise_on_root(e)
+    out = Path(job.output)
+    progress_file = Path(resume_from) if resume_from is not None else out / PROGRESS
+    handler = None
+    if (launch_rank() or 0) == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / SOLUTION).unlink(missing_ok=True)  # a solution there is this run's
+        record = out / JOB
+        tmp = record.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(job.to_dict(), indent=1) + "\n")
+        os.replace(tmp, record)
+        if resume_from is None:
+            (out / HISTORY).unlink(missing_ok=True)
+        else:  # keep the history of the iterations the progress file has
+            truncate_history(out / HISTORY, load_checkpoint(progress_file).state.k)
+        handler = HistoryFile(out / HISTORY)
+        LOG.addHandler(handler)
+        if LOG.getEffectiveLevel() > logging.INFO:
+            LOG.setLevel(logging.INFO)
+    what = f"resuming from {progress_file}" if resume_from is not None else "starting"
+    _say(f"mpicg fit {job.path}: model {job.model!r}, {times.size} observations from "
+         f"{Path(job.data_file).name}; fitting {', '.join(job.fit_parameters)} on "
+         f"{launch_size() or 1} rank(s), {what}; output in {out}")
+    try:
+        started = time.perf_counter()
+        solution = optimizer_cg(
+            model, times, flux, sigma, fit_parameters=job.fit_parameters, priors=priors,
+            steps=steps, **job.options, progress_every_niters=job.progress_every_niters,
+            progress_file=progress_file, resume=resume_from)
+    finally:
+        if handler is not None:
+            LOG.removeHandler(handler)
+    if (launch_rank() or 0) == 0:
+        solution.save(out / SOLUTION)
+        _say(solution.summary())
+        _say(f"wrote {out / SOLUTION} ({time.perf_counter() - started:.1f} s); "
+             f"plots: mpicg report {out / SOLUTION}")
+    return solution
+
+
+def fit_command(job_file, resume_if_stopped: bool = False) -> Solution:
+    """``mpicg fit``: read the job file and run it (resuming an interrupted run if asked)."""
+    try:
+        job = load_job(job_file)
+    except InputError as e:
+        raise_on_root(e)
+    progress = Path(job.output) / PROGRESS
+    resume = None
+    if resume_if_stopped and progress.exists() and not (Path(job.output) / SOLUTION).exists():
+        resume = progress
+    return run_fit(job, resume_from=resume)
+
+
+def resume_command(progress_file) -> Solution:
+    """``mpicg resume``: continue the job whose output directory holds ``progress_file``."""
+    progress_file = Path(progress_file)
+    try:
+        if not progress_file.is_file():
+            raise InputError(f"progress file {str(progress_file)!r} does not exist")
+        job = read_job_record(progress_file.parent)
+        job.output = str(progress_file.resolve().parent)  # wherever the directory is now
+    except InputError as e:
+        raise_on_root(e)
+    return run_fit(job, resume_from=progress_file)
