@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 import warnings
 
@@ -160,7 +161,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INPUT
     except FitInterrupted as e:
         if root:
-            print(f"mpicg {args.command}: {e}", file=sys.stderr, flush=True)
+            name = signal.Signals(e.signum).name
+            print(f"mpicg {args.command}: stopped by {name} after writing "
+                  f"{e.progress_file}; continue with: mpicg resume {e.progress_file}",
+                  file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
     except FitAborted:
         return EXIT_FAILED

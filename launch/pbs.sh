@@ -1,0 +1,1 @@
+../mpicg/batch/pbs.sh

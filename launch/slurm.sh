@@ -1,0 +1,1 @@
+../mpicg/batch/slurm.sh

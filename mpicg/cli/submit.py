@@ -1,0 +1,139 @@
+"""``mpicg submit JOB.toml --scheduler slurm|pbs``: a batch script for a job, from the templates.
+
+The templates are ``launch/slurm.sh`` and ``launch/pbs.sh`` (shipped in the package as
+``mpicg/batch/``); they are runnable scripts with a settings block. Submitting fills in the
+ranks, the wall time, the job name, the job file, the script's own path and the Python that
+runs ``mpicg`` now, writes ``OUTPUT_DIR/submit.slurm`` (or ``submit.pbs``) and, when the
+scheduler's command (``sbatch`` or ``qsub``) is on the PATH, submits it.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+from ..errors import InputError
+from ..jobfile import load_job
+
+__all__ = ["SCHEDULERS", "batch_script", "submit"]
+
+#: Scheduler -> (template, submit command, script suffix).
+SCHEDULERS = {"slurm": ("slurm.sh", "sbatch", "slurm"), "pbs": ("pbs.sh", "qsub", "pbs")}
+_TIME = re.compile(r"^(\d+):([0-5]\d):([0-5]\d)$")
+
+
+def template(scheduler: str) -> str:
+    """The text of a scheduler's template."""
+    return (resources.files("mpicg") / "batch" / SCHEDULERS[scheduler][0]).read_text()
+
+
+def _set(text: str, pattern: str, line: str) -> str:
+    """Replace the one line matching ``pattern`` (a template that lacks it is a bug)."""
+    new, count = re.subn(pattern, lambda _: line, text, count=0, flags=re.MULTILINE)
+    if count != 1:
+        raise RuntimeError(f"the batch template has {count} lines matching {pattern!r}")
+    return new
+
+
+def batch_script(scheduler: str, *, job_file: Path, script: Path, ranks: int,
+                 time_limit: str, name: str, max_resubmits: int, python: str,
+                 log_dir: Path) -> str:
+    """The batch script for a job: the template with its settings filled in.
+
+    Parameters
+    ----------
+    scheduler : {'slurm', 'pbs'}
+        Which template.
+    job_file, script : Path
+        The job file and where the script will be written (absolute paths).
+    ranks : int
+        MPI ranks.
+    time_limit : str
+        Wall time, ``HH:MM:SS``.
+    name : str
+        The batch job's name.
+    max_resubmits : int
+        Resubmissions after the wall time, at most.
+    python : str
+        The Python that runs mpicg.
+    log_dir : Path
+        Where the scheduler writes the job's output.
+    """
+    text = template(scheduler)
+    q = shlex.quote
+    settings = [(r"^JOB=.*$", f"JOB={q(str(job_file))}"),
+                (r"^SCRIPT=.*$", f"SCRIPT={q(str(script))}"),
+                (r"^PYTHON=.*$", f"PYTHON={q(python)}"),
+                (r"^MAX_RESUBMITS=.*$", f"MAX_RESUBMITS={max_resubmits}")]
+    if scheduler == "slurm":
+        settings += [(r"^#SBATCH --job-name=.*$", f"#SBATCH --job-name={name}"),
+                     (r"^#SBATCH --ntasks=.*$", f"#SBATCH --ntasks={ranks}"),
+                     (r"^#SBATCH --time=.*$", f"#SBATCH --time={time_limit}"),
+                     (r"^#SBATCH --output=.*$", f"#SBATCH --output={log_dir}/slurm-%j.log")]
+    else:
+        settings += [(r"^#PBS -N .*$", f"#PBS -N {name}"),
+                     (r"^#PBS -l select=.*$",
+                      f"#PBS -l select=1:ncpus={ranks}:mpiprocs={ranks}"),
+                     (r"^#PBS -l walltime=.*$", f"#PBS -l walltime={time_limit}"),
+                     (r"^#PBS -j oe$", f"#PBS -j oe\n#PBS -o {log_dir}/"),
+                     (r"^NRANKS=.*$", f"NRANKS={ranks}"),
+                     (r"^WALLTIME=.*$", f"WALLTIME={time_limit}")]
+    for pattern, line in settings:
+        text = _set(text, pattern, line)
+    header = (f"# Written by `mpicg submit {job_file.name} --scheduler {scheduler}` from "
+              f"mpicg's template launch/{SCHEDULERS[scheduler][0]}.\n")
+    first, rest = text.split("\n", 1)
+    return f"{first}\n{header}{rest}"
+
+
+def submit(job_file, scheduler: str, *, ranks: int = 64, time_limit: str = "24:00:00",
+           name: str | None = None, max_resubmits: int = 10, dry_run: bool = False,
+           say=print) -> int:
+    """Write a job's batch script into its output directory and submit it if possible.
+
+    Returns
+    -------
+    int
+        The exit code: the submit command's, or 0 when it only wrote the script.
+
+    Raises
+    ------
+    InputError
+        A bad job file, wall time, job name or resubmission count.
+    """
+    job = load_job(job_file)
+    if not _TIME.match(time_limit):
+        raise InputError(f"--time must be HH:MM:SS (hours may exceed 24); got {time_limit!r}")
+    if max_resubmits < 0:
+        raise InputError(f"--max-resubmits must be >= 0; got {max_resubmits}")
+    name = name or Path(job.path).stem
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+        raise InputError(f"--name must be letters, digits, '_', '.' or '-' (at most 64); "
+                         f"got {name!r}")
+    _, command, suffix = SCHEDULERS[scheduler]
+    out = Path(job.output)
+    out.mkdir(parents=True, exist_ok=True)  # the scheduler writes its log there
+    script = out / f"submit.{suffix}"
+    script.write_text(batch_script(
+        scheduler, job_file=Path(job.path).resolve(), script=script.resolve(), ranks=ranks,
+        time_limit=time_limit, name=name, max_resubmits=max_resubmits,
+        python=sys.executable, log_dir=out.resolve()))
+    script.chmod(0o755)
+    say(f"wrote {script} ({ranks} ranks, wall time {time_limit}, resubmitted up to "
+        f"{max_resubmits} times)")
+    found = shutil.which(command)
+    if dry_run or found is None:
+        why = "--dry-run" if dry_run else f"{command} is not on the PATH"
+        say(f"not submitted ({why}); submit it with: {command} {script}")
+        return 0
+    done = subprocess.run([found, str(script)], cwd=Path(job.path).resolve().parent,
+                          capture_output=True, text=True, check=False)
+    say((done.stdout + done.stderr).strip())
+    if done.returncode != 0:
+        say(f"{command} failed with exit code {done.returncode}")
+    return done.returncode
