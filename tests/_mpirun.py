@@ -33,15 +33,16 @@ class Job:
     timed_out: bool
 
 
-def run_mpi(n: int, args: list[str], timeout: float = 60.0, env: dict | None = None) -> Job:
-    """Run ``mpirun -n n python args...`` from the repo root; kill it after ``timeout`` s."""
+def run_mpi(n: int, args: list[str], timeout: float = 60.0, env: dict | None = None,
+            cwd=ROOT) -> Job:
+    """Run ``mpirun -n n python args...`` (from the repo root); kill it after ``timeout`` s."""
     cmd = [mpirun_path(), "-n", str(n), sys.executable, *args]
     full_env = dict(os.environ)
     full_env.update({"PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
     full_env["PYTHONPATH"] = str(ROOT) + os.pathsep + full_env.get("PYTHONPATH", "")
     full_env.update(env or {})
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=full_env, start_new_session=True)
     try:
         out, _ = proc.communicate(timeout=timeout)

@@ -1,0 +1,317 @@
+"""Job files and light-curve files: what they accept, and one clear error per mistake."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+
+from mpicg.cli import main
+from mpicg.datafile import read_light_curve
+from mpicg.errors import InputError
+from mpicg.jobfile import load_job, make_model
+
+GOOD = """\
+[model]
+name = "eclipsing_binary"
+options = { resolution = 8 }
+
+[data]
+file = "lc.csv"
+columns = ["time", "flux", "sigma"]
+
+[parameters]
+incl = 87.0
+period = 2.5
+
+[fit]
+parameters = ["incl", "r1"]
+gtol = 0.5
+maxiter = 3
+
+[steps]
+incl = 1e-4
+r1 = { size = 1e-5, kind = "relative" }
+
+[priors]
+incl = { kind = "uniform", low = 70.0, high = 90.0 }
+r1 = [{ kind = "gaussian", mu = 0.1, sigma = 0.05 }, { kind = "uniform", low = 0.0, high = 1.0 }]
+
+[output]
+directory = "out"
+progress_every_niters = 2
+"""
+
+
+def _write_curve(path, n=40):
+    t = np.linspace(0.0, 2.5, n)
+    table = np.column_stack([t, 1.0 + 0.001 * np.sin(t), np.full(n, 1e-3)])
+    np.savetxt(path, table, delimiter=",", header="time,flux,sigma", comments="")
+    return table
+
+
+@pytest.fixture
+def job_dir(tmp_path):
+    _write_curve(tmp_path / "lc.csv")
+    (tmp_path / "job.toml").write_text(GOOD)
+    return tmp_path
+
+
+def _with(job_dir, old: str, new: str):
+    text = GOOD.replace(old, new)
+    assert text != GOOD, f"{old!r} is not in the job"
+    (job_dir / "job.toml").write_text(text)
+    return job_dir / "job.toml"
+
+
+def _line_of(text: str, fragment: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if fragment in line)
+
+
+def test_a_good_job_file_is_read_with_its_paths_resolved(job_dir):
+    job = load_job(job_dir / "job.toml")
+    assert job.model == "eclipsing_binary"
+    assert job.model_options == {"resolution": 8}
+    assert job.data_file == str(job_dir / "lc.csv")
+    assert job.output == str(job_dir / "out")
+    assert job.fit_parameters == ["incl", "r1"]
+    assert job.values == {"incl": 87.0, "period": 2.5}
+    assert job.options == {"gtol": 0.5, "maxiter": 3}
+    assert job.steps == {"incl": {"size": 1e-4, "kind": "absolute"},
+                         "r1": {"size": 1e-5, "kind": "relative"}}
+    assert len(job.priors["r1"]) == 2
+    assert job.progress_every_niters == 2
+    assert make_model(job).resolution == 8
+
+
+def test_defaults_of_optional_tables(tmp_path):
+    _write_curve(tmp_path / "lc.csv")
+    (tmp_path / "mine.toml").write_text(textwrap.dedent("""\
+        [model]
+        name = "transit"
+        [data]
+        file = "lc.csv"
+        [fit]
+        parameters = ["rp"]
+    """))
+    job = load_job(tmp_path / "mine.toml")
+    assert job.columns == ["time", "flux", "sigma"]
+    assert job.output == str(tmp_path / "mine-out")
+    assert job.progress_every_niters == 1
+    assert job.options == {}
+    assert job.steps == {}
+    assert job.priors == {}
+
+
+@pytest.mark.parametrize(("old", "new", "fragment", "expected"), [
+    # an unknown key
+    ("gtol = 0.5", "gtol = 0.5\ntolerance = 1", "tolerance =", "[fit] tolerance: unknown key"),
+    ("[output]", "[outputs]", "[outputs]", "[outputs]: unknown table"),
+    # a value of the wrong type
+    ("gtol = 0.5", 'gtol = "small"', "gtol =", "[fit] gtol: must be a number >= 0; got 'small'"),
+    ("maxiter = 3", "maxiter = 2.5", "maxiter =", "[fit] maxiter: must be an integer >= 1"),
+    ("incl = 87.0", 'incl = "87"', 'incl = "87"', "[parameters] incl: must be a finite number"),
+    ('parameters = ["incl", "r1"]', 'parameters = "incl"', 'parameters = "incl"',
+     "[fit] parameters: must be a non-empty list"),
+    ("progress_every_niters = 2", "progress_every_niters = -1", "progress_every_niters",
+     "[output] progress_every_niters: must be an integer >= 0"),
+    ('r1 = { size = 1e-5, kind = "relative" }', 'r1 = { size = 1e-5, kind = "percent" }',
+     "r1 = { size", "[steps] r1: kind must be 'absolute' or 'relative'"),
+    ("options = { resolution = 8 }", "options = 8", "options = 8",
+     "[model] options: must be a table"),
+    # a misspelt required key is reported as unknown (before it is missed)
+    ('file = "lc.csv"', 'path = "lc.csv"', 'path = "lc.csv"', "[data] path: unknown key"),
+])
+def test_each_mistake_names_the_key_and_its_line(job_dir, old, new, fragment, expected):
+    path = _with(job_dir, old, new)
+    with pytest.raises(InputError) as err:
+        load_job(path)
+    line = _line_of(path.read_text(), fragment)
+    assert str(err.value).startswith(f"{path}, line {line}: ")
+    assert expected in str(err.value)
+
+
+def test_a_missing_required_key_is_named(job_dir):
+    path = _with(job_dir, 'name = "eclipsing_binary"\n', "")
+    line = _line_of(path.read_text(), "[model]")
+    with pytest.raises(InputError, match=rf"line {line}: \[model\] name: is missing "
+                                         r"\(required\)"):
+        load_job(path)
+    path = _with(job_dir, "[fit]\n", "")
+    with pytest.raises(InputError, match=r"job.toml: the table \[fit\] is missing"):
+        load_job(path)
+
+
+def test_bad_toml_says_where(job_dir):
+    path = _with(job_dir, "gtol = 0.5", "gtol = = 0.5")
+    line = _line_of(path.read_text(), "gtol = =")
+    with pytest.raises(InputError, match=rf"not valid TOML: .*at line {line}, column 8"):
+        load_job(path)
+
+
+def test_a_missing_job_file(tmp_path):
+    with pytest.raises(InputError, match=r"job file .*nope.toml' does not exist"):
+        load_job(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(("old", "new", "fragment", "expected"), [
+    ('parameters = ["incl", "r1"]', 'parameters = ["incl", "radius"]', "parameters = [",
+     "[fit] parameters: 'radius' is not a parameter of the model"),
+    ("incl = 87.0", "inclination = 87.0", "inclination =",
+     "[parameters] inclination: 'inclination' is not a parameter of the model"),
+    ('name = "eclipsing_binary"', 'name = "binary"', 'name = "binary"',
+     "[model] name: 'binary' is not a built-in model"),
+    ('name = "eclipsing_binary"', 'name = "no_such_module:Model"', "name =",
+     "[model] name: cannot import 'no_such_module'"),
+    ("options = { resolution = 8 }", "options = { resolution = 0 }", "options =",
+     "[model] options: 'eclipsing_binary' rejects the options"),
+])
+def test_model_mistakes_name_the_key_and_its_line(job_dir, old, new, fragment, expected):
+    path = _with(job_dir, old, new)
+    job = load_job(path)
+    with pytest.raises(InputError) as err:
+        make_model(job)
+    line = _line_of(path.read_text(), fragment)
+    assert str(err.value).startswith(f"{path}, line {line}: "), str(err.value)
+    assert expected in str(err.value)
+
+
+def _cli_error(capsys, path) -> str:
+    assert main(["fit", str(path)]) == 2
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if "error" in line]
+    assert len(errors) == 1, captured.err
+    return errors[0]
+
+
+def test_cli_missing_data_file(job_dir, capsys):
+    path = _with(job_dir, 'file = "lc.csv"', 'file = "missing.csv"')
+    line = _line_of(path.read_text(), 'file = "missing.csv"')
+    message = _cli_error(capsys, path)
+    assert f"line {line}: [data] file: data file" in message
+    assert "missing.csv' does not exist" in message
+
+
+def test_cli_bad_column(job_dir, capsys):
+    path = _with(job_dir, 'columns = ["time", "flux", "sigma"]',
+                 'columns = ["time", "flux", "flux_err"]')
+    line = _line_of(path.read_text(), "columns =")
+    message = _cli_error(capsys, path)
+    assert f"line {line}: [data] columns: 'flux_err' is not a column of lc.csv" in message
+    assert "['time', 'flux', 'sigma']" in message
+
+
+def test_cli_unknown_key_and_wrong_type(job_dir, capsys):
+    message = _cli_error(capsys, _with(job_dir, "maxiter = 3", "maxiter = 3\nmax_iter = 3"))
+    assert "[fit] max_iter: unknown key" in message
+    message = _cli_error(capsys, _with(job_dir, "gtol = 0.5", "gtol = [0.5]"))
+    assert "[fit] gtol: must be a number >= 0; got [0.5]" in message
+
+
+def test_cli_bad_prior(job_dir, capsys):
+    path = _with(job_dir, 'incl = { kind = "uniform", low = 70.0, high = 90.0 }',
+                 'incl = { kind = "uniform", low = 90.0, high = 70.0 }')
+    message = _cli_error(capsys, path)
+    line = _line_of(path.read_text(), 'incl = { kind = "uniform"')
+    assert f"line {line}: [priors] incl:" in message
+
+
+def test_a_model_from_the_job_directory(tmp_path):
+    _write_curve(tmp_path / "lc.csv")
+    (tmp_path / "mymodels.py").write_text(textwrap.dedent("""\
+        import numpy as np
+        from mpicg.parameters import Parameter, ParameterizedModel
+
+        class Line(ParameterizedModel):
+            parameters = (Parameter("a", 1.0), Parameter("b", 0.0))
+
+            def __call__(self, values, times):
+                return values[0] + values[1] * times
+
+        def make_line():
+            return Line()
+    """))
+    (tmp_path / "job.toml").write_text(textwrap.dedent("""\
+        [model]
+        name = "mymodels:make_line"
+        [data]
+        file = "lc.csv"
+        [fit]
+        parameters = ["a", "b"]
+    """))
+    model = make_model(load_job(tmp_path / "job.toml"))
+    assert model.parameter_names == ("a", "b")
+
+
+# ---- light-curve files ---------------------------------------------------------------------
+
+def test_csv_with_a_header_and_columns_by_name(tmp_path):
+    table = _write_curve(tmp_path / "lc.csv")
+    t, f, s = read_light_curve(tmp_path / "lc.csv", ["time", "flux", "sigma"])
+    np.testing.assert_array_equal(np.column_stack([t, f, s]), table)
+
+
+def test_whitespace_text_with_a_comment_header_and_a_constant_sigma(tmp_path):
+    path = tmp_path / "lc.dat"
+    path.write_text("# a light curve\n# BJD  FLUX\n1.0 0.99\n2.0 1.01  # a comment\n\n3.0 1.0\n")
+    t, f, s = read_light_curve(path, ["BJD", "FLUX"], sigma=0.01)
+    np.testing.assert_array_equal(t, [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(f, [0.99, 1.01, 1.0])
+    np.testing.assert_array_equal(s, [0.01] * 3)
+    t2, _, _ = read_light_curve(path, [0, 1], sigma=0.01)
+    np.testing.assert_array_equal(t2, t)
+
+
+def test_a_bad_row_names_its_line(tmp_path):
+    path = tmp_path / "lc.txt"
+    path.write_text("1 2 3\n4 5 6\n7 x 9\n")
+    with pytest.raises(InputError, match=r"lc.txt, line 3: not a row of numbers"):
+        read_light_curve(path, [0, 1, 2])
+
+
+def test_npy_by_index_and_structured_by_name(tmp_path):
+    table = np.array([[0.0, 1.0, 0.1], [1.0, 0.9, 0.1]])
+    np.save(tmp_path / "a.npy", table)
+    t, f, s = read_light_curve(tmp_path / "a.npy", [0, 1, 2])
+    np.testing.assert_array_equal(f, [1.0, 0.9])
+    with pytest.raises(InputError, match=r"a\.npy has no column names; give the columns as "
+                                         r"indices"):
+        read_light_curve(tmp_path / "a.npy", ["time", "flux", "sigma"])
+    with pytest.raises(InputError, match=r"column index 5 is out of range: a\.npy has 3"):
+        read_light_curve(tmp_path / "a.npy", [0, 1, 5])
+    structured = np.array([(0.0, 1.0, 0.1)], dtype=[("t", float), ("f", float), ("e", float)])
+    np.save(tmp_path / "b.npy", structured)
+    t, f, s = read_light_curve(tmp_path / "b.npy", ["t", "f", "e"])
+    assert (t[0], f[0], s[0]) == (0.0, 1.0, 0.1)
+
+
+def test_npz_by_key(tmp_path):
+    np.savez(tmp_path / "c.npz", time=[0.0, 1.0], flux=[1.0, 0.5], err=[0.1, 0.2])
+    _t, _f, s = read_light_curve(tmp_path / "c.npz", ["time", "flux", "err"])
+    np.testing.assert_array_equal(s, [0.1, 0.2])
+    with pytest.raises(InputError, match=r"'sigma' is not a column of c.npz; its columns are "
+                                         r"\['time', 'flux', 'err'\]"):
+        read_light_curve(tmp_path / "c.npz", ["time", "flux", "sigma"])
+
+
+def test_fits_table_with_gaps(tmp_path):
+    fits = pytest.importorskip("astropy.io.fits")
+    cols = [fits.Column(name="TIME", format="D", array=[0.0, 1.0, np.nan, 3.0]),
+            fits.Column(name="PDCSAP_FLUX", format="D", array=[1.0, 0.9, 1.0, 1.1]),
+            fits.Column(name="PDCSAP_FLUX_ERR", format="D", array=[0.1, 0.1, 0.1, 0.1])]
+    fits.HDUList([fits.PrimaryHDU(), fits.BinTableHDU.from_columns(cols)]).writeto(
+        tmp_path / "k.fits")
+    with pytest.warns(UserWarning, match="dropped 1 of 4 rows"):
+        t, f, _s = read_light_curve(tmp_path / "k.fits",
+                                   ["time", "pdcsap_flux", "PDCSAP_FLUX_ERR"])
+    np.testing.assert_array_equal(t, [0.0, 1.0, 3.0])
+    np.testing.assert_array_equal(f, [1.0, 0.9, 1.1])
+
+
+def test_a_missing_file_and_an_empty_one(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        read_light_curve(tmp_path / "none.csv", [0, 1, 2])
+    (tmp_path / "empty.txt").write_text("# nothing\n")
+    with pytest.raises(InputError, match="holds no rows of numbers"):
+        read_light_curve(tmp_path / "empty.txt", [0, 1, 2])
