@@ -6,6 +6,11 @@ The normal ``pytest`` run starts those jobs itself (tests/test_mpi_jobs.py), und
 
 from pathlib import Path
 
+import pytest
+from _jobs import N_TIMES, mpicg
+
+from mpicg.demo import write_demo_job
+
 MPI_DIR = Path(__file__).parent / "mpi"
 
 
@@ -16,3 +21,13 @@ def pytest_ignore_collect(collection_path, config):
     if inside_mpi_dir and not with_mpi:
         return True
     return None
+
+
+@pytest.fixture(scope="session")
+def reference(tmp_path_factory):
+    """The demo's job at N_TIMES observations, fitted serially without interruption."""
+    directory = tmp_path_factory.mktemp("reference")
+    write_demo_job(directory, n_times=N_TIMES)
+    done = mpicg("fit", "job.toml", cwd=directory)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return directory

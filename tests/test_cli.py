@@ -7,81 +7,16 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
+from _jobs import bits, copy_job, finish, mpicg, start, wait_for_rows
 from _mpirun import mpirun_path, run_mpi
 
-from mpicg.demo import START, TRUTH, write_demo_job
+from mpicg.demo import START, TRUTH
 from mpicg.history import read_history
-
-N_TIMES = 2000  # small enough for a few seconds per fit, big enough to interrupt one
-
-
-def mpicg(*args, cwd, timeout=120) -> subprocess.CompletedProcess:
-    """``python -m mpicg args...`` on one process."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    return subprocess.run([sys.executable, "-m", "mpicg", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout, env=env,
-                          check=False)
-
-
-def bits(directory: Path) -> dict:
-    """What must be equal to the last bit between runs (JSON floats round-trip exactly)."""
-    s = json.loads((Path(directory) / "solution.json").read_text())
-    return {k: s[k] for k in ("fitted_values", "fun", "nit", "nfev", "njev", "status")}
-
-
-def copy_job(source: Path, target: Path) -> Path:
-    target.mkdir()
-    for name in ("job.toml", "lightcurve.csv"):
-        shutil.copy(source / name, target / name)
-    return target
-
-
-def wait_for_rows(history: Path, rows: int, proc: subprocess.Popen, timeout=60.0) -> None:
-    """Until the fit's history has ``rows`` iterations (or fail)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if history.exists() and len(read_history(history)["iteration"]) >= rows:
-            return
-        if proc.poll() is not None:
-            pytest.fail(f"the fit ended (exit {proc.returncode}) before {rows} iterations")
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    pytest.fail(f"no {rows} iterations in {timeout} s")
-
-
-def start(command: list[str], cwd: Path, env=None) -> subprocess.Popen:
-    full = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1", **(env or {}))
-    return subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=full,
-                            start_new_session=True)
-
-
-def finish(proc: subprocess.Popen, timeout=120.0) -> str:
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-        pytest.fail(f"timed out:\n{out[-3000:]}")
-    return out
-
-
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    """The demo's job at N_TIMES, fitted serially without interruption."""
-    directory = tmp_path_factory.mktemp("reference")
-    write_demo_job(directory, n_times=N_TIMES)
-    done = mpicg("fit", "job.toml", cwd=directory)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return directory
 
 
 def test_demo_under_mpirun_2_and_its_report(tmp_path):
