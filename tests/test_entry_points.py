@@ -6,28 +6,30 @@ import sys
 from _mpirun import ROOT, run_mpi
 
 
-def test_demo_serial_via_python_m(capsys):
+def test_demo_serial_via_python_m(capsys, tmp_path):
     from mpicg.__main__ import main
 
-    code = main(["demo", "--n-times", "300", "--resolution", "6"])
+    code = main(["demo", "--n-times", "300", "--resolution", "6", "--output",
+                 str(tmp_path / "out")])
     out = capsys.readouterr().out
     assert code == 0
     assert "Optimization terminated successfully." in out
     assert "on 1 rank(s)" in out
+    assert (tmp_path / "out" / "solution.json").exists()
 
 
-def test_demo_under_mpirun_prints_once():
-    job = run_mpi(2, ["-m", "mpicg", "demo", "--n-times", "400", "--resolution", "6"],
-                  timeout=120)
+def test_demo_under_mpirun_prints_once(tmp_path):
+    job = run_mpi(2, ["-m", "mpicg", "demo", "--n-times", "400", "--resolution", "6",
+                      "--output", str(tmp_path / "out")], timeout=120)
     assert not job.timed_out
     assert job.returncode == 0, job.output[-3000:]
     assert job.output.count("Optimization terminated successfully.") == 1
     assert "on 2 rank(s)" in job.output
 
 
-def test_demo_rejects_bad_arguments():
+def test_demo_rejects_bad_arguments(tmp_path):
     done = subprocess.run([sys.executable, "-m", "mpicg", "demo", "--resolution", "0"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "--resolution must be at least 1; got 0" in done.stderr
 
