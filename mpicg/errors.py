@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["FitAborted", "InputError", "RemoteEvaluationError", "raise_on_root"]
+__all__ = ["EXIT_INPUT", "FitAborted", "InputError", "RemoteEvaluationError", "raise_on_root"]
 
 
 class InputError(ValueError):
@@ -29,17 +29,24 @@ class RemoteEvaluationError(RuntimeError):
 class FitAborted(SystemExit):
     """Raised on ranks other than 0 when a collective fit ends in an error.
 
-    Rank 0 raises (and prints) the real error; the other ranks leave quietly with exit code 1,
-    so a job prints one error instead of one per rank. It derives from ``SystemExit`` so an
-    ``except Exception`` in user code cannot swallow it and leave the rank behind.
+    Rank 0 raises (and prints) the real error; the other ranks leave quietly with exit code 1
+    (2 when the error is bad input, as the ``mpicg`` command's rank 0 exits), so a job prints
+    one error instead of one per rank, and ``mpirun`` (which combines the ranks' exit codes)
+    reports rank 0's. It derives from ``SystemExit`` so an ``except Exception`` in user code
+    cannot swallow it and leave the rank behind.
     """
 
-    def __init__(self, reason: str = "the fit failed on another rank (see rank 0's error)"):
-        super().__init__(1)
+    def __init__(self, reason: str = "the fit failed on another rank (see rank 0's error)",
+                 code: int = 1):
+        super().__init__(code)
         self.reason = reason
 
     def __str__(self) -> str:
         return self.reason
+
+
+#: Exit code of every rank when the input is bad (what ``mpicg`` returns for InputError).
+EXIT_INPUT = 2
 
 
 def raise_on_root(error: Exception):
@@ -52,5 +59,5 @@ def raise_on_root(error: Exception):
 
     rank = launch_rank()
     if rank is not None and rank != 0:
-        raise FitAborted(str(error)) from error
+        raise FitAborted(str(error), EXIT_INPUT) from error
     raise error

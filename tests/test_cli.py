@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sys
 import time
@@ -15,7 +16,7 @@ import pytest
 from _jobs import bits, copy_job, finish, mpicg, start, wait_for_rows
 from _mpirun import mpirun_path, run_mpi
 
-from mpicg.demo import START, TRUTH
+from mpicg.demo import START, TRUTH, write_demo_job
 from mpicg.history import read_history
 
 
@@ -98,7 +99,7 @@ def test_a_bad_job_file_under_mpirun_gives_one_error_and_every_rank_exits(refere
     (work / "job.toml").write_text(text)
     job = run_mpi(3, ["-m", "mpicg", "fit", "job.toml"], timeout=60, cwd=work)
     assert not job.timed_out
-    assert job.returncode != 0
+    assert job.returncode == 2  # every rank: mpirun combines the ranks' codes
     errors = [line for line in job.output.splitlines() if "error" in line.lower()]
     assert len(errors) == 1, job.output
     assert "job.toml, line " in errors[0]
@@ -130,3 +131,27 @@ def test_detach_then_attach_shows_progress_and_the_solution(reference, tmp_path)
     assert bits(work) == bits(reference)
     again = mpicg("attach", work, "--no-follow", cwd=work, timeout=30)
     assert "the fit has ended (exit code 0)" in again.stdout
+
+
+@pytest.mark.parametrize("damage", ["truncated", "foreign"])
+def test_a_bad_progress_file_under_mpirun_is_one_clear_error(reference, tmp_path, damage):
+    work = copy_job(reference, tmp_path / "job")
+    shutil.copy(reference / "job.json", work / "job.json")
+    good = (reference / "progress.json").read_bytes()
+    if damage == "truncated":
+        (work / "progress.json").write_bytes(good[: len(good) // 2])
+        expected = "is truncated or not a progress file"
+    else:  # another job's progress file: same model, other data
+        other = tmp_path / "other"
+        write_demo_job(other, n_times=50)
+        done = mpicg("fit", "job.toml", cwd=other)
+        assert done.returncode == 0, done.stderr
+        shutil.copy(other / "progress.json", work / "progress.json")
+        expected = "belongs to another problem"
+    job = run_mpi(3, ["-m", "mpicg", "resume", "progress.json"], timeout=60, cwd=work)
+    assert not job.timed_out
+    assert job.returncode == 2, job.output
+    errors = [line for line in job.output.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1, job.output
+    assert expected in errors[0]
+    assert not (work / "solution.json").exists()

@@ -24,12 +24,11 @@ import sys
 import warnings
 
 from .._launch import launch_rank, launch_size
-from ..errors import FitAborted, InputError
+from ..errors import EXIT_INPUT, FitAborted, InputError
 from ..signals import EXIT_INTERRUPTED, FitInterrupted
 
 __all__ = ["main"]
 
-EXIT_FAILED, EXIT_INPUT = 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -166,5 +165,5 @@ def main(argv: list[str] | None = None) -> int:
                   f"{e.progress_file}; continue with: mpicg resume {e.progress_file}",
                   file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
-    except FitAborted:
-        return EXIT_FAILED
+    except FitAborted as e:  # another rank reports the error
+        return int(e.code)

@@ -15,6 +15,7 @@ calls :func:`mpicg.optimizer_cg`; rank 0 writes the output directory:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -109,7 +110,9 @@ def run_fit(job: Job, *, resume_from: Path | None = None) -> Solution:
         if resume_from is None:
             (out / HISTORY).unlink(missing_ok=True)
         else:  # keep the history of the iterations the progress file has
-            truncate_history(out / HISTORY, load_checkpoint(progress_file).state.k)
+            # A bad progress file: optimizer_cg reports it, and every rank exits.
+            with contextlib.suppress(InputError):
+                truncate_history(out / HISTORY, load_checkpoint(progress_file).state.k)
         handler = HistoryFile(out / HISTORY)
         LOG.addHandler(handler)
         if LOG.getEffectiveLevel() > logging.INFO:

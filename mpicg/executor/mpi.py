@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .._launch import install_abort_on_uncaught, launch_size
-from ..errors import FitAborted, InputError, RemoteEvaluationError
+from ..errors import EXIT_INPUT, FitAborted, InputError, RemoteEvaluationError
 from ..signals import EXIT_INTERRUPTED, FitInterrupted, requested
 from .base import Evaluator, RankClock
 from .work import Work
@@ -247,10 +247,12 @@ def run_collective(comm, make_work: Callable[[int, int], Work],
             prepare()
         except Exception as e:
             error = e
-    if not comm.bcast(error is None, root=0):
+    verdict = 0 if error is None else EXIT_INPUT if isinstance(error, InputError) else 1
+    verdict = comm.bcast(verdict, root=0)
+    if verdict:
         if rank == 0:
             raise error
-        raise FitAborted()
+        raise FitAborted(code=verdict)
 
     try:
         work, problem = make_work(rank, size), None
@@ -262,7 +264,7 @@ def run_collective(comm, make_work: Callable[[int, int], Work],
         if rank == 0:
             raise InputError("bad input on rank " + ", ".join(map(str, failed)) + ": "
                              + "; ".join(problems[r] for r in failed))
-        raise FitAborted()
+        raise FitAborted(code=EXIT_INPUT)
 
     result = None
     if rank == 0:
