@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import write_atomically
 from .errors import InputError
 from .optimizer.cg import CGState
 
@@ -139,24 +140,9 @@ def _digest(payload: dict) -> str:
 
 def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> Path:
     """Write a progress file atomically: temporary file, fsync, rename, fsync the folder."""
-    path = Path(path)
     payload = checkpoint.to_payload()
     document = {"format": FORMAT, "sha256": _digest(payload), "payload": payload}
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w") as fh:
-        json.dump(document, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    try:  # make the rename itself durable
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:  # some filesystems cannot fsync a directory; the rename still happened
-        pass
-    return path
+    return write_atomically(path, json.dumps(document))
 
 
 def load_checkpoint(path: str | os.PathLike, fingerprint: str | None = None) -> Checkpoint:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import write_atomically
 from .errors import InputError
 
 __all__ = ["Solution", "load_solution"]
@@ -141,11 +142,7 @@ class Solution:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the solution as JSON (atomically: a temporary file renamed over ``path``)."""
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        os.replace(tmp, path)
-        return path
+        return write_atomically(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
     def from_dict(cls, data: dict) -> Solution:

@@ -18,10 +18,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import time
 from pathlib import Path
 
+from .._files import write_atomically
 from .._launch import launch_rank, launch_size
 from ..checkpoint import load_checkpoint
 from ..datafile import read_light_curve
@@ -103,10 +103,7 @@ def run_fit(job: Job, *, resume_from: Path | None = None) -> Solution:
     if (launch_rank() or 0) == 0:
         out.mkdir(parents=True, exist_ok=True)
         (out / SOLUTION).unlink(missing_ok=True)  # a solution there is this run's
-        record = out / JOB
-        tmp = record.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(job.to_dict(), indent=1) + "\n")
-        os.replace(tmp, record)
+        write_atomically(out / JOB, json.dumps(job.to_dict(), indent=1) + "\n")
         if resume_from is None:
             (out / HISTORY).unlink(missing_ok=True)
         else:  # keep the history of the iterations the progress file has
