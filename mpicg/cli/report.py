@@ -51,14 +51,20 @@ def _phase(times, period: float, t0: float) -> np.ndarray:
     return np.mod((times - t0) / period + 0.25, 1.0) - 0.25
 
 
-def _plot_fit(path: Path, times, flux, sigma, model, values, solution: Solution) -> None:
+def _pyplot():
+    """The pyplot module, drawing to files only (no display needed on a cluster)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _plot_fit(path: Path, times, flux, sigma, predicted, model, values,
+              solution: Solution) -> None:
+    plt = _pyplot()
     x_all = np.array([values[n] for n in model.parameter_names])
-    predicted = model(x_all, times)
     residual = flux - predicted
     fold = _period_and_t0(model, values)
     if fold is not None:
@@ -93,11 +99,7 @@ def _plot_fit(path: Path, times, flux, sigma, model, values, solution: Solution)
 
 
 def _plot_convergence(path: Path, history: dict, solution: Solution) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     it = np.array(history["iteration"])
     fun = np.array(history["fun"])
     gnorm = np.array(history["gnorm"])
@@ -175,11 +177,12 @@ def write_report(solution_file, output=None, say=print) -> list[Path]:
     except ImportError:
         say("matplotlib is not installed: no plots (pip install matplotlib)")
         return written
-    _plot_fit(out / "fit.png", times, flux, sigma, model, values, solution)
+    _plot_fit(out / "fit.png", times, flux, sigma, predicted, model, values, solution)
     written.append(out / "fit.png")
     history_file = directory / HISTORY
-    if history_file.exists() and read_history(history_file)["iteration"]:
-        _plot_convergence(out / "convergence.png", read_history(history_file), solution)
+    history = read_history(history_file) if history_file.exists() else None
+    if history and history["iteration"]:
+        _plot_convergence(out / "convergence.png", history, solution)
         written.append(out / "convergence.png")
     else:
         say(f"no history in {history_file}: no convergence plot")
