@@ -38,6 +38,7 @@ model, whose directory is put on ``sys.path``. Every mistake is an
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
 import re
 import sys
@@ -46,8 +47,10 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
+from ._validation import check_line_search_constants
 from .errors import InputError
 from .parameters import ParameterizedModel
+from .solver import optimizer_cg
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -84,6 +87,11 @@ _SCHEMA = {
     "priors": None,
     "output": {"directory", "progress_every_niters"},
 }
+
+
+def _optimizer_default(name: str):
+    """:func:`mpicg.optimizer_cg`'s default for an option a job file may leave out."""
+    return inspect.signature(optimizer_cg).parameters[name].default
 
 
 def _is_real(v) -> bool:
@@ -298,6 +306,14 @@ def load_job(path) -> Job:
             if not ok(fit[key]):
                 raise error(f"must be {what}; got {_show(fit[key])}", "fit", key)
             fit_options[key] = fit[key]
+    if "c1" in fit_options or "c2" in fit_options:
+        # Together they must satisfy 0 < c1 < c2 < 1: the library's own check, with
+        # optimizer_cg's default for the one not given.
+        given = {k: _optimizer_default(k) for k in ("c1", "c2")} | fit_options
+        try:
+            check_line_search_constants(given["c1"], given["c2"])
+        except ValueError as e:
+            raise error(str(e), "fit", "c1" if "c1" in fit_options else "c2") from None
 
     steps = {}
     for name, step in doc.get("steps", {}).items():

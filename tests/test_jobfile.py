@@ -111,6 +111,11 @@ def test_defaults_of_optional_tables(tmp_path):
     # a value of the wrong type
     ("gtol = 0.5", 'gtol = "small"', "gtol =", "[fit] gtol: must be a number >= 0; got 'small'"),
     ("maxiter = 3", "maxiter = 2.5", "maxiter =", "[fit] maxiter: must be an integer >= 1"),
+    # values that are only wrong together: the library's own check, located
+    ("gtol = 0.5", "gtol = 0.5\nc1 = 0.5\nc2 = 0.4", "c1 =",
+     "[fit] c1: `c1` and `c2` must satisfy 0 < c1 < c2 < 1; got c1=0.5, c2=0.4"),
+    ("gtol = 0.5", "gtol = 0.5\nc2 = 1e-5", "c2 =",
+     "[fit] c2: `c1` and `c2` must satisfy 0 < c1 < c2 < 1; got c1=0.0001, c2=1e-05"),
     ("incl = 87.0", 'incl = "87"', 'incl = "87"', "[parameters] incl: must be a finite number"),
     ('parameters = ["incl", "r1"]', 'parameters = "incl"', 'parameters = "incl"',
      "[fit] parameters: must be a non-empty list"),
