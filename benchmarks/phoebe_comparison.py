@@ -70,6 +70,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
+from mpicg._launch import find_mpirun  # noqa: E402
 from mpicg.models.phoebe_adapter import (  # noqa: E402
     PhoebeLightCurve,
     blackbody_binary,
@@ -205,8 +206,7 @@ def child(data_path: str, variant: str, gtol: float) -> None:
 
 
 def mpirun() -> str:
-    beside = Path(sys.executable).parent / "mpirun"
-    return str(beside) if beside.exists() else "mpirun"
+    return find_mpirun() or "mpirun"
 
 
 def run_mpicg(ranks: int, data_path: str, variant: str, gtol: float) -> dict:

@@ -36,6 +36,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
+from mpicg._launch import find_mpirun  # noqa: E402
 from mpicg.models import TransitModel  # noqa: E402
 
 # The same process environment for every contender. The malloc settings keep glibc from
@@ -117,8 +118,7 @@ def child(kind: str, n_times: int, resolution: int, workers: int) -> None:
 
 
 def mpirun() -> str:
-    beside = Path(sys.executable).parent / "mpirun"
-    return str(beside) if beside.exists() else "mpirun"
+    return find_mpirun() or "mpirun"
 
 
 def launch(kind: str, n: int, args) -> dict:

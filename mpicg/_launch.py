@@ -7,10 +7,11 @@ environment says this process is one of several ranks (or when the user passes a
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import traceback
 
-__all__ = ["install_abort_on_uncaught", "launch_rank", "launch_size"]
+__all__ = ["find_mpirun", "install_abort_on_uncaught", "launch_rank", "launch_size"]
 
 # (rank, size) variables of MPICH/Intel MPI (hydra, PMI), Open MPI, PMIx, MVAPICH, SLURM srun.
 _RANK_SIZE_VARS = (
@@ -38,6 +39,18 @@ def launch_rank() -> int | None:
 def launch_size() -> int | None:
     """The number of ranks the launcher started, or None outside a launcher."""
     return _read(1)
+
+
+def find_mpirun() -> str | None:
+    """The MPI launcher, or None when there is none.
+
+    The ``mpirun`` beside this Python (a virtualenv's mpich wheel) first, else ``mpirun``
+    or ``mpiexec`` on the PATH.
+    """
+    beside = os.path.join(os.path.dirname(sys.executable), "mpirun")
+    if os.path.exists(beside):
+        return beside
+    return shutil.which("mpirun") or shutil.which("mpiexec")
 
 
 def _abort_world() -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from mpicg._launch import find_mpirun
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = Path(__file__).resolve().parent / "mpi_scripts"
@@ -16,10 +17,7 @@ SCRIPTS = Path(__file__).resolve().parent / "mpi_scripts"
 
 def mpirun_path() -> str:
     """The ``mpirun`` beside this Python (the mpich wheel's), else the one on PATH."""
-    beside = Path(sys.executable).parent / "mpirun"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("mpirun") or shutil.which("mpiexec")
+    found = find_mpirun()
     if found is None:
         raise RuntimeError("no mpirun found: install the test extra (pip install -e '.[test]')")
     return found

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from .._launch import find_mpirun
 from ..errors import InputError
 from ..jobfile import load_job
 from ..signals import EXIT_INTERRUPTED
@@ -27,12 +27,6 @@ __all__ = ["DETACHED", "EXIT_STATUS", "LOG", "attach", "detach"]
 
 DETACHED, LOG, EXIT_STATUS = "detached.json", "fit.log", "exit-status"
 _POLL = 0.5  # seconds between looks at a running fit
-
-
-def _mpirun() -> str | None:
-    """The mpirun next to this Python (a virtualenv's mpich wheel), else on the PATH."""
-    here = Path(sys.executable).parent / "mpirun"
-    return str(here) if here.exists() else shutil.which("mpirun")
 
 
 def detach(job_file, ranks: int | None = None, resume_if_stopped: bool = False,
@@ -64,7 +58,7 @@ def detach(job_file, ranks: int | None = None, resume_if_stopped: bool = False,
     if resume_if_stopped:
         fit.append("--resume-if-stopped")
     if ranks > 1:
-        mpirun = _mpirun()
+        mpirun = find_mpirun()
         if mpirun is None:
             raise InputError("--detach with more than one rank needs mpirun (pip install "
                              "mpich, or your cluster's MPI); none was found")
