@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from .._validation import _show
@@ -94,7 +94,7 @@ class Distribution(ABC):
     """A univariate distribution used as a prior.
 
     Subclasses are frozen dataclasses; they set the class attribute ``kind`` (the ``"kind"``
-    of :meth:`to_dict`) and implement :meth:`logpdf`, :attr:`support` and :meth:`to_dict`.
+    of :meth:`to_dict`) and implement :meth:`logpdf` and :attr:`support`.
     """
 
     kind: ClassVar[str]
@@ -139,9 +139,14 @@ class Distribution(ABC):
         # there, and a fit parameter at inf is an error, not a value.
         return math.isfinite(x) and low <= x <= high
 
-    @abstractmethod
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict with a ``"kind"`` key; :func:`distribution_from_dict` inverts it."""
+        """A JSON-safe dict with a ``"kind"`` key; :func:`distribution_from_dict` inverts it.
+
+        The kind and the constructor's arguments (the dataclass fields set at
+        construction), e.g. ``{"kind": "uniform", "low": ..., "high": ...}``.
+        """
+        return {"kind": self.kind, **{f.name: getattr(self, f.name)
+                                      for f in fields(self) if f.init}}
 
 
 @dataclass(frozen=True)
@@ -181,9 +186,6 @@ class Gaussian(Distribution):
         """``(-inf, inf)``."""
         return (-math.inf, math.inf)
 
-    def to_dict(self) -> dict[str, Any]:
-        """``{"kind": "gaussian", "mu": ..., "sigma": ...}``."""
-        return {"kind": self.kind, "mu": self.mu, "sigma": self.sigma}
 
 
 @dataclass(frozen=True)
@@ -220,9 +222,6 @@ class Uniform(Distribution):
         """``(low, high)``."""
         return (self.low, self.high)
 
-    def to_dict(self) -> dict[str, Any]:
-        """``{"kind": "uniform", "low": ..., "high": ...}``."""
-        return {"kind": self.kind, "low": self.low, "high": self.high}
 
 
 @dataclass(frozen=True)
@@ -264,9 +263,6 @@ class LogUniform(Distribution):
         """``(low, high)``."""
         return (self.low, self.high)
 
-    def to_dict(self) -> dict[str, Any]:
-        """``{"kind": "log_uniform", "low": ..., "high": ...}``."""
-        return {"kind": self.kind, "low": self.low, "high": self.high}
 
 
 @dataclass(frozen=True)
@@ -337,7 +333,3 @@ class TruncatedGaussian(Distribution):
         """``(low, high)``."""
         return (self.low, self.high)
 
-    def to_dict(self) -> dict[str, Any]:
-        """``{"kind": "truncated_gaussian", "mu": ..., "sigma": ..., "low": ..., "high": ...}``."""
-        return {"kind": self.kind, "mu": self.mu, "sigma": self.sigma, "low": self.low,
-                "high": self.high}
