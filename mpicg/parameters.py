@@ -63,6 +63,14 @@ class ParameterizedModel:
         """The flux at ``times`` for the full parameter vector ``values``."""
         raise NotImplementedError
 
+    def check_values(self, values) -> np.ndarray:
+        """``values`` as a 1-D float array, one per parameter (ValueError naming them)."""
+        values = np.asarray(values, dtype=float).ravel()
+        if values.size != len(self.parameters):
+            raise ValueError(f"`values` must hold the {len(self.parameters)} parameters "
+                             f"{list(self.parameter_names)}; got {values.size} values")
+        return values
+
 
 @dataclass(frozen=True)
 class WithValues(ParameterizedModel):

@@ -90,10 +90,7 @@ class BatmanTransit(ParameterizedModel):
             If ``values`` does not hold the nine parameters.
         """
         batman = _import_batman()
-        values = np.asarray(values, dtype=float).ravel()
-        if values.size != len(self.parameters):
-            raise ValueError(f"`values` must hold the {len(self.parameters)} parameters "
-                             f"{list(self.parameter_names)}; got {values.size} values")
+        values = self.check_values(values)
         t0, per, rp, a, inc, ecc, w, u1, u2 = (float(v) for v in values)
         times = np.asarray(times, dtype=float)
         shape = times.shape

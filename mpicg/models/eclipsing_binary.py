@@ -286,10 +286,7 @@ class EclipsingBinary(ParameterizedModel):
             raise ValueError(f"`resolution` must be an integer >= 1; got {self.resolution!r}")
 
     def _unpack(self, values) -> dict[str, float]:
-        values = np.asarray(values, dtype=float).ravel()
-        if values.size != len(self.parameters):
-            raise ValueError(f"`values` must hold the {len(self.parameters)} parameters "
-                             f"{list(self.parameter_names)}; got {values.size} values")
+        values = self.check_values(values)
         p = dict(zip(self.parameter_names, (float(v) for v in values), strict=True))
         checks = (("period", p["period"] > 0, "> 0"), ("ecc", 0 <= p["ecc"] < 1, "in [0, 1)"),
                   ("r1", p["r1"] > 0, "> 0"), ("r2", p["r2"] > 0, "> 0"),
