@@ -33,8 +33,14 @@ __all__ = ["write_report"]
 _GRID = 2000  # model points along the plotted curve
 
 
-def _solution_path(path: Path) -> Path:
-    return path / SOLUTION if path.is_dir() else path
+def _solution_path(given) -> Path:
+    """The solution file: ``given``, or the one in the directory ``given``."""
+    path = Path(given)
+    path = path / SOLUTION if path.is_dir() else path
+    if not path.is_file():
+        raise InputError(f"no solution at {str(given)!r} (give a solution.json written by "
+                         "mpicg fit, or its output directory)")
+    return path
 
 
 def _period_and_t0(model, values: dict) -> tuple[float, float] | None:
@@ -150,7 +156,7 @@ def write_report(solution_file, output=None, say=print) -> list[Path]:
     InputError
         A missing or foreign solution file, or a directory without the job record.
     """
-    path = _solution_path(Path(solution_file))
+    path = _solution_path(solution_file)
     solution = load_solution(path)
     directory = path.parent
     out = Path(output) if output is not None else directory
@@ -188,10 +194,3 @@ def write_report(solution_file, output=None, say=print) -> list[Path]:
         say(f"no history in {history_file}: no convergence plot")
     say("wrote " + ", ".join(str(p) for p in written))
     return written
-
-
-def check_solution_path(path) -> None:
-    """InputError unless ``path`` is a solution file or a directory holding one."""
-    if not _solution_path(Path(path)).is_file():
-        raise InputError(f"no solution at {str(path)!r} (give a solution.json written by "
-                         "mpicg fit, or its output directory)")

@@ -99,8 +99,9 @@ def run_fit(job: Job, *, resume_from: Path | None = None) -> Solution:
         raise_on_root(e)
     out = Path(job.output)
     progress_file = Path(resume_from) if resume_from is not None else out / PROGRESS
+    root = (launch_rank() or 0) == 0
     handler = None
-    if (launch_rank() or 0) == 0:
+    if root:
         out.mkdir(parents=True, exist_ok=True)
         (out / SOLUTION).unlink(missing_ok=True)  # a solution there is this run's
         write_atomically(out / JOB, json.dumps(job.to_dict(), indent=1) + "\n")
@@ -127,7 +128,7 @@ def run_fit(job: Job, *, resume_from: Path | None = None) -> Solution:
     finally:
         if handler is not None:
             LOG.removeHandler(handler)
-    if (launch_rank() or 0) == 0:
+    if root:
         solution.save(out / SOLUTION)
         _say(solution.summary())
         _say(f"wrote {out / SOLUTION} ({time.perf_counter() - started:.1f} s); "
