@@ -70,12 +70,12 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from mpicg._launch import find_mpirun  # noqa: E402
 from mpicg.models.phoebe_adapter import (  # noqa: E402
     PhoebeLightCurve,
     blackbody_binary,
     import_phoebe,
 )
+from mpicg.parallel import find_mpirun  # noqa: E402
 
 TWIGS = ["incl@binary", "requiv@secondary"]
 TRUTH = np.array([86.0, 1.0])

@@ -36,8 +36,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from mpicg._launch import find_mpirun  # noqa: E402
 from mpicg.models import TransitModel  # noqa: E402
+from mpicg.parallel import find_mpirun  # noqa: E402
 
 # The same process environment for every contender. The malloc settings keep glibc from
 # returning the model's large temporaries to the OS after every call and faulting them back

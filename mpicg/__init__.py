@@ -4,18 +4,29 @@ Rank 0 runs a serial Polak–Ribière+ conjugate-gradient iteration with the sem
 ``scipy.optimize.fmin_cg``; the objective values it needs are computed in batches, and under
 MPI every batch is shared by all ranks (by blocks of observations for a :class:`Problem`, by
 points for a plain callable), with results that do not depend on the number of ranks.
+
+The layers, as packages: :mod:`mpicg.optimize` (the pure-numpy optimizer),
+:mod:`mpicg.parallel` (evaluators, work sharing, the MPI protocol; the only importer of
+mpi4py), :mod:`mpicg.fitting` (problems, named parameters, priors, solutions, checkpoints),
+:mod:`mpicg.cli` (the ``mpicg`` command), :mod:`mpicg.models` (built-in models and adapters).
 """
 
 from . import priors
-from ._launch import install_abort_on_uncaught, launch_size
 from .errors import FitAborted, InputError, RemoteEvaluationError
-from .fit import fit
-from .parameters import Parameter, ParameterizedModel
-from .problem import Problem, SumObjective
-from .result import OptimizeResult, OptimizeWarning
+from .fitting import (
+    Parameter,
+    ParameterizedModel,
+    Problem,
+    Solution,
+    Step,
+    SumObjective,
+    fit,
+    load_solution,
+    optimizer_cg,
+)
+from .optimize import OptimizeResult, OptimizeWarning
+from .parallel import install_abort_on_uncaught, launch_size
 from .scipy_api import fmin_cg, minimize
-from .solution import Solution, load_solution
-from .solver import Step, optimizer_cg
 
 __version__ = "0.1.0"
 

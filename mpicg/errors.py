@@ -1,12 +1,11 @@
-"""The errors mpicg raises."""
+"""The errors mpicg raises, and the exit codes they map to."""
 
 from __future__ import annotations
 
-__all__ = ["EXIT_INPUT", "FitAborted", "InputError", "RemoteEvaluationError", "raise_on_root"]
+# Defined in the optimizer, the lowest layer, which imports nothing of mpicg's but itself.
+from .optimize._checks import InputError
 
-
-class InputError(ValueError):
-    """Bad input (arguments, data, options); the message names the culprit and its value."""
+__all__ = ["EXIT_INPUT", "FitAborted", "InputError", "RemoteEvaluationError"]
 
 
 class RemoteEvaluationError(RuntimeError):
@@ -47,17 +46,3 @@ class FitAborted(SystemExit):
 
 #: Exit code of every rank when the input is bad (what ``mpicg`` returns for InputError).
 EXIT_INPUT = 2
-
-
-def raise_on_root(error: Exception):
-    """Raise a configuration error on rank 0; leave quietly on the other ranks of a job.
-
-    Every rank checks the same arguments and reaches the same verdict, so rank 0 alone
-    reports it (and its uncaught error ends the job).
-    """
-    from ._launch import launch_rank
-
-    rank = launch_rank()
-    if rank is not None and rank != 0:
-        raise FitAborted(str(error), EXIT_INPUT) from error
-    raise error

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .result import OptimizeResult, OptimizeWarning
-from .solve import EPSILON, solve
+from .fitting._collective import collective_cg
+from .optimize import DEFAULT_C1, DEFAULT_C2, EPSILON, OptimizeResult, OptimizeWarning
 
 __all__ = ["fmin_cg", "minimize"]
 
@@ -26,7 +26,7 @@ def fmin_cg(f: Callable[..., float], x0, fprime: Callable | None = None, args: t
             gtol: float = 1e-5, norm: float = np.inf, epsilon=EPSILON,
             maxiter: int | None = None, full_output: bool = False, disp: bool = True,
             retall: bool = False, callback: Callable | None = None,
-            c1: float = 1e-4, c2: float = 0.4):
+            c1: float = DEFAULT_C1, c2: float = DEFAULT_C2):
     """Minimize a function with a nonlinear conjugate-gradient algorithm (Polak–Ribière+).
 
     A drop-in for ``scipy.optimize.fmin_cg``: the same arguments, results and counts.
@@ -83,9 +83,10 @@ def fmin_cg(f: Callable[..., float], x0, fprime: Callable | None = None, args: t
     >>> mpicg.fmin_cg(f, np.zeros(2), disp=False).round(6)
     array([ 1., -2.])
     """
-    res, _ = solve(f, x0, args=args, jac=fprime, callback=callback, gtol=gtol, norm=norm,
-                   eps=epsilon, maxiter=maxiter, disp=disp, return_all=retall, c1=c1, c2=c2,
-                   names=("f", "fprime", "epsilon"), halt_status=False)
+    res = collective_cg(f, x0, args=args, jac=fprime, callback=callback, gtol=gtol,
+                        norm=norm, eps=epsilon, maxiter=maxiter, disp=disp, return_all=retall,
+                        c1=c1, c2=c2, names=("f", "fprime", "epsilon"),
+                        halt_status=False).result
     del res["rounds"], res["fun_initial"]  # scipy's fields only
     if full_output:
         out = (res["x"], res["fun"], res["nfev"], res["njev"], res["status"])
@@ -141,6 +142,6 @@ def minimize(fun: Callable[..., float], x0, args: tuple = (), method: str = "CG"
         options.setdefault("gtol", tol)
     if not isinstance(args, tuple):
         args = (args,)
-    res, _ = solve(fun, x0, args=args, jac=jac, callback=callback, **options)
+    res = collective_cg(fun, x0, args=args, jac=jac, callback=callback, **options).result
     del res["rounds"], res["fun_initial"]  # scipy's fields only
     return res

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mpicg.history import read_history
+from mpicg.cli.history import read_history
 
 N_TIMES = 1200  # small enough for a few seconds per fit, big enough to interrupt one
 

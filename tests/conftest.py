@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from _jobs import N_TIMES, mpicg
 
-from mpicg.demo import write_demo_job
+from mpicg.cli.demo import write_demo_job
 
 MPI_DIR = Path(__file__).parent / "mpi"
 

@@ -20,8 +20,8 @@ import pytest
 from _jobs import bits, copy_job, finish, mpicg, start, wait_for_rows
 from _mpirun import ROOT, mpirun_path
 
-from mpicg.checkpoint import load_checkpoint
-from mpicg.demo import write_demo_job
+from mpicg.cli.demo import write_demo_job
+from mpicg.fitting.checkpoint import load_checkpoint
 
 SHELLCHECK = shutil.which("shellcheck") or str(Path(sys.executable).parent / "shellcheck")
 

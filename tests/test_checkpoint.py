@@ -7,7 +7,7 @@ import pytest
 from _mpirun import run_script
 
 import mpicg
-from mpicg.checkpoint import load_checkpoint
+from mpicg.fitting.checkpoint import load_checkpoint
 
 
 def model(x, t):

@@ -16,8 +16,8 @@ import pytest
 from _jobs import bits, copy_job, finish, mpicg, start, wait_for_rows
 from _mpirun import mpirun_path, run_mpi
 
-from mpicg.demo import START, TRUTH, write_demo_job
-from mpicg.history import read_history
+from mpicg.cli.demo import START, TRUTH, write_demo_job
+from mpicg.cli.history import read_history
 
 
 def test_demo_under_mpirun_2_and_its_report(tmp_path):

@@ -10,10 +10,10 @@ from problems import PROBLEMS
 from scipy.optimize._numdiff import approx_derivative
 
 import mpicg
-from mpicg.executor.serial import SerialEvaluator
-from mpicg.optimizer.cg import initial_state, run_cg
-from mpicg.optimizer.finite_differences import FiniteDifference
-from mpicg.optimizer.objective import BatchedObjective
+from mpicg.optimize.cg import initial_state, run_cg
+from mpicg.optimize.finite_differences import FiniteDifference
+from mpicg.optimize.objective import BatchedObjective
+from mpicg.parallel import PointWork, SerialEvaluator
 
 EPS = np.finfo(float).eps
 SQRT_EPS = float(np.sqrt(EPS))
@@ -29,7 +29,7 @@ class CountingEvaluator:
     """Wraps an evaluator and records every batch it is asked for."""
 
     def __init__(self, fun):
-        self.inner = SerialEvaluator(fun)
+        self.inner = SerialEvaluator(PointWork(fun))
         self.batches: list[np.ndarray] = []
 
     def evaluate(self, points):
@@ -71,7 +71,7 @@ TOLERANCE = {"forward": 2e-6, "2-point": 2e-6, "3-point": 1e-8}
 def test_gradient_close_to_analytic(n, seed, scale, method):
     problem = Smooth(n, seed)
     x = np.random.default_rng(seed + 1).standard_normal(n) * scale
-    objective = BatchedObjective(SerialEvaluator(problem.f), n, RULES[method])
+    objective = BatchedObjective(SerialEvaluator(PointWork(problem.f)), n, RULES[method])
     g = objective.gradient(x)
     exact = problem.grad(x)
     size = max(1.0, abs(problem.f(x))) * max(1.0, float(np.max(np.abs(x))))
@@ -83,7 +83,7 @@ def test_gradient_close_to_analytic(n, seed, scale, method):
 def test_gradient_close_to_analytic_cases(method, seed):
     problem = Smooth(5, seed)
     x = np.random.default_rng(seed).standard_normal(5)
-    g = BatchedObjective(SerialEvaluator(problem.f), 5, RULES[method]).gradient(x)
+    g = BatchedObjective(SerialEvaluator(PointWork(problem.f)), 5, RULES[method]).gradient(x)
     np.testing.assert_allclose(g, problem.grad(x), rtol=0,
                                atol=TOLERANCE[method] * max(1.0, abs(problem.f(x))))
 
@@ -115,7 +115,7 @@ def test_gradient_matches_scipy_approx_derivative_bitwise(method, kw, scipy_meth
         return float(problem.w @ np.sin(problem.k * np.tanh(v)) + 0.1 * np.sum(np.tanh(v)))
 
     rule = FiniteDifference(method, **kw)
-    g = BatchedObjective(SerialEvaluator(f), 4, rule).gradient(x)
+    g = BatchedObjective(SerialEvaluator(PointWork(f)), 4, rule).gradient(x)
     expected = approx_derivative(f, x, method=scipy_method, f0=f(x), **scipy_kw)
     np.testing.assert_array_equal(g, expected)
 
@@ -141,7 +141,7 @@ def test_divisor_is_the_step_the_arithmetic_made(method, x0):
     else:
         assert (x[0] + h[0]) - x[0] != h[0]
     for k in range(3):
-        g = BatchedObjective(SerialEvaluator(lambda v, k=k: v[k]), 3, rule).gradient(x)
+        g = BatchedObjective(SerialEvaluator(PointWork(lambda v, k=k: v[k])), 3, rule).gradient(x)
         np.testing.assert_array_equal(g, np.eye(3)[k])
 
 
@@ -184,7 +184,8 @@ def test_zero_step_falls_back_to_default_relative_step(rule, x, expected):
     assert np.all((x + h) - x != 0)
 
     for k in range(x.size):
-        g = BatchedObjective(SerialEvaluator(lambda v, k=k: v[k]), x.size, rule).gradient(x)
+        evaluator = SerialEvaluator(PointWork(lambda v, k=k: v[k]))
+        g = BatchedObjective(evaluator, x.size, rule).gradient(x)
         np.testing.assert_allclose(g, np.eye(x.size)[k], rtol=1e-12, atol=0)
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from mpicg.cli import main
-from mpicg.datafile import read_light_curve
+from mpicg.cli.datafile import read_light_curve
+from mpicg.cli.jobfile import load_job, make_model
 from mpicg.errors import InputError
-from mpicg.jobfile import load_job, make_model
 
 GOOD = """\
 [model]
@@ -226,7 +226,7 @@ def test_a_model_from_the_job_directory(tmp_path):
     _write_curve(tmp_path / "lc.csv")
     (tmp_path / "mymodels.py").write_text(textwrap.dedent("""\
         import numpy as np
-        from mpicg.parameters import Parameter, ParameterizedModel
+        from mpicg import Parameter, ParameterizedModel
 
         class Line(ParameterizedModel):
             parameters = (Parameter("a", 1.0), Parameter("b", 0.0))

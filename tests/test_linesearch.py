@@ -25,13 +25,13 @@ from scipy.optimize._linesearch import (
     scalar_search_wolfe2,
 )
 
-from mpicg.executor.serial import SerialEvaluator
-from mpicg.optimizer.cg import SIGMA_3, cg_iteration, initial_state, run_cg, vecnorm
-from mpicg.optimizer.finite_differences import FiniteDifference
-from mpicg.optimizer.linesearch import LineSearchError, first_trial_step, strong_wolfe_search
-from mpicg.optimizer.more_thuente import more_thuente_search, safeguarded_step
-from mpicg.optimizer.objective import BatchedObjective
-from mpicg.optimizer.zoom import cubic_minimizer, quadratic_minimizer, zoom_search
+from mpicg.optimize.cg import SIGMA_3, cg_iteration, initial_state, run_cg, vecnorm
+from mpicg.optimize.finite_differences import FiniteDifference
+from mpicg.optimize.linesearch import LineSearchError, first_trial_step, strong_wolfe_search
+from mpicg.optimize.more_thuente import more_thuente_search, safeguarded_step
+from mpicg.optimize.objective import BatchedObjective
+from mpicg.optimize.zoom import cubic_minimizer, quadratic_minimizer, zoom_search
+from mpicg.parallel import PointWork, SerialEvaluator
 
 PROPERTY = settings(max_examples=150, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -562,7 +562,7 @@ def quartics(draw, n_max=6):
 
 
 def _objective(problem, fd=False, counter=None):
-    evaluator = SerialEvaluator(problem.f)
+    evaluator = SerialEvaluator(PointWork(problem.f))
     if counter is not None:
         evaluator = counter(evaluator)
     rule = FiniteDifference("forward", abs_step=1.49e-8) if fd else problem.grad
@@ -696,7 +696,7 @@ def _run_recording(objective, x0, gtol=1e-5, norm=np.inf, maxiter=None, c1=1e-4,
 
 
 def _cg_objective(problem):
-    evaluator = SerialEvaluator(problem.f)
+    evaluator = SerialEvaluator(PointWork(problem.f))
     eps = problem.kwargs.get("epsilon", 1.4901161193847656e-08)
     rule = problem.grad or FiniteDifference("forward", abs_step=eps)
     return BatchedObjective(evaluator, problem.x0.size, rule)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 import mpicg
-from mpicg.blocks import block_edges, block_ranges, sum_blocks
-from mpicg.executor.work import BlockWork, LocalEvaluator
+from mpicg.parallel import BlockWork, SerialEvaluator
+from mpicg.parallel.blocks import block_edges, block_ranges, sum_blocks
 
 
 def line(x, t):
@@ -54,7 +54,7 @@ def test_unsorted_times_are_sorted_with_their_data():
 def test_chi_square_value():
     p = make()
     x = np.array([2.5, 3.0])  # residual -0.5 everywhere, sigma 0.1: 25 per point
-    value = LocalEvaluator(BlockWork(p)).evaluate(x[None, :])
+    value = SerialEvaluator(BlockWork(p)).evaluate(x[None, :])
     assert value[0] == pytest.approx(0.5 * 25.0 * 50)
 
 
@@ -63,7 +63,7 @@ def test_model_of_wrong_shape_or_type_is_named(returned):
     p = mpicg.Problem(lambda x, t: returned, np.linspace(0, 1, 50), np.ones(50),
                       np.full(50, 0.1))
     with pytest.raises(mpicg.InputError, match=r"`model` must return a real array of shape"):
-        LocalEvaluator(BlockWork(p)).evaluate(np.zeros((1, 2)))
+        SerialEvaluator(BlockWork(p)).evaluate(np.zeros((1, 2)))
 
 
 def test_fit_recovers_a_line():

@@ -9,7 +9,7 @@ import time
 import pytest
 from _mpirun import ROOT, SCRIPTS, mpirun_path, run_script
 
-from mpicg.signals import EXIT_INTERRUPTED
+from mpicg.parallel.signals import EXIT_INTERRUPTED
 
 
 def _result(output: str) -> str:

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import mpicg
+from mpicg.fitting.named import NamedProblem, Step, optimizer_cg
+from mpicg.fitting.solution import Solution, load_solution
 from mpicg.models import TransitModel
 from mpicg.priors import Gaussian, LogUniform, TruncatedGaussian, Uniform
-from mpicg.solution import Solution, load_solution
-from mpicg.solver import NamedProblem, Step, optimizer_cg
 
 MODEL = TransitModel(period=3.0, resolution=8)
 TRUTH = {"t0": 0.0, "rp": 0.1, "a": 10.0, "inc": 88.5}  # a at the model's default
@@ -66,7 +66,7 @@ def test_fixed_parameters_stay_at_their_values():
 
 
 def _with_default(model, name, value):
-    params = tuple(mpicg.parameters.Parameter(p.name, value if p.name == name else p.default,
+    params = tuple(mpicg.Parameter(p.name, value if p.name == name else p.default,
                                               p.unit, p.description) for p in model.parameters)
 
     class Shifted(type(model)):

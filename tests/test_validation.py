@@ -11,7 +11,7 @@ import scipy.optimize
 from problems import rosen, rosen_der
 
 import mpicg
-from mpicg._validation import check_maxiter
+from mpicg.optimize import check_maxiter
 
 
 def sphere(x):

@@ -20,13 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datafile import read_light_curve
 from ..errors import InputError
-from ..history import read_history
-from ..jobfile import make_model
-from ..parameters import WithValues
-from ..solution import Solution, load_solution
-from .run import HISTORY, SOLUTION, read_job_record
+from ..fitting import Solution, WithValues, load_solution
+from .datafile import read_light_curve
+from .fit import HISTORY, SOLUTION, read_job_record
+from .history import read_history
+from .jobfile import make_model
 
 __all__ = ["write_report"]
 

@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import InputError
-from ..jobfile import load_job
+from .jobfile import load_job
 
 __all__ = ["SCHEDULERS", "batch_script", "submit"]
 

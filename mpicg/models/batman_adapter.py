@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..parameters import Parameter, ParameterizedModel
+from ..fitting.parameters import Parameter, ParameterizedModel
 
 __all__ = ["BatmanTransit"]
 

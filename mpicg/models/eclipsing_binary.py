@@ -51,7 +51,7 @@ from numbers import Integral
 
 import numpy as np
 
-from ..parameters import Parameter, ParameterizedModel
+from ..fitting.parameters import Parameter, ParameterizedModel
 
 __all__ = ["EclipsingBinary", "eclipsed_fraction", "solve_kepler"]
 

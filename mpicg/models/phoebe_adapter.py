@@ -76,7 +76,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..parameters import Parameter, ParameterizedModel
+from ..fitting.parameters import Parameter, ParameterizedModel
 
 __all__ = ["PhoebeLightCurve", "blackbody_binary", "import_phoebe"]
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..parameters import Parameter, ParameterizedModel
+from ..fitting.parameters import Parameter, ParameterizedModel
 
 __all__ = ["TransitModel"]
 

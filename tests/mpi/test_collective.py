@@ -9,7 +9,7 @@ import scipy.optimize
 from mpi4py import MPI
 
 import mpicg
-from mpicg.executor.mpi import MPIEvaluator
+from mpicg.parallel.mpi import MPIEvaluator
 
 comm = MPI.COMM_WORLD
 rank, size = comm.Get_rank(), comm.Get_size()

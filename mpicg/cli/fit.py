@@ -1,0 +1,189 @@
+"""``mpicg fit JOB.toml`` and ``mpicg resume PROGRESS_FILE``: a job file's fit, collectively.
+
+Every rank reads the job file and its data (each keeps only its own blocks afterwards) and
+calls :func:`mpicg.optimizer_cg`; rank 0 writes the output directory:
+
+``job.json``
+    the job with its paths resolved (what ``resume`` and ``report`` read);
+``progress.json``
+    the progress file (every ``progress_every_niters`` iterations, and on a signal);
+``history.csv``
+    one row per iteration: -ln p, gradient norm, step, model evaluations, seconds per round;
+``solution.json``
+    the :class:`~mpicg.Solution`, once the fit ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..fitting import Solution, Step, WithValues, load_checkpoint, optimizer_cg
+from ..fitting._files import write_atomically
+from ..fitting.priors import distribution_from_dict
+from ..optimize import LOG
+from ..parallel import is_root, launch_size, raise_on_root
+from .datafile import read_light_curve
+from .history import HistoryFile, truncate_history
+from .jobfile import Job, load_job, make_model
+
+__all__ = ["HISTORY", "JOB", "PROGRESS", "SOLUTION", "JobInputs", "fit_command",
+           "read_job_inputs", "read_job_record", "resume_command", "run_fit"]
+
+JOB, PROGRESS, HISTORY, SOLUTION = "job.json", "progress.json", "history.csv", "solution.json"
+
+
+def _say(*args) -> None:
+    if is_root():
+        print(*args, flush=True)
+
+
+def read_job_record(directory: Path) -> Job:
+    """The job an output directory was written for (its ``job.json``)."""
+    path = Path(directory) / JOB
+    try:
+        return Job.from_dict(json.loads(path.read_text()))
+    except FileNotFoundError:
+        raise InputError(f"{str(path)!r} does not exist: {str(directory)!r} is not the "
+                         "output directory of an mpicg job") from None
+    except (ValueError, TypeError) as e:
+        raise InputError(f"{str(path)!r} is not an mpicg job record: {e}") from None
+
+
+@dataclass(frozen=True)
+class JobInputs:
+    """What a job file's fit needs, read and checked.
+
+    Attributes
+    ----------
+    model : ParameterizedModel
+        The model, its parameters' values set from ``[parameters]``.
+    times, flux, sigma : ndarray
+        The light curve, shape (n_times,).
+    priors : dict
+        Name -> list of distributions.
+    steps : dict
+        Name -> :class:`~mpicg.Step`.
+    """
+
+    model: WithValues
+    times: np.ndarray
+    flux: np.ndarray
+    sigma: np.ndarray
+    priors: dict
+    steps: dict
+
+
+def read_job_inputs(job: Job) -> JobInputs:
+    """The model, data, priors and steps of a job; InputError naming the job file's keys."""
+    model = make_model(job)
+    times, flux, sigma = read_light_curve(
+        job.data_file, job.columns, job.sigma,
+        complain=lambda m: job.error(m, "data", "file"),
+        complain_column=lambda m: job.error(m, "data", "columns"))
+    priors = {}
+    for name, entries in job.priors.items():
+        try:
+            priors[name] = [distribution_from_dict(d) for d in entries]
+        except InputError as e:
+            raise job.error(str(e), "priors", name) from None
+    steps = {}
+    for name, step in job.steps.items():
+        try:
+            steps[name] = Step(step["size"], step["kind"])
+        except InputError as e:
+            raise job.error(str(e), "steps", name) from None
+    return JobInputs(WithValues(model, tuple(job.values.items())), times, flux, sigma,
+                     priors, steps)
+
+
+def run_fit(job: Job, *, resume_from: Path | None = None) -> Solution:
+    """Run a job's fit on every rank of the launch; rank 0 writes the output directory.
+
+    Parameters
+    ----------
+    job : Job
+        The job (see :mod:`.jobfile`).
+    resume_from : path, optional
+        A progress file to continue from (exactly, with any number of ranks).
+
+    Returns
+    -------
+    Solution
+        The same on every rank.
+    """
+    try:
+        inputs = read_job_inputs(job)
+    except InputError as e:
+        raise_on_root(e)
+    out = Path(job.output)
+    progress_file = Path(resume_from) if resume_from is not None else out / PROGRESS
+    root = is_root()
+    handler = None
+    if root:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / SOLUTION).unlink(missing_ok=True)  # a solution there is this run's
+        write_atomically(out / JOB, json.dumps(job.to_dict(), indent=1) + "\n")
+        if resume_from is None:
+            (out / HISTORY).unlink(missing_ok=True)
+        else:  # keep the history of the iterations the progress file has
+            # A bad progress file: optimizer_cg reports it, and every rank exits.
+            with contextlib.suppress(InputError):
+                truncate_history(out / HISTORY, load_checkpoint(progress_file).state.k)
+        handler = HistoryFile(out / HISTORY)
+        LOG.addHandler(handler)
+        if LOG.getEffectiveLevel() > logging.INFO:
+            LOG.setLevel(logging.INFO)
+    what = f"resuming from {progress_file}" if resume_from is not None else "starting"
+    _say(f"mpicg fit {job.path}: model {job.model!r}, {inputs.times.size} observations from "
+         f"{Path(job.data_file).name}; fitting {', '.join(job.fit_parameters)} on "
+         f"{launch_size() or 1} rank(s), {what}; output in {out}")
+    try:
+        started = time.perf_counter()
+        solution = optimizer_cg(
+            inputs.model, inputs.times, inputs.flux, inputs.sigma,
+            fit_parameters=job.fit_parameters, priors=inputs.priors, steps=inputs.steps,
+            **job.options, progress_every_niters=job.progress_every_niters,
+            progress_file=progress_file, resume=resume_from)
+    finally:
+        if handler is not None:
+            LOG.removeHandler(handler)
+    if root:
+        solution.save(out / SOLUTION)
+        _say(solution.summary())
+        _say(f"wrote {out / SOLUTION} ({time.perf_counter() - started:.1f} s); "
+             f"plots: mpicg report {out / SOLUTION}")
+    return solution
+
+
+def fit_command(job_file, resume_if_stopped: bool = False) -> Solution:
+    """``mpicg fit``: read the job file and run it (resuming an interrupted run if asked)."""
+    try:
+        job = load_job(job_file)
+    except InputError as e:
+        raise_on_root(e)
+    progress = Path(job.output) / PROGRESS
+    resume = None
+    if resume_if_stopped and progress.exists() and not (Path(job.output) / SOLUTION).exists():
+        resume = progress
+    return run_fit(job, resume_from=resume)
+
+
+def resume_command(progress_file) -> Solution:
+    """``mpicg resume``: continue the job whose output directory holds ``progress_file``."""
+    progress_file = Path(progress_file)
+    try:
+        if not progress_file.is_file():
+            raise InputError(f"progress file {str(progress_file)!r} does not exist")
+        job = read_job_record(progress_file.parent)
+        job.output = str(progress_file.resolve().parent)  # wherever the directory is now
+    except InputError as e:
+        raise_on_root(e)
+    return run_fit(job, resume_from=progress_file)

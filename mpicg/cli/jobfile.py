@@ -1,0 +1,430 @@
+"""Job files: a fit described in TOML, for ``mpicg fit JOB.toml``.
+
+A job file has these tables (only ``model``, ``data`` and ``fit.parameters`` are required)::
+
+    [model]
+    name = "eclipsing_binary"      # a built-in model, or "package.module:callable"
+    options = { resolution = 16 }  # keyword arguments for the model's constructor
+
+    [data]
+    file = "lightcurve.csv"        # text (whitespace or CSV), .npy, .npz or FITS
+    columns = ["time", "flux", "sigma"]   # names (header, npz keys, FITS columns) or indices
+    # sigma = 1e-3                 # one uncertainty for every point, instead of a column
+
+    [parameters]                   # values of the model's parameters (others: defaults)
+    incl = 85.5
+
+    [fit]
+    parameters = ["incl", "r1"]    # the ones to vary, from their values above
+    gtol = 0.1                     # maxiter, norm, c1, c2, fd_scheme, priors_combine,
+                                   # expose_lnprobabilities, block_size: as in optimizer_cg
+
+    [steps]                        # finite-difference steps
+    incl = 1e-4                    # absolute
+    r1 = { size = 1e-5, kind = "relative" }
+
+    [priors]                       # distributions of mpicg.priors, by their "kind"
+    incl = { kind = "uniform", low = 70.0, high = 90.0 }
+
+    [output]
+    directory = "fit-out"          # solution, progress file, history (default: JOB-out)
+    progress_every_niters = 1      # 0: no progress file (signals still stop the fit)
+
+Relative paths are relative to the job file; so are modules of a ``package.module:callable``
+model, whose directory is put on ``sys.path``. Every mistake is an
+:class:`~mpicg.errors.InputError` that names the file, the line and the key.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import re
+import sys
+from dataclasses import asdict, dataclass, field
+from numbers import Integral, Real
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError
+from ..fitting import ParameterizedModel, check_block_size, check_fd_scheme
+from ..fitting.priors import check_priors_combine
+from ..optimize import (
+    DEFAULT_C1,
+    DEFAULT_C2,
+    check_line_search_constants,
+    check_maxiter,
+    check_nonnegative,
+    check_norm,
+    show_value,
+)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["BUILTIN_MODELS", "Job", "load_job", "make_model"]
+
+#: Names of the built-in models (``[model] name``) and where they live.
+BUILTIN_MODELS = {
+    "eclipsing_binary": "mpicg.models.eclipsing_binary:EclipsingBinary",
+    "transit": "mpicg.models.transit:TransitModel",
+    "batman": "mpicg.models.batman_adapter:BatmanTransit",
+}
+
+def _check_bool(value, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise InputError(f"`{name}` must be true or false; got {show_value(value, 60)}")
+    return value
+
+
+#: ``[fit]`` options and the library's own check of each, so each is validated in one place.
+#: c1 and c2 are checked as a pair (0 < c1 < c2 < 1), after the others.
+_FIT_OPTIONS = {
+    "gtol": lambda v: check_nonnegative(v, "gtol"),
+    "maxiter": lambda v: check_maxiter(v, 1),  # a job file always gives a number
+    "norm": check_norm,
+    "c1": None,
+    "c2": None,
+    "fd_scheme": check_fd_scheme,
+    "priors_combine": check_priors_combine,
+    "expose_lnprobabilities": lambda v: _check_bool(v, "expose_lnprobabilities"),
+    "block_size": check_block_size,
+}
+
+
+def _without_name(error: Exception, key: str) -> str:
+    """The library's message without its leading "`key` " (the job-file error names it)."""
+    text = str(error)
+    prefix = f"`{key}` "
+    return text[len(prefix):] if text.startswith(prefix) else text
+_SCHEMA = {
+    "model": {"name", "options"},
+    "data": {"file", "columns", "sigma"},
+    "parameters": None,  # any names (checked against the model)
+    "fit": {"parameters", *_FIT_OPTIONS},
+    "steps": None,
+    "priors": None,
+    "output": {"directory", "progress_every_niters"},
+}
+
+
+def _is_real(v) -> bool:
+    return isinstance(v, Real) and not isinstance(v, bool)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, Integral) and not isinstance(v, bool)
+
+
+def _key_lines(text: str) -> dict[str, int]:
+    """Line numbers of the keys of a TOML text (``"table.key"`` -> line), for errors.
+
+    A light scan, not a parser: table headers (``[a.b]``) and ``key = value`` lines. Keys
+    inside inline tables or arrays are reported at their parent key's line.
+    """
+    header = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+    bare = r"""[A-Za-z0-9_-]+|"[^"]*"|'[^']*'"""
+    assignment = re.compile(rf"^\s*((?:{bare})(?:\s*\.\s*(?:{bare}))*)\s*=")
+
+    def split(dotted: str) -> list[str]:
+        return [p.strip("\"'") for p in re.findall(bare, dotted)]
+
+    lines: dict[str, int] = {}
+    table: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if m := header.match(line):
+            table = split(m.group(1))
+            lines.setdefault(".".join(table), number)
+        elif m := assignment.match(line):
+            lines.setdefault(".".join(table + split(m.group(1))), number)
+    return lines
+
+
+def _error(path, lines: dict[str, int], message: str, *key: str) -> InputError:
+    """An InputError naming the file, the line (of ``key`` or its table) and the key."""
+    line = next((lines[".".join(key[:n])] for n in range(len(key), 0, -1)
+                 if ".".join(key[:n]) in lines), None)
+    where = f"{path}" + (f", line {line}" if line else "")
+    name = f"[{key[0]}] {'.'.join(key[1:])}" if len(key) > 1 else f"[{key[0]}]"
+    return InputError(f"{where}: {name}: {message}")
+
+
+def _show(value) -> str:
+    return show_value(value, 60)
+
+
+@dataclass
+class Job:
+    """A fit read from a job file, with paths resolved (JSON-safe via :meth:`to_dict`).
+
+    Attributes
+    ----------
+    path : str
+        The job file.
+    model : str
+        A built-in model name or ``"package.module:callable"``.
+    model_options : dict
+        Keyword arguments for the model.
+    data_file : str
+        The light curve (absolute path).
+    columns : list
+        Time, flux and (unless :attr:`sigma` is set) sigma: names or indices.
+    sigma : float or None
+        One uncertainty for every point.
+    values : dict
+        Values of model parameters (the others keep the model's defaults).
+    fit_parameters : list of str
+        The parameters to vary.
+    options : dict
+        :func:`mpicg.optimizer_cg` options from ``[fit]``.
+    steps : dict
+        Name -> size (absolute) or ``{"size", "kind"}``.
+    priors : dict
+        Name -> distribution dict or list of them.
+    output : str
+        The output directory (absolute path).
+    progress_every_niters : int
+        Progress-file period in iterations (0: none).
+    search_path : str
+        Directory put on ``sys.path`` to import a ``package.module:callable`` model.
+    """
+
+    path: str
+    model: str
+    data_file: str
+    fit_parameters: list[str]
+    output: str
+    search_path: str
+    model_options: dict[str, Any] = field(default_factory=dict)
+    columns: list = field(default_factory=lambda: ["time", "flux", "sigma"])
+    sigma: float | None = None
+    values: dict[str, float] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    steps: dict[str, Any] = field(default_factory=dict)
+    priors: dict[str, Any] = field(default_factory=dict)
+    progress_every_niters: int = 1
+    lines: dict[str, int] = field(default_factory=dict)  # "table.key" -> line, for errors
+
+    def to_dict(self) -> dict:
+        """Everything as plain data (what ``job.json`` in the output directory holds)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Job:
+        """The job that :meth:`to_dict` described."""
+        return cls(**data)
+
+    def error(self, message: str, *key: str) -> InputError:
+        """An InputError naming the job file, the key and (when known) its line."""
+        return _error(self.path, self.lines, message, *key)
+
+
+def load_job(path) -> Job:
+    """Read and check a job file.
+
+    Parameters
+    ----------
+    path : str or path
+        The TOML file.
+
+    Returns
+    -------
+    Job
+        The job, its paths made absolute. The model's parameter names are checked later, by
+        :func:`make_model` and :func:`check_names`, once the model exists.
+
+    Raises
+    ------
+    InputError
+        A missing or unreadable file, bad TOML, an unknown table or key, a value of the
+        wrong type, a missing required key: naming the file, the line and the key.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise InputError(f"job file {str(path)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"job file {str(path)!r} cannot be read: {e}") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"{path}: not valid TOML: {e}") from None
+    lines = _key_lines(text)
+
+    def error(message: str, *key: str) -> InputError:
+        return _error(path, lines, message, *key)
+
+    here = path.resolve().parent
+
+    for table, value in doc.items():
+        if table not in _SCHEMA:
+            raise error(f"unknown table; a job file has {sorted(_SCHEMA)}", table)
+        if not isinstance(value, dict):
+            raise error(f"must be a table ([{table}]); got {_show(value)}", table)
+        allowed = _SCHEMA[table]
+        for key in value:
+            if allowed is not None and key not in allowed:
+                raise error(f"unknown key; [{table}] takes {sorted(allowed)}", table, key)
+    for table in ("model", "data", "fit"):
+        if table not in doc:
+            raise InputError(f"{path}: the table [{table}] is missing")
+
+    def required(table: str, key: str):
+        if key not in doc[table]:
+            raise error("is missing (required)", table, key)
+        return doc[table][key]
+
+    def string(table: str, key: str, value) -> str:
+        if not isinstance(value, str) or not value:
+            raise error(f"must be a non-empty string; got {_show(value)}", table, key)
+        return value
+
+    model = string("model", "name", required("model", "name"))
+    options = doc["model"].get("options", {})
+    if not isinstance(options, dict):
+        raise error(f"must be a table of keyword arguments; got {_show(options)}",
+                       "model", "options")
+
+    data = doc["data"]
+    data_file = here / string("data", "file", required("data", "file"))
+    sigma = data.get("sigma")
+    if sigma is not None and not (_is_real(sigma) and math.isfinite(sigma) and sigma > 0):
+        raise error(f"must be a number > 0; got {_show(sigma)}", "data", "sigma")
+    columns = data.get("columns", ["time", "flux"] if sigma is not None
+                       else ["time", "flux", "sigma"])
+    n_columns = 2 if sigma is not None else 3
+    if (not isinstance(columns, list) or len(columns) != n_columns
+            or not all((isinstance(c, str) and c) or (_is_int(c) and c >= 0) for c in columns)):
+        what = "time, flux" + ("" if sigma is not None else ", sigma")
+        raise error(f"must list {n_columns} columns ({what}) as names or indices from 0"
+                       + ("" if sigma is None else " (sigma is given)")
+                       + f"; got {_show(columns)}", "data", "columns")
+
+    values = {}
+    for name, value in doc.get("parameters", {}).items():
+        if not (_is_real(value) and math.isfinite(value)):
+            raise error(f"must be a finite number; got {_show(value)}", "parameters", name)
+        values[name] = float(value)
+
+    fit = doc["fit"]
+    fit_parameters = required("fit", "parameters")
+    if (not isinstance(fit_parameters, list) or not fit_parameters
+            or not all(isinstance(p, str) and p for p in fit_parameters)):
+        raise error(f"must be a non-empty list of parameter names; got "
+                       f"{_show(fit_parameters)}", "fit", "parameters")
+    fit_options = {}
+    for key, check in _FIT_OPTIONS.items():
+        if key in fit:
+            fit_options[key] = fit[key]
+            if check is not None:
+                try:
+                    fit_options[key] = check(fit[key])
+                except ValueError as e:  # InputError too
+                    raise error(_without_name(e, key), "fit", key) from None
+    if "c1" in fit_options or "c2" in fit_options:
+        # Together they must satisfy 0 < c1 < c2 < 1: the library's own check, with
+        # optimizer_cg's default for the one not given.
+        given = {"c1": DEFAULT_C1, "c2": DEFAULT_C2} | fit_options
+        try:
+            check_line_search_constants(given["c1"], given["c2"])
+        except ValueError as e:
+            raise error(str(e), "fit", "c1" if "c1" in fit_options else "c2") from None
+
+    steps = {}
+    for name, step in doc.get("steps", {}).items():
+        if isinstance(step, dict):
+            unknown = set(step) - {"size", "kind"}
+            if unknown or "size" not in step:
+                raise error(f"must be a number or {{ size = ..., kind = 'absolute' or "
+                               f"'relative' }}; got {_show(step)}", "steps", name)
+            size, kind = step["size"], step.get("kind", "absolute")
+        else:
+            size, kind = step, "absolute"
+        if not (_is_real(size) and math.isfinite(size) and size > 0):
+            raise error(f"a step must be a number > 0; got {_show(size)}", "steps", name)
+        if kind not in ("absolute", "relative"):
+            raise error(f"kind must be 'absolute' or 'relative'; got {_show(kind)}",
+                           "steps", name)
+        steps[name] = {"size": float(size), "kind": kind}
+
+    priors = {}
+    for name, given in doc.get("priors", {}).items():
+        entries = given if isinstance(given, list) else [given]
+        if not entries or not all(isinstance(e, dict) and "kind" in e for e in entries):
+            raise error(f"must be a distribution {{ kind = ..., ... }} or a list of them; "
+                           f"got {_show(given)}", "priors", name)
+        priors[name] = entries
+
+    out = doc.get("output", {})
+    directory = out.get("directory", f"{path.stem}-out")
+    string("output", "directory", directory)
+    every = out.get("progress_every_niters", 1)
+    if not (_is_int(every) and every >= 0):
+        raise error(f"must be an integer >= 0; got {_show(every)}", "output",
+                       "progress_every_niters")
+
+    return Job(path=str(path), model=model, model_options=options,
+               data_file=str(data_file), columns=columns, sigma=sigma, values=values,
+               fit_parameters=list(fit_parameters), options=fit_options, steps=steps,
+               priors=priors, output=str(here / directory),
+               progress_every_niters=int(every), search_path=str(here), lines=lines)
+
+
+def make_model(job: Job) -> ParameterizedModel:
+    """Build the job's model and check the parameter names the job uses.
+
+    Raises
+    ------
+    InputError
+        An unknown built-in name, a module or callable that cannot be imported, a
+        constructor that rejects the options, something that is not a model with named
+        parameters, or a parameter name the model does not have.
+    """
+    spec = BUILTIN_MODELS.get(job.model, job.model)
+    if ":" not in spec:
+        raise job.error(f"{job.model!r} is not a built-in model {sorted(BUILTIN_MODELS)} "
+                        "nor 'package.module:callable'", "model", "name")
+    module_name, _, attribute = spec.partition(":")
+    if job.search_path not in sys.path:
+        sys.path.insert(0, job.search_path)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise job.error(f"cannot import {module_name!r}: {e}", "model", "name") from None
+    factory = getattr(module, attribute, None)
+    if factory is None:
+        raise job.error(f"module {module_name!r} has no {attribute!r}", "model", "name")
+    if isinstance(factory, ParameterizedModel):
+        if job.model_options:
+            raise job.error(f"{job.model!r} is a model object, not a constructor: it takes "
+                            "no options", "model", "options")
+        model = factory
+    else:
+        try:
+            model = factory(**job.model_options)
+        except (TypeError, ValueError) as e:
+            raise job.error(f"{job.model!r} rejects the options {job.model_options}: {e}",
+                            "model", "options") from None
+    if not isinstance(model, ParameterizedModel):
+        raise job.error(f"{job.model!r} made a {type(model).__name__}, not an "
+                        "mpicg.ParameterizedModel (a model with named parameters)",
+                        "model", "name")
+    check_names(job, model.parameter_names)
+    return model
+
+
+def check_names(job: Job, names) -> None:
+    """InputError for the first name in the job that is not one of the model's ``names``."""
+    known = list(names)
+    uses = [("fit", "parameters", job.fit_parameters)]
+    uses += [(table, None, list(given)) for table, given in
+             (("parameters", job.values), ("steps", job.steps), ("priors", job.priors))]
+    for table, key, used in uses:
+        for name in used:
+            if name not in known:
+                where = (table, key) if key else (table, name)
+                raise job.error(f"{name!r} is not a parameter of the model; it has {known}",
+                                *where)

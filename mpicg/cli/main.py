@@ -1,0 +1,166 @@
+"""The ``mpicg`` command (also ``python -m mpicg``); run it under ``mpirun``/``srun``.
+
+Subcommands::
+
+    mpicg demo                       fit a synthetic eclipsing binary (the quick start)
+    mpicg fit JOB.toml               fit what a job file describes (see mpicg.cli.jobfile)
+    mpicg fit JOB.toml --detach      ... in the background (then: mpicg attach OUTPUT_DIR)
+    mpicg resume PROGRESS_FILE       continue an interrupted fit, exactly
+    mpicg report SOLUTION            text summary and PNG plots of a fit
+    mpicg attach OUTPUT_DIR          follow a detached fit; show its solution when done
+    mpicg submit JOB.toml --scheduler slurm|pbs    write (and submit) a batch script
+
+Exit codes: 0 when a solution was written (its status says whether the fit converged),
+1 on a failure, 2 on bad input (the message names it), 75 when a signal stopped the fit
+after writing its progress file (resume it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import warnings
+
+from ..errors import EXIT_INPUT, FitAborted, InputError
+from ..parallel import EXIT_INTERRUPTED, FitInterrupted, is_root, launch_size
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mpicg",
+        description="Conjugate-gradient fits of expensive models, spread over MPI ranks. "
+                    "Run under mpirun/srun to use several ranks.",
+        epilog="Exit codes: 0 a solution was written, 1 failure, 2 bad input, "
+               f"{EXIT_INTERRUPTED} stopped by a signal with a progress file (resume it).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="fit a synthetic eclipsing-binary light curve")
+    demo.add_argument("--output", default="mpicg-demo",
+                      help="output directory (default: mpicg-demo)")
+    demo.add_argument("--n-times", type=int, default=5000,
+                      help="observations (default 5000)")
+    demo.add_argument("--resolution", type=int, default=16,
+                      help="model quadrature nodes; cost per time grows with it (default 16)")
+    demo.add_argument("--seed", type=int, default=1, help="noise seed (default 1)")
+
+    fit = sub.add_parser("fit", help="fit what a job file describes")
+    fit.add_argument("job", metavar="JOB.toml", help="the job file")
+    fit.add_argument("--resume-if-stopped", action="store_true",
+                     help="continue from the output directory's progress file when an "
+                          "earlier run of this job was stopped before its solution "
+                          "(what batch scripts use)")
+    fit.add_argument("--detach", action="store_true",
+                     help="start the fit in the background and return at once")
+    fit.add_argument("-n", "--ranks", type=int, default=None,
+                     help="with --detach: MPI ranks to start (default: all cores)")
+
+    resume = sub.add_parser("resume", help="continue a fit from its progress file")
+    resume.add_argument("progress_file", metavar="PROGRESS_FILE")
+
+    report = sub.add_parser("report", help="text summary and plots of a solution")
+    report.add_argument("solution", metavar="SOLUTION",
+                        help="solution.json, or the output directory holding it")
+    report.add_argument("--output", default=None,
+                        help="where to write (default: next to the solution)")
+
+    attach = sub.add_parser("attach", help="follow a detached fit")
+    attach.add_argument("output_dir", metavar="OUTPUT_DIR")
+    attach.add_argument("--no-follow", action="store_true",
+                        help="show the progress so far and return")
+
+    submit = sub.add_parser("submit", help="write and submit a batch script for a job")
+    submit.add_argument("job", metavar="JOB.toml")
+    submit.add_argument("--scheduler", choices=("slurm", "pbs"), required=True)
+    submit.add_argument("-n", "--ranks", type=int, default=64,
+                        help="MPI ranks (default 64)")
+    submit.add_argument("--time", default="24:00:00",
+                        help="wall-time limit, HH:MM:SS (default 24:00:00)")
+    submit.add_argument("--name", default=None, help="job name (default: the job file's)")
+    submit.add_argument("--max-resubmits", type=int, default=10,
+                        help="times the script resubmits itself after the wall time "
+                             "(default 10)")
+    submit.add_argument("--dry-run", action="store_true",
+                        help="write the script, do not submit it")
+    return parser
+
+
+def _check_positive(parser, value, option: str) -> None:
+    if value is not None and value < 1:
+        parser.error(f"{option} must be at least 1; got {value}")
+
+
+def _run(args, parser) -> int:
+    if args.command == "demo":
+        from .demo import run_demo
+
+        _check_positive(parser, args.n_times, "--n-times")
+        _check_positive(parser, args.resolution, "--resolution")
+        run_demo(args.output, n_times=args.n_times, resolution=args.resolution,
+                 seed=args.seed)
+        return 0
+    if args.command == "fit":
+        _check_positive(parser, args.ranks, "--ranks")
+        if args.detach:
+            from .detach import detach
+
+            return detach(args.job, args.ranks, args.resume_if_stopped)
+        from .fit import fit_command
+
+        fit_command(args.job, resume_if_stopped=args.resume_if_stopped)
+        return 0
+    if args.command == "resume":
+        from .fit import resume_command
+
+        resume_command(args.progress_file)
+        return 0
+    if args.command == "report":
+        from .report import write_report
+
+        write_report(args.solution, args.output)
+        return 0
+    if args.command == "attach":
+        from .detach import attach
+
+        return attach(args.output_dir, follow=not args.no_follow)
+    if args.command == "submit":
+        from .submit import submit
+
+        _check_positive(parser, args.ranks, "--ranks")
+        return submit(args.job, args.scheduler, ranks=args.ranks, time_limit=args.time,
+                      name=args.name, max_resubmits=args.max_resubmits,
+                      dry_run=args.dry_run)
+    return EXIT_INPUT  # pragma: no cover - argparse rejects unknown commands
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the subcommand; returns the exit code."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    root = is_root()
+    if root:
+        # Progress lines (one per iteration) from the optimizer; only rank 0 runs it.
+        logging.basicConfig(level=logging.INFO, format="  %(message)s", stream=sys.stdout)
+    else:
+        warnings.simplefilter("ignore")  # the same warnings as rank 0's, once is enough
+    if args.command in ("report", "attach", "submit") and (launch_size() or 1) > 1:
+        if not root:
+            return EXIT_INPUT
+        parser.error(f"`mpicg {args.command}` runs on one process; start it without mpirun")
+    try:
+        return _run(args, parser)
+    except InputError as e:
+        print(f"mpicg {args.command}: error: {e}", file=sys.stderr, flush=True)
+        return EXIT_INPUT
+    except FitInterrupted as e:
+        if root:
+            name = signal.Signals(e.signum).name
+            print(f"mpicg {args.command}: stopped by {name} after writing "
+                  f"{e.progress_file}; continue with: mpicg resume {e.progress_file}",
+                  file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except FitAborted as e:  # another rank reports the error
+        return int(e.code)

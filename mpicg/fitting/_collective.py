@@ -1,0 +1,216 @@
+"""The one path from arguments to a finished CG run, serial or over MPI ranks.
+
+:func:`collective_cg` is what every entry point runs: :func:`mpicg.fit`,
+:func:`mpicg.optimizer_cg`, :func:`mpicg.fmin_cg` and :func:`mpicg.minimize`. Arguments are
+checked once, on rank 0 (an error is raised once), the work is shared out (by points for a
+plain callable, by blocks of observations for a sum objective), and rank 0 runs the
+optimizer while every rank evaluates. With one rank it is the serial run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+from ..optimize import (
+    DEFAULT_C1,
+    DEFAULT_C2,
+    EPSILON,
+    BatchedObjective,
+    FiniteDifference,
+    OptimizeResult,
+    ValueAndGradient,
+    check_callable,
+    check_cg_options,
+    check_x0,
+    gradient_rule,
+    minimize_cg,
+)
+from ..parallel import (
+    Evaluator,
+    FitInterrupted,
+    JobOutcome,
+    PointWork,
+    Work,
+    catch_signals,
+    distribute,
+    requested,
+    run_job,
+)
+from .problem import SumObjective
+
+__all__ = ["collective_cg", "with_statistics"]
+
+
+def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e-5,
+                  norm=np.inf, eps=EPSILON, maxiter=None, disp=False, return_all=False,
+                  finite_diff_rel_step=None, c1=DEFAULT_C1, c2=DEFAULT_C2,
+                  names=("fun", "jac", "eps"),
+                  halt_status: bool = True, require_problem: bool = False,
+                  require_finite_start: bool = False, progress_every_niters: int = 0,
+                  progress_file=None, resume=None, comm=None) -> JobOutcome:
+    """Check the arguments (on rank 0), share the evaluations over the ranks, and run CG.
+
+    Every rank calls it (a collective call); with one rank it runs serially.
+
+    Parameters
+    ----------
+    fun : callable or SumObjective
+        A plain objective callable (under MPI the points of each batch are shared out over
+        the ranks) or a :class:`~.problem.SumObjective` (each rank evaluates its own blocks of
+        observations).
+    x0, args, jac, callback, gtol, norm, eps, maxiter, disp, return_all,
+    finite_diff_rel_step, c1, c2
+        As in :func:`mpicg.minimize`; ``jac`` may also be a
+        :class:`~mpicg.optimize.FiniteDifference` rule built by the caller (named fits).
+    names : tuple of str
+        How errors name the objective, the gradient and the step (scipy's names differ
+        between ``fmin_cg`` and ``minimize``).
+    halt_status : bool
+        Report a callback's ``StopIteration`` as status 99 (``minimize``, ``fit``).
+    require_problem : bool
+        ``fun`` must be a SumObjective (``fit``).
+    require_finite_start : bool
+        A non-finite objective at ``x0`` is an error before any iteration.
+    progress_every_niters : int
+        Write a progress file every so many iterations (0: never).
+    progress_file : str or path
+        Where (see :mod:`.checkpoint`).
+    resume : str or path, optional
+        Continue from a progress file: its state and its options (the trajectory depends on
+        them) replace ``x0`` and the CG options given here.
+    comm : mpi4py communicator, optional
+        Where to run (default: the MPI world under ``mpirun``, else serially).
+
+    Returns
+    -------
+    JobOutcome
+        The :class:`~mpicg.optimize.OptimizeResult` (with ``rounds`` and ``fun_initial``) on
+        every rank, and each rank's time accounting.
+    """
+    fun_name, jac_name, eps_name = names
+    # With require_problem (fit), ranks other than 0 may pass None and receive their blocks
+    # from rank 0: every rank must take the blocks path, or the ranks' collectives diverge.
+    is_sum = require_problem or isinstance(fun, SumObjective)
+    pair = ValueAndGradient(fun, args) if jac is True else None
+    ready: dict = {}
+
+    def prepare() -> None:
+        if require_problem and not isinstance(fun, SumObjective):
+            raise InputError(f"`{fun_name}` must be an mpicg.Problem (or another "
+                             f"SumObjective) on rank 0; got {type(fun).__name__}")
+        if not is_sum:
+            check_callable(fun, fun_name)
+        if progress_every_niters or resume is not None or progress_file is not None:
+            _prepare_progress(ready, fun, progress_every_niters, progress_file, resume)
+            if resume is not None:
+                return
+        ready["x0"] = x0c = check_x0(x0)
+        if pair is not None:
+            if is_sum:
+                raise InputError(f"`{jac_name}=True` needs `{fun_name}` to return (f, g); "
+                                 "a Problem has no analytic gradient")
+            ready["gradient"] = pair.gradient
+        elif isinstance(jac, FiniteDifference):  # a rule built by the caller (named fits)
+            ready["gradient"] = jac
+        elif callable(jac):
+            ready["gradient"] = lambda x: jac(x, *args)
+        else:
+            ready["gradient"] = gradient_rule(jac, eps, finite_diff_rel_step, x0c.size,
+                                              names=(jac_name, eps_name))
+        ready["cg"] = check_cg_options(x0c, gtol, norm, maxiter, c1, c2, callback)
+        if progress_file is not None:
+            _progress_record(ready, fun)
+
+    def make_work(world, rank: int, size: int) -> Work:
+        if is_sum:
+            return distribute(fun, world, rank, size)
+        if pair is not None:
+            return PointWork(pair.value, (), fun_name, size, rank)
+        return PointWork(fun, args, fun_name, size, rank)
+
+    def interrupt() -> FitInterrupted | None:
+        signum = requested()
+        return None if signum is None else FitInterrupted(signum, str(progress_file))
+
+    def root_task(evaluator: Evaluator) -> OptimizeResult:
+        objective = BatchedObjective(evaluator, ready["x0"].size, ready["gradient"],
+                                     gradient_name=jac_name)
+        return minimize_cg(objective, ready["x0"], **ready["cg"], callback=callback,
+                           return_all=return_all, disp=disp, halt_status=halt_status,
+                           require_finite_start=require_finite_start,
+                           resume=ready.get("checkpoint"), progress=ready.get("progress"),
+                           progress_every=progress_every_niters,
+                           interrupt=interrupt if progress_file is not None else None)
+
+    # With a progress file, a batch system's signal means "checkpoint and exit 75".
+    with catch_signals(enabled=progress_file is not None):
+        return run_job(make_work, root_task, prepare, comm)
+
+
+def with_statistics(outcome: JobOutcome) -> OptimizeResult:
+    """The result with each rank's time accounting added (what :func:`mpicg.fit` returns)."""
+    res = OptimizeResult(outcome.result)
+    stats = outcome.stats
+    res["n_ranks"] = len(stats)
+    res["time_model"] = [s.model for s in stats]
+    res["time_waiting"] = [s.waiting for s in stats]
+    res["rank_rounds"] = [s.rounds for s in stats]
+    res["wall_time"] = stats[0].total
+    return res
+
+
+def _prepare_progress(ready: dict, problem, every, path, resume) -> None:
+    """Rank 0: check the progress options; load and verify the file to resume from."""
+    from .checkpoint import (
+        Checkpoint,
+        check_fingerprint,
+        load_checkpoint,
+        problem_fingerprint,
+        save_checkpoint,
+    )
+
+    if not isinstance(problem, SumObjective):
+        raise InputError("progress files need an mpicg.Problem (use mpicg.fit)")
+    if isinstance(every, bool) or not isinstance(every, int) or every < 0:
+        raise InputError(f"`progress_every_niters` must be an integer >= 0; got {every!r}")
+    if every and path is None:
+        raise InputError("`progress_file` must name a file when progress_every_niters > 0")
+    if resume is not None:
+        checkpoint = load_checkpoint(resume)
+        fingerprint = problem_fingerprint(problem, checkpoint.state.x.size)
+        check_fingerprint(checkpoint, fingerprint, resume)
+        fd = checkpoint.options["fd"]
+        ready.update(
+            checkpoint=checkpoint, x0=checkpoint.state.x, record=checkpoint.options,
+            fingerprint=fingerprint,
+            gradient=FiniteDifference(fd["method"], abs_step=fd["abs_step"],
+                                      rel_step=fd["rel_step"]),
+            cg={k: checkpoint.options[k] for k in ("gtol", "norm", "maxiter", "c1", "c2")})
+    if path is not None:
+        def write(state, counters, memory, fun_initial, allvecs) -> None:
+            save_checkpoint(path, Checkpoint(state=state, counters=counters, memory=memory,
+                                             fun_initial=fun_initial, options=ready["record"],
+                                             fingerprint=ready["fingerprint"],
+                                             allvecs=allvecs))
+
+        ready["progress"] = write
+
+
+def _progress_record(ready: dict, problem) -> None:
+    """Rank 0, fresh run with progress files: what a progress file stores of the options."""
+    from .checkpoint import problem_fingerprint
+
+    rule = ready["gradient"]
+    if not isinstance(rule, FiniteDifference):
+        raise InputError("progress files need finite-difference gradients")
+    n = ready["x0"].size
+
+    def as_array(value):
+        return None if value is None else np.broadcast_to(
+            np.asarray(value, dtype=float), (n,)).copy()
+
+    ready["record"] = {**ready["cg"], "fd": {"method": rule.method,
+                                             "abs_step": as_array(rule.abs_step),
+                                             "rel_step": as_array(rule.rel_step)}}
+    ready["fingerprint"] = problem_fingerprint(problem, n)

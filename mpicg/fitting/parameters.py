@@ -1,0 +1,117 @@
+"""Named model parameters: what a model declares, so fits can speak in names and units."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..errors import InputError
+
+__all__ = ["Parameter", "ParameterizedModel", "WithValues", "check_parameter_names"]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter of a model.
+
+    Attributes
+    ----------
+    name : str
+        The name fits use (``"incl"``, ``"rp"``, a PHOEBE twig, ...).
+    default : float
+        The value used when a fit neither varies nor sets it.
+    unit : str
+        Unit of the value, for reports (``"deg"``, ``"d"``, ``""`` for none).
+    description : str
+        One line for people.
+    """
+
+    name: str
+    default: float
+    unit: str = ""
+    description: str = ""
+
+
+class ParameterizedModel:
+    """A forward model with named parameters.
+
+    Subclasses set :attr:`parameters` and implement ``__call__(values, times)``, where
+    ``values`` holds every parameter in the order of :attr:`parameters` and the return value
+    is the flux at ``times``, each time computed independently of the others (mpicg calls
+    models on chunks of the times). Instances must pickle when only rank 0 builds the problem.
+    """
+
+    parameters: tuple[Parameter, ...] = ()
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        """The names, in the order ``__call__`` expects the values."""
+        return tuple(p.name for p in self.parameters)
+
+    @property
+    def defaults(self) -> dict[str, float]:
+        """Name -> default value."""
+        return {p.name: float(p.default) for p in self.parameters}
+
+    @property
+    def units(self) -> dict[str, str]:
+        """Name -> unit."""
+        return {p.name: p.unit for p in self.parameters}
+
+    def __call__(self, values: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """The flux at ``times`` for the full parameter vector ``values``."""
+        raise NotImplementedError
+
+    def check_values(self, values) -> np.ndarray:
+        """``values`` as a 1-D float array, one per parameter (ValueError naming them)."""
+        values = np.asarray(values, dtype=float).ravel()
+        if values.size != len(self.parameters):
+            raise ValueError(f"`values` must hold the {len(self.parameters)} parameters "
+                             f"{list(self.parameter_names)}; got {values.size} values")
+        return values
+
+
+@dataclass(frozen=True)
+class WithValues(ParameterizedModel):
+    """A model whose parameters default to given values (a job file's ``[parameters]``).
+
+    The values a fit does not vary are the defaults, as in a PHOEBE bundle; this sets them
+    without changing the model.
+
+    Parameters
+    ----------
+    model : ParameterizedModel
+        The model.
+    values : tuple of (name, value) pairs
+        New defaults; the other parameters keep the model's.
+    """
+
+    model: ParameterizedModel
+    values: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def parameters(self) -> tuple[Parameter, ...]:
+        """The model's parameters with the given values as defaults."""
+        given = dict(self.values)
+        return tuple(replace(p, default=float(given.get(p.name, p.default)))
+                     for p in self.model.parameters)
+
+    def __call__(self, values: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """The model's flux."""
+        return self.model(values, times)
+
+
+def check_parameter_names(names, known, what: str = "fit_parameters") -> list[str]:
+    """``names`` as a list, each a known parameter name; InputError naming the culprit."""
+    if isinstance(names, str):
+        names = [names]
+    names = list(names)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise InputError(f"`{what}` names unknown parameter(s) {unknown}; the model has "
+                         f"{list(known)}")
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise InputError(f"`{what}` names {duplicates} more than once")
+    return names

@@ -1,0 +1,176 @@
+"""The solution of a named fit: what PHOEBE users expect back from ``optimizer.cg``."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ._files import write_atomically
+
+__all__ = ["Solution", "load_solution"]
+
+FORMAT = "mpicg.solution/1"
+
+
+def _json_safe(value):
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return repr(value)  # JSON has no inf/nan; "inf", "-inf", "nan" read back with float()
+    return value
+
+
+_NON_FINITE = {"inf": np.inf, "-inf": -np.inf, "nan": np.nan}
+
+
+def _restore_non_finite(value):
+    """Undo :func:`_json_safe`'s spelling of inf and nan."""
+    if isinstance(value, dict):
+        return {k: _restore_non_finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_restore_non_finite(v) for v in value]
+    if isinstance(value, str) and value in _NON_FINITE:
+        return float(_NON_FINITE[value])
+    return value
+
+
+def _floats(values: dict) -> dict[str, float]:
+    return {k: float(v) for k, v in values.items()}
+
+
+@dataclass
+class Solution:
+    """The outcome of :func:`mpicg.optimizer_cg`.
+
+    Attributes
+    ----------
+    fit_parameters : list of str
+        The parameters that were varied, in order.
+    initial_values, fitted_values : dict
+        Name -> value at the start and at the solution (fitted parameters only).
+    fixed_values : dict
+        Name -> value of every parameter that was not varied.
+    units : dict
+        Name -> unit, for every parameter.
+    message : str
+        Why the optimizer stopped (scipy's words).
+    success : bool
+        ``status == 0``.
+    status : int
+        0 success, 1 maxiter, 2 precision loss / line-search failure, 3 NaN, 99 halted.
+    nit, nfev, njev, rounds : int
+        Iterations, model evaluations, gradients, collective rounds.
+    wall_time : float
+        Seconds, on rank 0.
+    n_ranks : int
+        Ranks that shared the evaluations.
+    fun : float
+        -ln p at the solution.
+    lnprobabilities : dict or None
+        ``{"initial": ln p(start), "final": ln p(solution)}`` when
+        ``expose_lnprobabilities`` was set; taken from evaluations the fit makes anyway.
+    options : dict
+        The solver options used (JSON-safe).
+    model : str
+        A description of the model.
+    """
+
+    fit_parameters: list[str]
+    initial_values: dict[str, float]
+    fitted_values: dict[str, float]
+    fixed_values: dict[str, float]
+    units: dict[str, str]
+    message: str
+    success: bool
+    status: int
+    nit: int
+    nfev: int
+    njev: int
+    rounds: int
+    wall_time: float
+    n_ranks: int
+    fun: float
+    lnprobabilities: dict[str, float] | None = None
+    options: dict = field(default_factory=dict)
+    model: str = ""
+
+    @property
+    def x(self) -> np.ndarray:
+        """The fitted values as a vector, in the order of :attr:`fit_parameters`."""
+        return np.array([self.fitted_values[k] for k in self.fit_parameters])
+
+    def adopt(self, parameters: dict | None = None) -> dict[str, float]:
+        """A parameter set with the fitted values adopted.
+
+        ``parameters`` (by default the fit's own fixed values) updated with
+        :attr:`fitted_values`; the argument itself is not modified.
+        """
+        adopted = dict(self.fixed_values if parameters is None else parameters)
+        adopted.update(self.fitted_values)
+        return adopted
+
+    def summary(self) -> str:
+        """A few lines for people: status, values with units, counts."""
+        lines = [f"{self.message} (status {self.status}) after {self.nit} iterations, "
+                 f"{self.nfev} model evaluations in {self.rounds} rounds on "
+                 f"{self.n_ranks} rank(s), {self.wall_time:.2f} s"]
+        width = max(map(len, self.fit_parameters))
+        for name in self.fit_parameters:
+            unit = f" {self.units.get(name, '')}".rstrip()
+            lines.append(f"  {name:<{width}} = {self.fitted_values[name]:.10g}{unit}"
+                         f"   (start {self.initial_values[name]:.10g})")
+        lines.append(f"  -ln p = {self.fun:.6f}")
+        if self.lnprobabilities is not None:
+            lines.append(f"  ln p: initial {self.lnprobabilities['initial']:.6f}, "
+                         f"final {self.lnprobabilities['final']:.6f}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        """A JSON-safe dict (``inf``/``nan`` as strings)."""
+        return _json_safe({"format": FORMAT, **asdict(self)})
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the solution as JSON (atomically: a temporary file renamed over ``path``)."""
+        return write_atomically(path, json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Solution:
+        """Rebuild a solution from :meth:`to_dict`'s output."""
+        if data.get("format") != FORMAT:
+            raise InputError(f"not an mpicg solution (format {data.get('format')!r}, "
+                             f"expected {FORMAT!r})")
+        kwargs = {k: v for k, v in data.items() if k != "format"}
+        for key in ("initial_values", "fitted_values", "fixed_values"):
+            kwargs[key] = _floats(kwargs[key])
+        kwargs["fun"] = float(kwargs["fun"])
+        kwargs["options"] = _restore_non_finite(kwargs.get("options", {}))
+        if kwargs.get("lnprobabilities") is not None:
+            kwargs["lnprobabilities"] = _floats(kwargs["lnprobabilities"])
+        return cls(**kwargs)
+
+
+def load_solution(source) -> Solution:
+    """A :class:`Solution` from a Solution, a path to a saved one, or its dict."""
+    if isinstance(source, Solution):
+        return source
+    if isinstance(source, dict):
+        return Solution.from_dict(source)
+    path = Path(source)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as e:
+        raise InputError(f"solution file {str(path)!r} does not exist") from e
+    except json.JSONDecodeError as e:
+        raise InputError(f"solution file {str(path)!r} is not valid JSON: {e}") from e
+    return Solution.from_dict(data)

@@ -1,0 +1,66 @@
+"""The optimizer: Polak–Ribière+ CG with the Moré–Thuente line search, in pure numpy.
+
+Nothing here knows about MPI, files or models: values come from a batch evaluator (anything
+with ``evaluate(points) -> values``) through
+:class:`~mpicg.optimize.objective.BatchedObjective`. This package imports numpy, the standard
+library and itself only (a test holds it to that).
+"""
+
+from ._checks import (
+    DEFAULT_C1,
+    DEFAULT_C2,
+    InputError,
+    check_callable,
+    check_cg_options,
+    check_line_search_constants,
+    check_maxiter,
+    check_nonnegative,
+    check_norm,
+    check_step,
+    check_x0,
+    objective_value,
+    show_value,
+)
+from .cg import MESSAGES, CGOutcome, CGState, cg_iteration, initial_state, run_cg, vecnorm
+from .driver import LOG, STOPPED_BY_CALLBACK, minimize_cg
+from .finite_differences import EPSILON, FiniteDifference, gradient_rule
+from .linesearch import LineSearchError, strong_wolfe_search
+from .objective import BatchedObjective, BatchEvaluator, ValueAndGradient
+from .result import OptimizeResult, OptimizeWarning, warn_unsuccessful
+
+__all__ = [
+    "DEFAULT_C1",
+    "DEFAULT_C2",
+    "EPSILON",
+    "LOG",
+    "MESSAGES",
+    "STOPPED_BY_CALLBACK",
+    "BatchEvaluator",
+    "BatchedObjective",
+    "CGOutcome",
+    "CGState",
+    "FiniteDifference",
+    "InputError",
+    "LineSearchError",
+    "OptimizeResult",
+    "OptimizeWarning",
+    "ValueAndGradient",
+    "cg_iteration",
+    "check_callable",
+    "check_cg_options",
+    "check_line_search_constants",
+    "check_maxiter",
+    "check_nonnegative",
+    "check_norm",
+    "check_step",
+    "check_x0",
+    "gradient_rule",
+    "initial_state",
+    "minimize_cg",
+    "objective_value",
+    "run_cg",
+    "show_value",
+    "strong_wolfe_search",
+    "vecnorm",
+    "warn_unsuccessful",
+]

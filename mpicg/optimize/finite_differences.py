@@ -1,0 +1,136 @@
+"""Finite-difference gradients as batches of points.
+
+A gradient is one batch: the optimizer builds every perturbed point up front, the evaluator
+computes them all at once (on every rank, under MPI), and the gradient is assembled from the
+returned values. The step rules are those users know from scipy:
+
+* ``forward`` — forward differences with an absolute step ``epsilon`` (scalar or one per
+  parameter), what ``fmin_cg`` and ``minimize(jac=None)`` use; ``central`` — the same step,
+  both sides (a named fit's ``fd_scheme='central'``);
+* ``2-point`` and ``3-point`` — forward and central differences with a relative step, what
+  ``minimize(jac='2-point')`` and ``jac='3-point'`` use. With the default relative step
+  (``eps**(1/2)`` and ``eps**(1/3)``) the step is ``h = rel_step * sign(x) * max(1, |x|)``;
+  with a given ``finite_diff_rel_step`` it is ``h = rel_step * sign(x) * |x|``, as in scipy
+  (``sign(0) = 1``).
+
+In every rule the divisor is the step as the arithmetic actually made it, ``(x + h) - x``,
+not the nominal ``h``; and a step that vanishes in ``x + h`` (x huge, or a relative step at
+x = 0) is replaced by the default relative one, so no column is ever divided by zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._checks import InputError, check_step
+
+__all__ = ["EPSILON", "FiniteDifference", "gradient_rule"]
+
+_EPS = np.finfo(np.float64).eps
+#: scipy's default absolute finite-difference step, sqrt(machine epsilon).
+EPSILON = float(np.sqrt(_EPS))
+DEFAULT_RELATIVE_STEP = {"forward": _EPS**0.5, "2-point": _EPS**0.5, "3-point": _EPS ** (1 / 3),
+                         "central": _EPS ** (1 / 3)}
+_CENTRAL = ("3-point", "central")
+
+
+def _sign(x: np.ndarray) -> np.ndarray:
+    # +1 for x >= 0: a step at zero goes forward, as in scipy.
+    return (x >= 0).astype(float) * 2 - 1
+
+
+@dataclass(frozen=True)
+class FiniteDifference:
+    """A finite-difference rule for the gradient of a scalar objective.
+
+    Parameters
+    ----------
+    method : {'forward', 'central', '2-point', '3-point'}
+        Forward differences with an absolute step (scipy's ``epsilon``); central differences
+        with an absolute step; or scipy's relative-step schemes.
+    abs_step : float or ndarray, optional
+        The absolute step of ``'forward'``/``'central'``, scalar or one per parameter. With
+        ``rel_step`` too, NaN entries of ``abs_step`` take the relative step instead (mixed
+        per-parameter steps of a named fit).
+    rel_step : float or ndarray, optional
+        The relative step (``h = rel_step * sign(x) * |x|``) of ``'2-point'``/``'3-point'``,
+        or of the parameters whose ``abs_step`` is NaN; None for the default.
+    """
+
+    method: str = "forward"
+    abs_step: float | np.ndarray | None = None
+    rel_step: float | np.ndarray | None = None
+
+    def steps(self, x: np.ndarray) -> np.ndarray:
+        """The step for each parameter at ``x`` (one float per parameter)."""
+        default = DEFAULT_RELATIVE_STEP[self.method] * _sign(x) * np.maximum(1.0, np.abs(x))
+        if self.method in ("forward", "central"):
+            h = np.broadcast_to(np.asarray(self.abs_step, dtype=float), x.shape)
+            if self.rel_step is not None:
+                h = np.where(np.isnan(h), self.rel_step * _sign(x) * np.abs(x), h)
+        elif self.rel_step is None:
+            return default
+        else:
+            h = self.rel_step * _sign(x) * np.abs(x)
+        # A step lost in x + h (x huge, or x == 0 with a relative step) would divide by 0.
+        return np.where((x + h) - x == 0, default, h)
+
+    def points(self, x: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """The perturbed points, one row each, in the order :meth:`gradient` expects."""
+        n = x.size
+        if self.method in _CENTRAL:
+            # Rows alternate x - h_i e_i, x + h_i e_i.
+            pts = np.repeat(x[np.newaxis, :], 2 * n, axis=0)
+            idx = np.arange(n)
+            pts[2 * idx, idx] = x - h
+            pts[2 * idx + 1, idx] = x + h
+            return pts
+        pts = np.repeat(x[np.newaxis, :], n, axis=0)
+        pts[np.arange(n), np.arange(n)] = x + h
+        return pts
+
+    def gradient(self, x: np.ndarray, h: np.ndarray, f0: float, values: np.ndarray) -> np.ndarray:
+        """Assemble the gradient from f(x) and the values at :meth:`points`."""
+        # inf - inf (a trial step beyond a prior's support) gives NaN, as in scipy; the line
+        # search then backs off, so the arithmetic warning is noise.
+        with np.errstate(invalid="ignore", over="ignore"):
+            if self.method in _CENTRAL:
+                lower, upper = values[0::2], values[1::2]
+                return (upper - lower) / ((x + h) - (x - h))
+            return (values - f0) / ((x + h) - x)
+
+
+def gradient_rule(jac, epsilon, finite_diff_rel_step, n: int,
+                  names: tuple[str, str] = ("jac", "epsilon")) -> FiniteDifference:
+    """The finite-difference rule of scipy's ``jac`` in (None, '2-point', '3-point').
+
+    Parameters
+    ----------
+    jac : {None, False, '2-point', '3-point'}
+        None or False: forward differences with the absolute step ``epsilon``; otherwise
+        scipy's relative-step schemes.
+    epsilon : float or ndarray
+        The absolute step(s), scalar or shape (n,).
+    finite_diff_rel_step : float or ndarray or None
+        The relative step(s) of ``'2-point'``/``'3-point'`` (None: the default).
+    n : int
+        The number of parameters.
+    names : tuple of str
+        How errors name ``jac`` and ``epsilon`` (their names in the caller's signature).
+
+    Raises
+    ------
+    InputError
+        ``jac`` is none of these; ValueError for a bad step.
+    """
+    jac_name, eps_name = names
+    if jac is None or jac is False:
+        return FiniteDifference("forward", abs_step=check_step(epsilon, n, eps_name))
+    if isinstance(jac, str) and jac in ("2-point", "3-point"):
+        rel = None if finite_diff_rel_step is None else check_step(
+            finite_diff_rel_step, n, "finite_diff_rel_step")
+        return FiniteDifference(jac, rel_step=rel)
+    raise InputError(f"`{jac_name}` must be a callable, True, None (forward differences "
+                     f"with step `{eps_name}`), '2-point' or '3-point'; got {jac!r}")

@@ -1,0 +1,104 @@
+"""The evaluator interface: a batch of parameter vectors in, objective values out."""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Evaluator", "JobOutcome", "RankClock", "RankStats", "compute_share"]
+
+
+class Evaluator(ABC):
+    """Computes objective values for a batch of parameter vectors.
+
+    This is the seam between the optimizer, which runs on one process, and whatever
+    computes the values: this process (:class:`~mpicg.parallel.serial.SerialEvaluator`) or
+    every MPI rank (:class:`~mpicg.parallel.mpi.MPIEvaluator`). Implementations must return,
+    for the same points, the same bits however many processes they use. It is what
+    :class:`mpicg.optimize.BatchEvaluator` asks for.
+    """
+
+    @abstractmethod
+    def evaluate(self, points: np.ndarray) -> np.ndarray:
+        """Objective values at each row of ``points``.
+
+        Parameters
+        ----------
+        points : ndarray, shape (m, n)
+            The batch: m parameter vectors of length n.
+
+        Returns
+        -------
+        ndarray, shape (m,)
+            One float64 value per point.
+        """
+
+
+@dataclass(frozen=True)
+class RankStats:
+    """Where one rank's time went during a fit.
+
+    Attributes
+    ----------
+    model : float
+        Seconds computing this rank's shares of batches (the model).
+    waiting : float
+        Seconds waiting for other ranks in collectives.
+    rounds : int
+        Rounds this rank took part in.
+    total : float
+        Seconds from the start of the job to its end, on this rank.
+    """
+
+    model: float
+    waiting: float
+    rounds: int
+    total: float
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What a job (serial or collective) returns on every rank.
+
+    Attributes
+    ----------
+    result : object
+        What rank 0's task returned.
+    stats : list of RankStats
+        Each rank's time accounting, in rank order.
+    """
+
+    result: Any
+    stats: list[RankStats]
+
+
+@dataclass
+class RankClock:
+    """Where one rank's time goes while a job runs (read out as :class:`RankStats`)."""
+
+    model: float = 0.0
+    waiting: float = 0.0
+    rounds: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    def summary(self) -> RankStats:
+        """Seconds in the model, seconds waiting for other ranks, rounds, seconds in all."""
+        return RankStats(model=self.model, waiting=self.waiting, rounds=self.rounds,
+                         total=time.perf_counter() - self.started)
+
+
+def compute_share(work, points: np.ndarray, clock: RankClock) -> np.ndarray:
+    """The payload of this rank for a batch, timed and counted as one round on ``clock``.
+
+    The one place a rank's rounds and model time are counted, serial or MPI.
+    """
+    t0 = time.perf_counter()
+    try:
+        return np.ascontiguousarray(work.compute(points), dtype=np.float64)
+    finally:
+        clock.model += time.perf_counter() - t0
+        clock.rounds += 1
