@@ -7,7 +7,7 @@ import pytest
 
 import mpicg
 from mpicg.parallel import BlockWork, SerialEvaluator
-from mpicg.parallel.blocks import block_edges, block_ranges, sum_blocks
+from mpicg.parallel.blocks import DEFAULT_MAX_BLOCKS, block_edges, block_ranges, sum_blocks
 
 
 def line(x, t):
@@ -74,15 +74,16 @@ def test_fit_recovers_a_line():
     assert res.rank_rounds == [res.rounds]
 
 
-@pytest.mark.parametrize(("n", "size"), [(1, None), (10, 3), (1003, 37), (5000, None)])
+@pytest.mark.parametrize(("n", "size"), [(1, None), (10, 3), (1003, 37), (5000, None),
+                                         (300_001, None)])
 def test_block_edges(n, size):
     e = block_edges(n, size)
     assert e[0] == 0
     assert e[-1] == n
     assert np.all(np.diff(e) > 0)
-    expected = size if size is not None else int(np.ceil(n / 256))
+    expected = size if size is not None else int(np.ceil(n / DEFAULT_MAX_BLOCKS))
     assert np.all(np.diff(e)[:-1] == expected)
-    assert len(e) - 1 <= 256 or size is not None
+    assert len(e) - 1 <= DEFAULT_MAX_BLOCKS or size is not None
 
 
 @pytest.mark.parametrize(("n_blocks", "n_ranks"), [(10, 3), (2, 4), (256, 7), (5, 5)])

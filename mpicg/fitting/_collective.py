@@ -33,6 +33,7 @@ from ..parallel import (
     PointWork,
     Work,
     catch_signals,
+    check_sharing,
     distribute,
     requested,
     run_job,
@@ -48,7 +49,8 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
                   names=("fun", "jac", "eps"),
                   halt_status: bool = True, require_problem: bool = False,
                   require_finite_start: bool = False, progress_every_niters: int = 0,
-                  progress_file=None, resume=None, comm=None) -> JobOutcome:
+                  progress_file=None, resume=None, sharing: str = "auto",
+                  comm=None) -> JobOutcome:
     """Check the arguments (on rank 0), share the evaluations over the ranks, and run CG.
 
     Every rank calls it (a collective call); with one rank it runs serially.
@@ -79,14 +81,18 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
     resume : str or path, optional
         Continue from a progress file: its state and its options (the trajectory depends on
         them) replace ``x0`` and the CG options given here.
+    sharing : {'auto', 'blocks', 'points'}
+        How a sum objective's batches are shared among ranks (see
+        :data:`mpicg.parallel.SHARINGS`); a plain callable's points are always shared out.
     comm : mpi4py communicator, optional
         Where to run (default: the MPI world under ``mpirun``, else serially).
 
     Returns
     -------
     JobOutcome
-        The :class:`~mpicg.optimize.OptimizeResult` (with ``rounds`` and ``fun_initial``) on
-        every rank, and each rank's time accounting.
+        The :class:`~mpicg.optimize.OptimizeResult` (with ``rounds``, ``fun_initial`` and the
+        :class:`~mpicg.parallel.BalanceReport`'s fields) on every rank, and each rank's time
+        accounting.
     """
     fun_name, jac_name, eps_name = names
     # With require_problem (fit), ranks other than 0 may pass None and receive their blocks
@@ -101,6 +107,7 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
                              f"SumObjective) on rank 0; got {type(fun).__name__}")
         if not is_sum:
             check_callable(fun, fun_name)
+        check_sharing(sharing)
         if progress_every_niters or resume is not None or progress_file is not None:
             _prepare_progress(ready, fun, progress_every_niters, progress_file, resume)
             if resume is not None:
@@ -124,10 +131,10 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
 
     def make_work(world, rank: int, size: int) -> Work:
         if is_sum:
-            return distribute(fun, world, rank, size)
+            return distribute(fun, world, rank, size, sharing)
         if pair is not None:
-            return PointWork(pair.value, (), fun_name, size, rank)
-        return PointWork(fun, args, fun_name, size, rank)
+            return PointWork(pair.value, (), fun_name)
+        return PointWork(fun, args, fun_name)
 
     def interrupt() -> FitInterrupted | None:
         signum = requested()
@@ -136,12 +143,17 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
     def root_task(evaluator: Evaluator) -> OptimizeResult:
         objective = BatchedObjective(evaluator, ready["x0"].size, ready["gradient"],
                                      gradient_name=jac_name)
-        return minimize_cg(objective, ready["x0"], **ready["cg"], callback=callback,
-                           return_all=return_all, disp=disp, halt_status=halt_status,
-                           require_finite_start=require_finite_start,
-                           resume=ready.get("checkpoint"), progress=ready.get("progress"),
-                           progress_every=progress_every_niters,
-                           interrupt=interrupt if progress_file is not None else None)
+        res = minimize_cg(objective, ready["x0"], **ready["cg"], callback=callback,
+                          return_all=return_all, disp=disp, halt_status=halt_status,
+                          require_finite_start=require_finite_start,
+                          resume=ready.get("checkpoint"), progress=ready.get("progress"),
+                          progress_every=progress_every_niters,
+                          interrupt=interrupt if progress_file is not None else None,
+                          annotate=evaluator.progress)
+        balance = evaluator.balance()
+        if balance is not None:
+            res.update(balance.as_dict())
+        return res
 
     # With a progress file, a batch system's signal means "checkpoint and exit 75".
     with catch_signals(enabled=progress_file is not None):

@@ -157,7 +157,7 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
                  norm: float = np.inf, c1: float = DEFAULT_C1, c2: float = DEFAULT_C2,
                  callback: Callable | None = None, block_size: int | None = None,
                  disp: bool = False, progress_every_niters: int = 0, progress_file=None,
-                 resume=None, comm=None) -> Solution:
+                 resume=None, sharing: str = "auto", comm=None) -> Solution:
     """Fit named parameters of a model to a light curve (PHOEBE's ``optimizer.cg``).
 
     A collective call under MPI: every rank calls it with the same arguments (and its own
@@ -203,6 +203,8 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
     progress_every_niters, progress_file, resume : optional
         Progress files and exact resume, as in :func:`mpicg.fit` (a batch system's signal
         writes one too). Resume with the same model, data and named options.
+    sharing : {'auto', 'blocks', 'points'}, optional
+        Who computes what (see :func:`mpicg.fit`); the result is the same to the bit.
     comm : mpi4py communicator, optional
         The ranks to use (default: the MPI world under mpirun; else serial).
 
@@ -269,7 +271,7 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
         problem, x0, jac=rule, callback=callback, gtol=gtol, norm=norm, maxiter=maxiter,
         c1=c1, c2=c2, disp=disp, names=("problem", "jac", "steps"), require_problem=True,
         require_finite_start=True, progress_every_niters=progress_every_niters,
-        progress_file=progress_file, resume=resume, comm=comm))
+        progress_file=progress_file, resume=resume, sharing=sharing, comm=comm))
     options = {"fit_parameters": fit_parameters, "initial_values": dict(initial_values or {}),
                "priors": prior_set.to_dict() if prior_set is not None else None,
                "priors_combine": priors_combine,
@@ -291,4 +293,6 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
         success=bool(res.success), status=int(res.status), nit=int(res.nit),
         nfev=int(res.nfev), njev=int(res.njev), rounds=int(res.rounds),
         wall_time=float(res.wall_time), n_ranks=int(res.n_ranks), fun=float(res.fun),
-        lnprobabilities=lnp, options=options, model=repr(model)[:500])
+        lnprobabilities=lnp, options=options, model=repr(model)[:500],
+        balance={k: res[k] for k in ("sharing", "imbalance_before", "imbalance_after",
+                                     "rebalances")})

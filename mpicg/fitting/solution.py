@@ -84,6 +84,9 @@ class Solution:
         The solver options used (JSON-safe).
     model : str
         A description of the model.
+    balance : dict or None
+        How the ranks shared the work: ``sharing``, ``imbalance_before``,
+        ``imbalance_after``, ``rebalances`` (see :func:`mpicg.fit`).
     """
 
     fit_parameters: list[str]
@@ -104,6 +107,7 @@ class Solution:
     lnprobabilities: dict[str, float] | None = None
     options: dict = field(default_factory=dict)
     model: str = ""
+    balance: dict | None = None
 
     @property
     def x(self) -> np.ndarray:
@@ -134,6 +138,12 @@ class Solution:
         if self.lnprobabilities is not None:
             lines.append(f"  ln p: initial {self.lnprobabilities['initial']:.6f}, "
                          f"final {self.lnprobabilities['final']:.6f}")
+        if self.balance is not None and self.n_ranks > 1:
+            lines.append(f"  imbalance (slowest / mean rank): "
+                         f"{self.balance['imbalance_before']:.2f} at first, "
+                         f"{self.balance['imbalance_after']:.2f} at the end "
+                         f"({self.balance['sharing']} sharing, "
+                         f"{self.balance['rebalances']} rebalancings)")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:

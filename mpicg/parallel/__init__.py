@@ -1,10 +1,13 @@
 """Who computes a batch of objective values: this process, or every MPI rank.
 
 The only package that imports mpi4py, and only when several ranks run: evaluators (serial and
-MPI), work sharing, fixed blocks, the collective protocol, launcher detection and batch-system
-signals. It knows a work's per-block evaluation, not what the points mean.
+MPI), work sharing (points x blocks), fixed blocks, layouts, the measured cost model and
+rebalancing, the collective protocol and its waiting, launcher detection, batch-system signals
+and glibc's malloc settings. It knows a work's per-block evaluation, not what the points
+mean.
 """
 
+from .balance import BalanceReport
 from .base import Evaluator, JobOutcome, RankClock, RankStats
 from .blocks import DEFAULT_MAX_BLOCKS, block_edges, block_ranges, sum_blocks
 from .launcher import (
@@ -15,19 +18,25 @@ from .launcher import (
     launch_size,
     raise_on_root,
 )
+from .layout import Layout, Piece
+from .malloc import tune_malloc
 from .mpi import barrier
 from .run import run_job
 from .serial import SerialEvaluator
-from .sharing import BlockWork, PointWork, Work, distribute
+from .sharing import SHARINGS, BlockWork, PointWork, Work, check_sharing, distribute
 from .signals import EXIT_INTERRUPTED, FitInterrupted, catch_signals, requested
 
 __all__ = [
     "DEFAULT_MAX_BLOCKS",
     "EXIT_INTERRUPTED",
+    "SHARINGS",
+    "BalanceReport",
     "BlockWork",
     "Evaluator",
     "FitInterrupted",
     "JobOutcome",
+    "Layout",
+    "Piece",
     "PointWork",
     "RankClock",
     "RankStats",
@@ -37,6 +46,7 @@ __all__ = [
     "block_edges",
     "block_ranges",
     "catch_signals",
+    "check_sharing",
     "distribute",
     "find_mpirun",
     "install_abort_on_uncaught",
@@ -47,4 +57,5 @@ __all__ = [
     "requested",
     "run_job",
     "sum_blocks",
+    "tune_malloc",
 ]

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from .balance import BalanceReport
+
 __all__ = ["Evaluator", "JobOutcome", "RankClock", "RankStats", "compute_share"]
 
 
@@ -36,6 +38,14 @@ class Evaluator(ABC):
         ndarray, shape (m,)
             One float64 value per point.
         """
+
+    def progress(self) -> dict:
+        """Numbers on the rounds since the last call, for an iteration's progress line."""
+        return {}
+
+    def balance(self) -> BalanceReport | None:
+        """How evenly the ranks' model time was spread (None when not measured)."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -91,14 +101,15 @@ class RankClock:
                          total=time.perf_counter() - self.started)
 
 
-def compute_share(work, points: np.ndarray, clock: RankClock) -> np.ndarray:
-    """The payload of this rank for a batch, timed and counted as one round on ``clock``.
+def compute_share(work, points: np.ndarray, pieces: list, clock: RankClock
+                  ) -> tuple[np.ndarray, list]:
+    """A rank's payload for a batch and its pieces' seconds, counted as one round on ``clock``.
 
     The one place a rank's rounds and model time are counted, serial or MPI.
     """
     t0 = time.perf_counter()
     try:
-        return np.ascontiguousarray(work.compute(points), dtype=np.float64)
+        return work.compute(points, pieces)
     finally:
         clock.model += time.perf_counter() - t0
         clock.rounds += 1

@@ -15,8 +15,8 @@ import traceback
 
 from ..errors import EXIT_INPUT, FitAborted
 
-__all__ = ["find_mpirun", "install_abort_on_uncaught", "is_root", "launch_rank", "launch_size",
-           "raise_on_root"]
+__all__ = ["find_mpirun", "install_abort_on_uncaught", "is_root", "launch_local_size",
+           "launch_rank", "launch_size", "raise_on_root"]
 
 # (rank, size) variables of MPICH/Intel MPI (hydra, PMI), Open MPI, PMIx, MVAPICH, SLURM srun.
 _RANK_SIZE_VARS = (
@@ -44,6 +44,21 @@ def launch_rank() -> int | None:
 def launch_size() -> int | None:
     """The number of ranks the launcher started, or None outside a launcher."""
     return _read(1)
+
+
+# Ranks the launcher started on this process's node: MPICH/Intel MPI (hydra), Open MPI,
+# MVAPICH.
+_LOCAL_SIZE_VARS = ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE",
+                    "MV2_COMM_WORLD_LOCAL_SIZE")
+
+
+def launch_local_size() -> int | None:
+    """The number of ranks the launcher started on this node, or None when it did not say."""
+    for name in _LOCAL_SIZE_VARS:
+        value = os.environ.get(name, "").strip()
+        if value.isdigit():
+            return int(value)
+    return None
 
 
 def is_root() -> bool:

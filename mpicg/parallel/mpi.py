@@ -1,36 +1,47 @@
-"""The MPI executor: rank 0 broadcasts each batch, every rank computes its share, rank 0 adds.
+"""The MPI executor: rank 0 sends each batch, every rank computes its cells, rank 0 adds.
 
-Protocol (every message a numpy buffer, no pickling on the hot path):
+Protocol (every message a float64 buffer, no pickling on the hot path; how they travel:
+:mod:`.channel`):
 
-1. rank 0 broadcasts a header ``[command, m, n]``;
-2. for ``EVAL``: rank 0 broadcasts the ``m x n`` batch; every rank, rank 0 included, computes
-   its payload (:mod:`.sharing`) and a status flag; rank 0 gathers all payloads in rank order;
-3. a rank whose model raised sends a failure flag in place of its sums; rank 0 then sends
+1. rank 0 sends one message to every rank: a header ``[command, m, n, layout length,
+   predicted seconds of the round, predicted seconds to the next message, probe]``, then for
+   ``EVAL`` the ``m x n`` batch and, when the ranks do not have it yet, the layout for
+   batches of m points (:mod:`.layout`, chosen by rank 0's :class:`~.balance.Sharing`);
+2. every rank, rank 0 included, computes its pieces of the batch's grid and sends its cell
+   sums followed by a trailer: a status flag and the seconds of each piece (and of a probe
+   call when asked); rank 0 receives them in rank order, which puts the cells in grid order,
+   and hands the seconds to the sharing (the measured cost model);
+3. a rank whose model raised sends a failure flag in its trailer; rank 0 then sends
    ``REPORT``, gathers the tracebacks, raises :class:`~mpicg.errors.RemoteEvaluationError`
    naming the ranks, and the other ranks leave with :class:`~mpicg.errors.FitAborted`;
 4. ``STOP`` ends the serve loop of the other ranks; ``ABORT`` ends it with an error (rank 0
    failed for its own reasons, e.g. a callback raised).
 
-Waiting is done by polling non-blocking collectives with a short back-off, so that idle
-ranks do not spin at 100 % CPU (ranks may share cores) and so the time spent waiting can be
-measured per rank. Only this package imports mpi4py, and only when several ranks run.
+The predicted times let waiting ranks sleep (:mod:`.waiting`): idle ranks do not take a core
+from ranks that compute, and the time spent waiting is measured per rank. Only this package
+imports mpi4py, and only when several ranks run.
 """
 
 from __future__ import annotations
 
 import signal
 import socket
+import statistics
 import sys
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ..errors import EXIT_INPUT, FitAborted, InputError, RemoteEvaluationError
+from .balance import BalanceReport
 from .base import Evaluator, JobOutcome, RankClock, compute_share
+from .channel import Channel
 from .launcher import install_abort_on_uncaught, launch_size
+from .layout import TRAILER, Layout
 from .sharing import Work
 from .signals import EXIT_INTERRUPTED, FitInterrupted, requested
 
@@ -71,67 +82,25 @@ def barrier(comm=None) -> None:
         world.Barrier()
 
 
-def _wait(request, clock: RankClock, deadline: float | None = None) -> bool:
-    """Wait for a non-blocking request; spin briefly, then sleep with back-off."""
-    t0 = time.perf_counter()
-    spins, delay = 0, 2e-5
+def _compute(work: Work, points: np.ndarray, layout: Layout, rank: int, size: int,
+             probe: bool, clock: RankClock):
+    """The rank's sums followed by its trailer, and the remote traceback if the model raised."""
+    pieces = layout.pieces(rank)
+    trailer = np.zeros(TRAILER)
     try:
-        while not request.Test():
-            spins += 1
-            if spins > 200:
-                time.sleep(delay)
-                delay = min(delay * 1.5, 1e-3)
-            if deadline is not None and time.perf_counter() > deadline:
-                return False
-        return True
-    finally:
-        clock.waiting += time.perf_counter() - t0
-
-
-def _compute(work: Work, points: np.ndarray, rank: int, size: int, clock: RankClock):
-    """The payload of this rank and, if the model raised, the remote traceback text."""
-    try:
-        return compute_share(work, points, clock), None
+        payload, seconds = compute_share(work, points, pieces, clock)
+        trailer[1:1 + len(seconds)] = seconds
+        if probe:
+            block = pieces[0].first_block if pieces else 0
+            trailer[TRAILER - 1] = work.probe(points, block)
+            clock.model += trailer[TRAILER - 1]
+        return np.concatenate([payload, trailer]), None
     except Exception:  # the model's own error: report it, keep the protocol going
-        payload = np.zeros(work.counts(len(points))[rank])
+        trailer[:] = 0.0
+        trailer[0] = 1.0
         error = (f"Traceback from rank {rank} of {size} on {socket.gethostname()}:\n"
                  + traceback.format_exc())
-        return payload, error
-
-
-class _Channel:
-    """The collective calls both sides make, in the same order."""
-
-    def __init__(self, comm, work: Work, clock: RankClock):
-        self.comm, self.work, self.clock = comm, work, clock
-        self.rank, self.size = comm.Get_rank(), comm.Get_size()
-
-    def header(self, header: np.ndarray, deadline: float | None = None) -> bool:
-        return _wait(self.comm.Ibcast(header, root=0), self.clock, deadline)
-
-    def batch(self, points: np.ndarray) -> None:
-        _wait(self.comm.Ibcast(points, root=0), self.clock)
-
-    def exchange(self, points: np.ndarray):
-        """Compute this rank's share and gather every payload and status at rank 0."""
-        payload, error = _compute(self.work, points, self.rank, self.size, self.clock)
-        send = np.append(payload, 1.0 if error else 0.0)
-        counts = [c + 1 for c in self.work.counts(len(points))]
-        if self.rank == 0:
-            recv = np.empty(sum(counts))
-            displs = np.concatenate([[0], np.cumsum(counts)[:-1]])
-            _wait(self.comm.Igatherv(send, [recv, counts, displs, _float64()], root=0),
-                  self.clock)
-            parts = np.split(recv, np.cumsum(counts)[:-1])
-            return [p[:-1] for p in parts], [r for r, p in enumerate(parts) if p[-1]], error
-        _wait(self.comm.Igatherv(send, None, root=0), self.clock)
-        return None, None, error
-
-
-def _float64():
-    from mpi4py import MPI
-
-    return MPI.DOUBLE
+        return np.concatenate([np.zeros(sum(p.cells for p in pieces)), trailer]), error
 
 
 class MPIEvaluator(Evaluator):
@@ -142,13 +111,19 @@ class MPIEvaluator(Evaluator):
     comm : mpi4py communicator
         All ranks of the job; the others must be in :func:`serve`.
     work : Work
-        What each rank computes and how payloads are assembled.
+        What each rank computes and how the grid is assembled.
     clock : RankClock
         Rank 0's time accounting.
     """
 
     def __init__(self, comm, work: Work, clock: RankClock):
-        self.channel = _Channel(comm, work, clock)
+        self.comm, self.work, self.clock = comm, work, clock
+        self.size = comm.Get_size()
+        self.channel = Channel(comm, clock)
+        self.sharing = work.sharing(self.size)
+        self._sent: dict[int, Layout] = {}  # batch size -> the layout the ranks hold
+        self._gathered: float | None = None  # when the last round's sums were all in
+        self._gaps: deque = deque(maxlen=5)  # from then to the next round's message
         self.open = True
 
     def evaluate(self, points: np.ndarray) -> np.ndarray:
@@ -156,22 +131,47 @@ class MPIEvaluator(Evaluator):
         points = np.ascontiguousarray(points, dtype=np.float64)
         m, n = points.shape
         ch = self.channel
-        ch.header(np.array([EVAL, m, n], dtype=np.int64))
-        ch.batch(points)
-        payloads, failed, error = ch.exchange(points)
+        layout = self.sharing.layout(m)
+        body = points.ravel()
+        if self._sent.get(m) is not layout:
+            body = np.concatenate([body, layout.encode()])
+        predicted = self.sharing.predicted_seconds(layout) or 0.0
+        probe = self.sharing.wants_probe()
+        started = time.perf_counter()
+        if self._gathered is not None:
+            self._gaps.append(started - self._gathered)
+        # The next message comes after this round and rank 0's own work between rounds (its
+        # own measurement: how long the others slept does not bias it).
+        next_in = predicted + statistics.median(self._gaps) if predicted and self._gaps else 0.0
+        gathered = ch.expect_sums(layout)
+        ch.send([EVAL, m, n, body.size - m * n, predicted, next_in, probe], body)
+        self._sent[m] = layout
+        own, error = _compute(self.work, points, layout, 0, self.size, probe, self.clock)
+        ch.collect(gathered, layout, own, started + predicted if predicted else None)
+        self._gathered = time.perf_counter()
+        grid, trailers = layout.split(gathered)
+        failed = np.flatnonzero(trailers[:, 0]).tolist()
         if failed:
             self._report(failed, error, m)
-        return ch.work.assemble(payloads, points)
+        self.sharing.record(layout, trailers)
+        return self.work.values(grid, points)
+
+    def progress(self) -> dict:
+        """The imbalance of the rounds since the last call."""
+        return self.sharing.progress()
+
+    def balance(self) -> BalanceReport:
+        """Imbalance before and after rebalancing."""
+        return self.sharing.report()
 
     def _report(self, failed: list[int], own_error: str | None, m: int) -> None:
-        ch = self.channel
-        ch.header(np.array([REPORT, 0, 0], dtype=np.int64))
-        tracebacks = ch.comm.gather(own_error, root=0)
+        self.channel.send([REPORT, 0, 0, 0, 0, 0, 0])
+        tracebacks = self.comm.gather(own_error, root=0)
         self.open = False
         texts = {r: tracebacks[r] for r in failed}
         names = ", ".join(str(r) for r in failed)
         plural = "s" if len(failed) > 1 else ""
-        message = (f"the model raised on rank{plural} {names} (of {ch.size}) while "
+        message = (f"the model raised on rank{plural} {names} (of {self.size}) while "
                    f"evaluating a batch of {m} point{'s' if m > 1 else ''}; every rank "
                    f"stops.\n\n" + "\n".join(texts[r] for r in failed))
         raise RemoteEvaluationError(message, failed, texts)
@@ -179,7 +179,7 @@ class MPIEvaluator(Evaluator):
     def stop(self) -> None:
         """End the other ranks' serve loops normally."""
         if self.open:
-            self.channel.header(np.array([STOP, 0, 0], dtype=np.int64))
+            self.channel.send([STOP, 0, 0, 0, 0, 0, 0])
             self.open = False
 
     def abort(self, exit_code: int = 1) -> None:
@@ -190,8 +190,10 @@ class MPIEvaluator(Evaluator):
         """
         if self.open:
             self.open = False
-            self.channel.header(np.array([ABORT, exit_code, 0], dtype=np.int64),
-                                deadline=time.perf_counter() + _ABORT_GRACE)
+            deadline = time.perf_counter() + _ABORT_GRACE
+            # A round cut short on rank 0: take the sums that are on their way first.
+            self.channel.finish(deadline=deadline)
+            self.channel.send([ABORT, exit_code, 0, 0, 0, 0, 0], deadline=deadline)
 
 
 def serve(comm, work: Work, clock: RankClock) -> None:
@@ -202,26 +204,34 @@ def serve(comm, work: Work, clock: RankClock) -> None:
     FitAborted
         When the fit ends in an error (reported by rank 0).
     """
-    ch = _Channel(comm, work, clock)
-    header = np.empty(3, dtype=np.int64)
+    ch = Channel(comm, clock)
+    rank, size = comm.Get_rank(), comm.Get_size()
+    layouts: dict[int, Layout] = {}
     last_error = None
+    next_message = None  # when rank 0 expects to send the next message
     while True:
-        ch.header(header)
-        command, m, n = (int(v) for v in header)
+        header, body = ch.receive(next_message)
+        arrived = time.perf_counter()
+        command, m, n, length = (int(v) for v in header[:4])
         if command == EVAL:
-            points = np.empty((m, n))
-            ch.batch(points)
-            _, _, error = ch.exchange(points)
+            next_in, probe = float(header[5]), bool(header[6])
+            points = body[:m * n].reshape(m, n)
+            if length:
+                layouts[m] = Layout.decode(body[m * n:])
+            sums, error = _compute(work, points, layouts[m], rank, size, probe, clock)
+            ch.send_sums(sums)
             last_error = error or last_error
-        elif command == REPORT:
+            next_message = arrived + next_in if next_in > 0 else None
+            continue
+        ch.finish(deadline=time.perf_counter() + _ABORT_GRACE)
+        if command == REPORT:
             comm.gather(last_error, root=0)
             raise FitAborted("the model failed (see rank 0's error)")
-        elif command == ABORT:
+        if command == ABORT:
             if m == EXIT_INTERRUPTED:
                 raise FitInterrupted(requested() or signal.SIGTERM)
             raise FitAborted()
-        else:
-            return
+        return
 
 
 def run_collective(comm, make_work: Callable[[int, int], Work],

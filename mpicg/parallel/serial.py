@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .balance import BalanceReport
 from .base import Evaluator, RankClock, compute_share
+from .layout import Layout
 from .sharing import Work
 
 __all__ = ["SerialEvaluator"]
@@ -21,7 +23,7 @@ class SerialEvaluator(Evaluator):
     Parameters
     ----------
     work : Work
-        What to compute (made for one rank: ``n_ranks=1, rank=0``).
+        What to compute.
     clock : RankClock, optional
         Where this process's time is counted.
     """
@@ -31,5 +33,16 @@ class SerialEvaluator(Evaluator):
         self.clock = clock or RankClock()
 
     def evaluate(self, points: np.ndarray) -> np.ndarray:
-        """Compute and assemble the whole batch here."""
-        return self.work.assemble([compute_share(self.work, points, self.clock)], points)
+        """Compute the whole grid here and assemble it."""
+        points = np.ascontiguousarray(points, dtype=np.float64)
+        layout = Layout.whole_points(len(points), self.work.n_blocks, 1)
+        payload, _ = compute_share(self.work, points, layout.pieces(0), self.clock)
+        return self.work.values(payload.reshape(len(points), self.work.n_blocks), points)
+
+    def progress(self) -> dict:
+        """One rank is always balanced."""
+        return {"imbalance": 1.0}
+
+    def balance(self) -> BalanceReport:
+        """One rank: imbalance 1."""
+        return BalanceReport(self.work.sharing_name, 1.0, 1.0, 0)

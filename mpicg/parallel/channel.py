@@ -1,0 +1,156 @@
+"""How a round's messages travel: rank 0's message out to every rank, the sums back.
+
+A round is one message out and one message back per rank, all float64 buffers:
+
+* **out**: rank 0's message (header, batch and, when new, a layout) has a fixed capacity that
+  grows to the largest batch seen, so that it is one message; one that does not fit follows
+  in a second. It goes out as a broadcast (a tree: a rank passes it on to others) when every
+  rank has a core of its own and polls promptly. When a node has more ranks than cores,
+  waiting ranks must sleep, and a sleeping rank would hold up the ranks below it in the tree,
+  so rank 0 sends the message to each rank itself.
+* **back**: every rank sends its sums and trailer to rank 0, which posted its receives,
+  straight into the gathered buffer, before it sent the message (so a rank that finishes
+  first is not kept waiting on rank 0's own computing). A rank does not wait for its sums to
+  leave: it goes on to wait for the next message, and MPI moves them meanwhile.
+
+Waits go through :class:`~.waiting.Waiter` (no core burnt, no millisecond added).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import RankClock
+from .layout import Layout
+from .waiting import Waiter, oversubscribed
+
+__all__ = ["HEADER", "Channel"]
+
+#: Numbers at the head of every message: command, m, n, layout length, seconds expected for
+#: the round and to the next message (0: unknown), probe.
+HEADER = 7
+FIRST_CAPACITY = 64  # numbers in a message, until a larger batch comes
+_MESSAGE_TAG, _SUMS_TAG = 4240, 4241  # point-to-point messages of the rounds
+
+
+class _AllOf:
+    """Several requests waited for as one."""
+
+    def __init__(self, requests: list):
+        self.requests = requests
+
+    def Test(self) -> bool:  # noqa: N802 -- mpi4py's name, which the waiter calls
+        from mpi4py import MPI
+
+        return MPI.Request.Testall(self.requests)
+
+
+class Channel:
+    """One rank's end of the rounds' messages (rank 0 and the others use different halves).
+
+    Parameters
+    ----------
+    comm : mpi4py communicator
+        Every rank of the job (creating a channel is a collective call).
+    clock : RankClock
+        Where this rank's waiting time is counted.
+    """
+
+    def __init__(self, comm, clock: RankClock):
+        self.comm = comm
+        self.rank, self.size = comm.Get_rank(), comm.Get_size()
+        crowded = oversubscribed(comm)
+        self.waiter = Waiter(clock, spin=not crowded)
+        self.flat = crowded
+        self.capacity = FIRST_CAPACITY
+        self._sending: list = []  # (request, buffer) of sums still on their way to rank 0
+        self._receiving = None  # rank 0: the receives of the round in progress
+
+    def _post(self, buffer: np.ndarray):
+        """Start sending (rank 0) or receiving (the others) one message from rank 0."""
+        if not self.flat:
+            return self.comm.Ibcast(buffer, root=0)
+        if self.rank == 0:
+            return _AllOf([self.comm.Isend(buffer, dest=r, tag=_MESSAGE_TAG)
+                           for r in range(1, self.size)])
+        return self.comm.Irecv(buffer, source=0, tag=_MESSAGE_TAG)
+
+    def _grow(self, header) -> None:
+        # Both sides, after every batch: the next one this large fits in one message.
+        if header[1] > 0:
+            self.capacity = max(self.capacity, HEADER + int(header[1]) * int(header[2]))
+
+    # -- rank 0 ---------------------------------------------------------------------------
+    def send(self, header: list, body: np.ndarray | None = None,
+             deadline: float | None = None) -> bool:
+        """Send a header and its body to every rank; False if ``deadline`` passed first."""
+        message = np.zeros(self.capacity)
+        message[:HEADER] = header
+        fits = body is None or HEADER + body.size <= self.capacity
+        if body is not None and fits:
+            message[HEADER:HEADER + body.size] = body
+        if not self.waiter.wait(self._post(message), deadline=deadline):
+            return False
+        if not fits:
+            self.waiter.wait(self._post(body))
+        if body is not None:
+            self._grow(header)
+        return True
+
+    def expect_sums(self, layout: Layout) -> np.ndarray:
+        """Post the receives of every other rank's sums for a round; the buffer they fill.
+
+        Rank 0's own part goes in with :meth:`collect`.
+        """
+        counts, displs = layout.gather_counts()
+        gathered = np.empty(int(counts.sum()))
+        self._receiving = _AllOf([
+            self.comm.Irecv(gathered[displs[r]:displs[r] + counts[r]], source=r,
+                            tag=_SUMS_TAG) for r in range(1, self.size)])
+        return gathered
+
+    def collect(self, gathered: np.ndarray, layout: Layout, own: np.ndarray,
+                expected: float | None = None) -> np.ndarray:
+        """Put rank 0's own sums in and wait for everyone else's; the gathered buffer."""
+        counts, _ = layout.gather_counts()
+        gathered[:counts[0]] = own
+        self.finish(expected)
+        return gathered
+
+    # -- the other ranks ------------------------------------------------------------------
+    def receive(self, expected: float | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """The next header from rank 0, and its body (None for a bare command)."""
+        message = np.empty(self.capacity)
+        self.waiter.wait(self._post(message), expected=expected)
+        header = message[:HEADER]
+        m, n, length = (int(v) for v in header[1:4])
+        if length == 0 and m * n == 0:
+            return header, None
+        size = m * n + length
+        if HEADER + size <= self.capacity:
+            body = message[HEADER:HEADER + size]
+        else:
+            body = np.empty(size)
+            self.waiter.wait(self._post(body))
+        self._grow(header)
+        return header, body
+
+    def send_sums(self, sums: np.ndarray) -> None:
+        """Send this rank's sums and trailer to rank 0, without waiting for them to leave."""
+        self._sending = [(q, b) for q, b in self._sending if not q.Test()]
+        self._sending.append((self.comm.Isend(sums, dest=0, tag=_SUMS_TAG), sums))
+
+    # -- both -----------------------------------------------------------------------------
+    def finish(self, expected: float | None = None, deadline: float | None = None) -> bool:
+        """Wait until this rank's sums have left (rank 0: until all sums are in)."""
+        if self._receiving is not None:
+            done = self.waiter.wait(self._receiving, expected=expected, deadline=deadline)
+            if done:
+                self._receiving = None
+            return done
+        if self._sending:
+            done = self.waiter.wait(_AllOf([q for q, _ in self._sending]), deadline=deadline)
+            if done:
+                self._sending = []
+            return done
+        return True
