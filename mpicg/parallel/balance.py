@@ -9,8 +9,8 @@ block ``w[b]`` (a mesh model costs more in eclipse than out of it). The ranks me
 the fit runs: each rank times each of its pieces (:mod:`.layout`) and sends the seconds with
 its sums; once, in the second round, every rank also times one call on a single block (a
 *probe*), which gives ``c``. A piece of k calls that took s seconds says that its blocks cost
-``s / k - c`` per call; the blocks' costs are scaled to agree (keeping the shape learnt so far
-inside the piece), averaged where pieces overlap, and blended with the previous estimate.
+``s / k - c`` per call; the blocks' costs are fitted to all of a round's pieces (keeping the
+shape learnt so far where the pieces cannot tell) and blended with the previous estimate.
 
 From the model, :func:`best_cuts` chooses the layout whose slowest rank is fastest among all
 runs of cells in point-major order: each rank's run pays ``c`` once for every point it
@@ -52,6 +52,8 @@ REBALANCE_GAIN = 0.97
 #: Updating the model and planning may take at most this share of the rounds' time (a fast
 #: model is measured and re-planned less often).
 BOOKKEEPING_SHARE = 0.02
+#: Multiplicative sweeps that fit the blocks' costs to one round's pieces.
+SWEEPS = 40
 #: Rounds over which the final imbalance is reported.
 RECENT_ROUNDS = 10
 
@@ -182,28 +184,42 @@ class CostModel:
         return np.bincount(table[:, 0], weights=seconds, minlength=layout.n_ranks)
 
     def update(self, layout: Layout, piece_seconds: np.ndarray) -> None:
-        """Learn from one round: ``piece_seconds[r, k]`` is rank r's k-th piece's seconds."""
+        """Learn from one round: ``piece_seconds[r, k]`` is rank r's k-th piece's seconds.
+
+        The pieces' ends cut the blocks into *atoms*; each piece says what the atoms it
+        covers cost together. Pieces of different points end at different blocks, so one
+        round already says more than any single piece: the atoms' costs are fitted to all
+        the round's pieces at once by simultaneous multiplicative updates (SMART: Byrne,
+        "Iterative image reconstruction algorithms based on cross-entropy minimization",
+        IEEE Trans. Image Process. 2, 1993), starting from the current estimate, whose shape
+        inside each atom is kept. The result is blended with the previous estimate.
+        """
         table = layout.piece_table()
         if not len(table):
             return
         rank, slot, calls, first, last = table.T
         per_call = piece_seconds[rank, slot] / calls
-        P = self.prefix()
-        estimate = np.maximum(P[last] - P[first], 1e-300)
         # The blocks' share of a call; never all of it vanishing into a mis-measured c.
-        blocks = np.maximum(per_call - self.call_seconds, 0.05 * per_call)
-        factor = blocks / estimate
-        B = self.block_seconds.size
-        weighted = np.zeros(B + 1)
-        np.add.at(weighted, first, calls * factor)
-        np.add.at(weighted, last, -calls * factor)
-        counted = np.zeros(B + 1, dtype=np.int64)
-        np.add.at(counted, first, calls)
-        np.add.at(counted, last, -calls)
-        weighted, counted = np.cumsum(weighted)[:-1], np.cumsum(counted)[:-1]
-        covered = counted > 0
+        target = np.maximum(per_call - self.call_seconds, 0.05 * per_call)
+        bounds = np.unique(np.concatenate([first, last]))
+        start, stop = np.searchsorted(bounds, first), np.searchsorted(bounds, last)
+        P = self.prefix()
+        old = np.maximum(np.diff(P[bounds]), 1e-300)  # each atom's cost
+        counted = np.zeros(bounds.size)
+        np.add.at(counted, start, calls)
+        np.add.at(counted, stop, -calls)
+        counted = np.cumsum(counted)[:-1]
+        covered = counted > 0.5
+        atoms = old.copy()
+        for _ in range(SWEEPS):
+            cumulative = np.concatenate([[0.0], np.cumsum(atoms)])
+            factor = calls * target / np.maximum(cumulative[stop] - cumulative[start], 1e-300)
+            weighted = np.zeros(bounds.size)
+            np.add.at(weighted, start, factor)
+            np.add.at(weighted, stop, -factor)
+            atoms[covered] *= np.cumsum(weighted)[:-1][covered] / counted[covered]
         new = self.block_seconds.copy()
-        new[covered] *= weighted[covered] / counted[covered]
+        new[bounds[0]:bounds[-1]] *= np.repeat(atoms / old, np.diff(bounds))
         blend = 1.0 if self.updates < 2 else 0.5  # the first measurements replace the guess
         self.block_seconds = np.maximum((1.0 - blend) * self.block_seconds + blend * new,
                                         1e-12)
