@@ -10,7 +10,12 @@ every contender:
 * ``scipy``          -- ``scipy.optimize.minimize(method='CG')``, one process;
 * ``scipy+workers N``-- the same with ``options={'workers': MPIPoolExecutor(N).map}``: the n
   points of a finite-difference gradient go to N worker processes, line-search values stay
-  serial in the master (which sleeps meanwhile; it is not counted as a core).
+  serial in the master (which sleeps meanwhile; it is not counted as a core);
+* ``python``         -- mpicg started as ``python`` (no ``mpirun``) and without the malloc
+  variables of RUN_ENV, as a user runs ``python fit.py``: mpicg sets glibc's thresholds
+  itself (:func:`mpicg.parallel.tune_malloc`);
+* ``python, glibc defaults`` -- the same with that call switched off (what such a run got
+  before mpicg made it).
 
 Each configuration runs as a fresh job; the configurations alternate within each repeat (so
 drifts of a shared machine hit all alike) and the table quotes medians. Times are of the fit
@@ -85,14 +90,16 @@ def make_data(n_times: int, resolution: int):
 def child(kind: str, n_times: int, resolution: int, workers: int) -> None:
     """Run one fit and print one JSON line (from the process that owns the result)."""
     model, times, flux, sigma = make_data(n_times, resolution)
-    if kind == "mpicg":
+    if kind.startswith(("mpicg", "python")):
         import mpicg
 
+        if kind == "python-untuned":
+            import mpicg.parallel.run
+
+            mpicg.parallel.run.tune_malloc = lambda: False
         problem = mpicg.Problem(model, times, flux, sigma)
         res = mpicg.fit(problem, X0, gtol=GTOL)
-        from mpi4py import MPI
-
-        if MPI.COMM_WORLD.Get_rank() == 0:
+        if mpicg.parallel.is_root():
             print("RESULT " + json.dumps({"seconds": res.wall_time, "nit": res.nit,
                                           "nfev": res.nfev, "fun": res.fun,
                                           "status": res.status}), flush=True)
@@ -132,6 +139,9 @@ def launch(kind: str, n: int, args) -> dict:
     else:
         cmd = me
     env = dict(os.environ, PYTHONPATH=f"{HERE}{os.pathsep}{ROOT}", **RUN_ENV)
+    if kind.startswith("python"):  # as a user runs it: no malloc variables
+        for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
+            env.pop(name, None)
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -145,7 +155,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--n-times", type=int, default=2000)
     parser.add_argument("--resolution", type=int, default=20)
-    parser.add_argument("--child", choices=["mpicg", "scipy", "scipy-workers"])
+    parser.add_argument("--child", choices=["mpicg", "scipy", "scipy-workers", "python",
+                                            "python-untuned"])
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     if args.child:
@@ -154,7 +165,8 @@ def main() -> None:
 
     ranks = list(range(1, args.max_ranks + 1))
     configs = ([("mpicg", n) for n in ranks] + [("scipy", 1)]
-               + [("scipy-workers", n) for n in ranks])
+               + [("scipy-workers", n) for n in ranks]
+               + [("python", 1), ("python-untuned", 1)])
     model, times, _, _ = make_data(args.n_times, args.resolution)
     t0 = time.perf_counter()
     for _ in range(5):
@@ -183,6 +195,13 @@ def main() -> None:
         tm, tw = med[("mpicg", n)], med[("scipy-workers", n)]
         print(f"| {n} | {tm:.2f} | {t1 / (n * tm):.2f} | {med[('scipy', 1)]:.2f} | {tw:.2f} "
               f"| {tw / tm:.2f}x faster |")
+    print()
+    print("| serial run | seconds | vs mpirun -n 1 |")
+    print("|---|---|---|")
+    for kind, label in (("mpicg", "`mpirun -n 1` (RUN_ENV malloc variables)"),
+                        ("python", "`python fit.py` (mpicg sets them)"),
+                        ("python-untuned", "`python fit.py`, glibc defaults")):
+        print(f"| {label} | {med[(kind, 1)]:.2f} | {med[(kind, 1)] / t1:.3f} |")
     print()
     for c in configs:
         r = runs[c][0]

@@ -16,13 +16,8 @@ from hypothesis import strategies as st
 
 import mpicg
 from mpicg.parallel import SHARINGS, BlockWork, Layout, PointWork, SerialEvaluator
-from mpicg.parallel.balance import (
-    CostModel,
-    FixedSharing,
-    MeasuredSharing,
-    best_cuts,
-)
-from mpicg.parallel.layout import BLOCKS, CELLS, TRAILER
+from mpicg.parallel.balance import CostModel, FixedSharing, MeasuredSharing
+from mpicg.parallel.layout import BLOCKS, CELLS, TRAILER, best_cuts
 from mpicg.parallel.malloc import tune_malloc
 from mpicg.parallel.waiting import Waiter
 

@@ -12,9 +12,9 @@ its sums; once, in the second round, every rank also times one call on a single 
 ``s / k - c`` per call; the blocks' costs are fitted to all of a round's pieces (keeping the
 shape learnt so far where the pieces cannot tell) and blended with the previous estimate.
 
-From the model, :func:`best_cuts` chooses the layout whose slowest rank is fastest among all
-runs of cells in point-major order: each rank's run pays ``c`` once for every point it
-touches. A large ``c`` gives whole points per rank (and, with more ranks than points, each
+From the model, :func:`.layout.best_cuts` chooses the layout whose slowest rank is fastest
+among all runs of cells in point-major order: each rank's run pays ``c`` once for every point
+it touches. A large ``c`` gives whole points per rank (and, with more ranks than points, each
 point split over as few ranks as balance allows); a small ``c`` gives each rank a range of
 blocks of one or two points; the cost per block moves the boundaries. Rank 0 re-plans between
 rounds when the measured costs have changed, and switches when the new layout's slowest rank
@@ -25,11 +25,6 @@ The imbalance of a round is the slowest rank's model seconds over the mean rank'
 several rounds, the sum of the slowest over the sum of the means (the share of the wall time
 lost to waiting). :class:`BalanceReport` gives it before the first rebalancing and over the
 last rounds.
-
-The partition is the classic bottleneck partition of a sequence into contiguous parts
-(bisection on the bottleneck with a greedy feasibility test; e.g. Pinar & Aykanat, "Fast
-optimal load balancing algorithms for 1D partitioning", J. Parallel Distrib. Comput. 64, 2004),
-here with the per-point call cost added to each part.
 """
 
 from __future__ import annotations
@@ -41,10 +36,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .layout import CELLS, TRAILER, Layout
+from .layout import CELLS, TRAILER, Layout, best_cuts
 
-__all__ = ["BalanceReport", "CostModel", "FixedSharing", "MeasuredSharing", "Sharing",
-           "best_cuts"]
+__all__ = ["BalanceReport", "CostModel", "FixedSharing", "MeasuredSharing", "Sharing"]
 
 #: A new layout replaces the current one only when its slowest rank is predicted at least
 #: this much faster (measurements are noisy; layouts should not flicker).
@@ -56,91 +50,6 @@ BOOKKEEPING_SHARE = 0.02
 SWEEPS = 40
 #: Rounds over which the final imbalance is reported.
 RECENT_ROUNDS = 10
-
-
-def best_cuts(m: int, n_ranks: int, call_seconds: float, block_seconds: np.ndarray,
-              rel_tol: float = 1e-3) -> np.ndarray:
-    """Cuts of the ``m x B`` cell grid (point-major) whose slowest rank is (nearly) fastest.
-
-    Parameters
-    ----------
-    m : int
-        Points in the batch.
-    n_ranks : int
-        Ranks to share them.
-    call_seconds : float
-        Fixed cost of one model call, in seconds (>= 0).
-    block_seconds : ndarray, shape (B,)
-        Cost of each block in one call, in seconds (> 0).
-    rel_tol : float
-        The slowest rank is within this relative distance of the optimum.
-
-    Returns
-    -------
-    ndarray of int64, shape (n_ranks + 1,)
-        Cuts for a :data:`~.layout.CELLS` layout. Rank 0 gets the smallest share (it also
-        runs the optimizer and assembles the batch).
-    """
-    # Walk the mirrored grid so that the slack of the greedy partition falls on rank 0.
-    walk = _Walk(m, call_seconds, np.asarray(block_seconds, dtype=np.float64)[::-1])
-    # Bounds: one cell must fit in a run; every point is at least one call.
-    lo = max(call_seconds + float(np.max(block_seconds)), m * walk.row / n_ranks) if m else 0.0
-    hi = m * walk.row * (1.0 + 1e-9)  # one rank computes everything (with room for rounding)
-    cuts = walk.cuts(lo, n_ranks)
-    if cuts is None:
-        while hi - lo > rel_tol * hi:
-            mid = 0.5 * (lo + hi)
-            if walk.cuts(mid, n_ranks) is None:
-                lo = mid
-            else:
-                hi = mid
-        cuts = walk.cuts(hi, n_ranks)
-    if cuts is None:  # cannot happen (hi fits everything in one run); be safe regardless
-        cuts = [0] + [walk.total] * n_ranks
-    return walk.total - np.array(cuts[::-1], dtype=np.int64)
-
-
-class _Walk:
-    """Greedy runs of cells, each as long as a capacity allows (the feasibility test)."""
-
-    def __init__(self, m: int, call: float, w: np.ndarray):
-        self.m, self.call, self.B = m, call, w.size
-        self.prefix = np.concatenate([[0.0], np.cumsum(w)])
-        self.W = float(self.prefix[-1])
-        self.row = call + self.W  # one whole point
-        self.total = m * self.B
-
-    def extend(self, pos: int, capacity: float) -> int:
-        """Where a run starting at cell ``pos`` ends when its cost may reach ``capacity``."""
-        B, P, call = self.B, self.prefix, self.call
-        point, block = divmod(pos, B)
-        rest_of_point = call + (self.W - P[block])
-        if rest_of_point > capacity:  # the run ends inside this point
-            if capacity <= call:
-                return pos
-            end = int(np.searchsorted(P, P[block] + (capacity - call), side="right")) - 1
-            return point * B + min(end, B)
-        left = capacity - rest_of_point
-        point += 1
-        whole = min(int(left // self.row), self.m - point) if self.row > 0 else self.m - point
-        point += whole
-        left -= whole * self.row
-        if point >= self.m or left <= call:
-            return min(point, self.m) * B
-        end = int(np.searchsorted(P, left - call, side="right")) - 1
-        return point * B + min(end, B)
-
-    def cuts(self, capacity: float, n_ranks: int) -> list[int] | None:
-        """Cuts of runs of at most ``capacity`` each, or None when n_ranks runs cannot do."""
-        cuts, pos = [0], 0
-        for _ in range(n_ranks):
-            if pos < self.total:
-                new = self.extend(pos, capacity)
-                if new == pos:
-                    return None
-                pos = new
-            cuts.append(pos)
-        return cuts if pos >= self.total else None
 
 
 class CostModel:

@@ -9,9 +9,10 @@ A round is one message out and one message back per rank, all float64 buffers:
   waiting ranks must sleep, and a sleeping rank would hold up the ranks below it in the tree,
   so rank 0 sends the message to each rank itself.
 * **back**: every rank sends its sums and trailer to rank 0, which posted its receives,
-  straight into the gathered buffer, before it sent the message (so a rank that finishes
-  first is not kept waiting on rank 0's own computing). A rank does not wait for its sums to
-  leave: it goes on to wait for the next message, and MPI moves them meanwhile.
+  straight into the gathered buffer, before it sent the message (so that a rank that
+  finishes first can hand over its sums while rank 0 still computes, when they are small).
+  Large sums go over only while both sides poll, so a rank waits for its sums to leave
+  before it waits for the next message.
 
 Waits go through :class:`~.waiting.Waiter` (no core burnt, no millisecond added).
 """
@@ -135,10 +136,13 @@ class Channel:
         self._grow(header)
         return header, body
 
-    def send_sums(self, sums: np.ndarray) -> None:
-        """Send this rank's sums and trailer to rank 0, without waiting for them to leave."""
-        self._sending = [(q, b) for q, b in self._sending if not q.Test()]
+    def send_sums(self, sums: np.ndarray, expected: float | None = None) -> None:
+        """Send this rank's sums and trailer to rank 0; wait until they have left.
+
+        ``expected``: when rank 0 should be done with its own share (and polling).
+        """
         self._sending.append((self.comm.Isend(sums, dest=0, tag=_SUMS_TAG), sums))
+        self.finish(expected)
 
     # -- both -----------------------------------------------------------------------------
     def finish(self, expected: float | None = None, deadline: float | None = None) -> bool:

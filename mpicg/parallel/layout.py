@@ -17,6 +17,13 @@ each rank a set of cells as at most three *pieces* — rectangles (some points o
 
 A layout never changes which terms make up a cell, and rank 0 adds a point's cells in block
 order (:func:`.blocks.sum_blocks`), so no layout changes a bit of any value.
+
+:func:`best_cuts` finds the CELLS layout whose slowest rank is fastest for given costs (a fixed
+cost per model call and a cost per block; see :mod:`.balance`): the classic bottleneck
+partition of a sequence into contiguous parts (bisection on the bottleneck with a greedy
+feasibility test; e.g. Pinar & Aykanat, "Fast optimal load balancing algorithms for 1D
+partitioning", J. Parallel Distrib. Comput. 64, 2004), here with the fixed cost added once for
+every point a part touches.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import numpy as np
 
 from .blocks import block_ranges
 
-__all__ = ["BLOCKS", "CELLS", "TRAILER", "Layout", "Piece"]
+__all__ = ["BLOCKS", "CELLS", "TRAILER", "Layout", "Piece", "best_cuts"]
 
 CELLS, BLOCKS = 0, 1
 
@@ -189,3 +196,88 @@ class Layout:
         """The layout :meth:`encode` wrote."""
         kind, m, n_blocks = (int(v) for v in numbers[:3])
         return cls(kind, m, n_blocks, numbers[3:].astype(np.int64))
+
+
+def best_cuts(m: int, n_ranks: int, call_seconds: float, block_seconds: np.ndarray,
+              rel_tol: float = 1e-3) -> np.ndarray:
+    """Cuts of the ``m x B`` cell grid (point-major) whose slowest rank is (nearly) fastest.
+
+    Parameters
+    ----------
+    m : int
+        Points in the batch.
+    n_ranks : int
+        Ranks to share them.
+    call_seconds : float
+        Fixed cost of one model call, in seconds (>= 0).
+    block_seconds : ndarray, shape (B,)
+        Cost of each block in one call, in seconds (> 0).
+    rel_tol : float
+        The slowest rank is within this relative distance of the optimum.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_ranks + 1,)
+        Cuts for a :data:`~.layout.CELLS` layout. Rank 0 gets the smallest share (it also
+        runs the optimizer and assembles the batch).
+    """
+    # Walk the mirrored grid so that the slack of the greedy partition falls on rank 0.
+    walk = _Walk(m, call_seconds, np.asarray(block_seconds, dtype=np.float64)[::-1])
+    # Bounds: one cell must fit in a run; every point is at least one call.
+    lo = max(call_seconds + float(np.max(block_seconds)), m * walk.row / n_ranks) if m else 0.0
+    hi = m * walk.row * (1.0 + 1e-9)  # one rank computes everything (with room for rounding)
+    cuts = walk.cuts(lo, n_ranks)
+    if cuts is None:
+        while hi - lo > rel_tol * hi:
+            mid = 0.5 * (lo + hi)
+            if walk.cuts(mid, n_ranks) is None:
+                lo = mid
+            else:
+                hi = mid
+        cuts = walk.cuts(hi, n_ranks)
+    if cuts is None:  # cannot happen (hi fits everything in one run); be safe regardless
+        cuts = [0] + [walk.total] * n_ranks
+    return walk.total - np.array(cuts[::-1], dtype=np.int64)
+
+
+class _Walk:
+    """Greedy runs of cells, each as long as a capacity allows (the feasibility test)."""
+
+    def __init__(self, m: int, call: float, w: np.ndarray):
+        self.m, self.call, self.B = m, call, w.size
+        self.prefix = np.concatenate([[0.0], np.cumsum(w)])
+        self.W = float(self.prefix[-1])
+        self.row = call + self.W  # one whole point
+        self.total = m * self.B
+
+    def extend(self, pos: int, capacity: float) -> int:
+        """Where a run starting at cell ``pos`` ends when its cost may reach ``capacity``."""
+        B, P, call = self.B, self.prefix, self.call
+        point, block = divmod(pos, B)
+        rest_of_point = call + (self.W - P[block])
+        if rest_of_point > capacity:  # the run ends inside this point
+            if capacity <= call:
+                return pos
+            end = int(np.searchsorted(P, P[block] + (capacity - call), side="right")) - 1
+            return point * B + min(end, B)
+        left = capacity - rest_of_point
+        point += 1
+        whole = min(int(left // self.row), self.m - point) if self.row > 0 else self.m - point
+        point += whole
+        left -= whole * self.row
+        if point >= self.m or left <= call:
+            return min(point, self.m) * B
+        end = int(np.searchsorted(P, left - call, side="right")) - 1
+        return point * B + min(end, B)
+
+    def cuts(self, capacity: float, n_ranks: int) -> list[int] | None:
+        """Cuts of runs of at most ``capacity`` each, or None when n_ranks runs cannot do."""
+        cuts, pos = [0], 0
+        for _ in range(n_ranks):
+            if pos < self.total:
+                new = self.extend(pos, capacity)
+                if new == pos:
+                    return None
+                pos = new
+            cuts.append(pos)
+        return cuts if pos >= self.total else None

@@ -214,12 +214,12 @@ def serve(comm, work: Work, clock: RankClock) -> None:
         arrived = time.perf_counter()
         command, m, n, length = (int(v) for v in header[:4])
         if command == EVAL:
-            next_in, probe = float(header[5]), bool(header[6])
+            predicted, next_in, probe = float(header[4]), float(header[5]), bool(header[6])
             points = body[:m * n].reshape(m, n)
             if length:
                 layouts[m] = Layout.decode(body[m * n:])
             sums, error = _compute(work, points, layouts[m], rank, size, probe, clock)
-            ch.send_sums(sums)
+            ch.send_sums(sums, arrived + predicted if predicted > 0 else None)
             last_error = error or last_error
             next_message = arrived + next_in if next_in > 0 else None
             continue

@@ -1,13 +1,20 @@
-"""Waiting for a non-blocking collective: no core burnt, no millisecond added.
+"""Waiting for a message: no core taken from a rank that computes, no millisecond added.
 
-A rank that waits (for the next batch, or rank 0 for the slowest rank's sums) spins briefly
-when it has a core of its own, then sleeps. It knows when the round should end (rank 0
-predicts it from the measured costs), so it sleeps most of the way there in a few long naps
-and then polls in short ones (50 us, growing with a quarter of the time it has waited past
-its expectation, up to 1 ms), so a late wake-up costs a small fraction of the wait and a
-rank wakes up a few times per round, not hundreds. When ranks
-outnumber the cores (a simulation, or a shared node), it does not spin at all: a spinning
-rank would take the core from a rank that computes.
+A rank that waits (for the next batch, for its sums to leave, or rank 0 for the slowest
+rank's sums) usually knows when the wait should end: rank 0 predicts each round from the
+measured costs. The rank sleeps most of the way there, in a few long naps (each 80 % of the
+time left). Then:
+
+* when every rank of the node has a core of its own, it spins (polls without sleeping) from
+  1 ms before the expected end until 0.2 ms after it, both widened by how late its naps end
+  (measured: a nap of 50 us takes 0.1 ms on a quiet machine, 2 ms on a loaded one): MPI moves
+  messages only while a rank polls, so the fast end of a round costs what MPI itself costs;
+* when ranks outnumber the cores (a simulation, or a shared node), a spinning rank would take
+  the core from a rank that computes: it only naps, 50 us at first, growing with a quarter of
+  the time it has waited past the expected end, up to 1 ms.
+
+A wait whose end is not known (the first rounds, or rank 0 busy in a callback) spins 0.2 ms
+(on a core of its own) and then naps the same way.
 """
 
 from __future__ import annotations
@@ -20,7 +27,8 @@ from .launcher import launch_local_size
 
 __all__ = ["Waiter", "oversubscribed"]
 
-SPIN_SECONDS = 2e-4  # a fast round's gap (rank 0's optimizer step) is about this long
+SPIN_AHEAD = 1e-3  # spin from this long before the expected end ...
+SPIN_PAST = 2e-4  # ... until this long after it (or this long, when no end is expected)
 MIN_NAP, MAX_NAP = 5e-5, 1e-3
 NAP_SHARE = 0.25  # of the time waited past the expected end
 LONG_NAP_SHARE = 0.8  # of the time left to the expected end, when that is far
@@ -53,11 +61,18 @@ class Waiter:
     clock : RankClock
         Where the waiting time is counted.
     spin : bool
-        Spin a little before sleeping (when this rank has a core of its own).
+        Whether this rank has a core of its own (and may spin near the expected end).
     """
 
     def __init__(self, clock: RankClock, spin: bool):
-        self.clock, self.spin = clock, SPIN_SECONDS if spin else 0.0
+        self.clock, self.spin = clock, spin
+        self.oversleep = MIN_NAP  # how much longer than asked a nap lasts here (measured)
+
+    def _nap(self, seconds: float) -> None:
+        t0 = time.perf_counter()
+        time.sleep(seconds)
+        late = time.perf_counter() - t0 - seconds
+        self.oversleep += 0.25 * (max(0.0, late) - self.oversleep)
 
     def wait(self, request, expected: float | None = None,
              deadline: float | None = None) -> bool:
@@ -66,7 +81,7 @@ class Waiter:
         Parameters
         ----------
         request : mpi4py.MPI.Request
-            What to wait for.
+            What to wait for (anything with ``Test()``).
         expected : float, optional
             When (``time.perf_counter()``) it should complete, if known.
         deadline : float, optional
@@ -76,22 +91,25 @@ class Waiter:
         try:
             if request.Test():
                 return True
-            spin_until = start + self.spin
-            while time.perf_counter() < spin_until:
-                if request.Test():
-                    return True
+            end = start if expected is None else max(start, expected)
             while True:
                 now = time.perf_counter()
                 if deadline is not None and now > deadline:
                     return False
-                if expected is not None and expected - now > 2 * MAX_NAP:
-                    nap = LONG_NAP_SHARE * (expected - now)
+                ahead = end - now
+                # Naps end late by about self.oversleep: start spinning that much earlier.
+                if self.spin and -SPIN_PAST - self.oversleep < ahead < SPIN_AHEAD + self.oversleep:
+                    if request.Test():
+                        return True
+                    continue
+                if ahead > 0:
+                    lead = (SPIN_AHEAD if self.spin else 0.0) + self.oversleep
+                    nap = max(MIN_NAP, min(LONG_NAP_SHARE * ahead, ahead - lead))
                 else:
-                    late = now - (start if expected is None else max(start, expected))
-                    nap = min(MAX_NAP, max(MIN_NAP, NAP_SHARE * late))
+                    nap = min(MAX_NAP, max(MIN_NAP, NAP_SHARE * -ahead))
                 if deadline is not None:
                     nap = max(0.0, min(nap, deadline - now))
-                time.sleep(nap)
+                self._nap(nap)
                 if request.Test():
                     return True
         finally:
