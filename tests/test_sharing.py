@@ -129,7 +129,7 @@ def test_measured_sharing_learns_an_eclipse_and_rebalances(call):
     sharing = MeasuredSharing(n_ranks, np.ones(n_blocks))
     optimum = bottleneck(Layout(CELLS, m, n_blocks, best_cuts(m, n_ranks, call, w)), call, w)
     first = bottleneck(sharing.layout(m), call, w)
-    for _ in range(12):
+    for _ in range(20):
         layout = sharing.layout(m)
         sharing.record(layout, true_seconds(layout, call, w))
     final = bottleneck(sharing.layout(m), call, w)
