@@ -298,7 +298,7 @@ class MeasuredSharing(Sharing):
         self.model = CostModel(block_sizes)
         self._layouts: dict[int, tuple[Layout, int]] = {}  # m -> (layout, model version)
         self._rounds = 0
-        self._work = 0.0  # summed slowest-rank seconds: the clock bookkeeping is paced by
+        self._work = 0.0  # the rounds' slowest-rank seconds so far (paces the bookkeeping)
         self._next_update = 0.0
         self._next_plan = 0.0
 
@@ -330,17 +330,24 @@ class MeasuredSharing(Sharing):
         return self._rounds + 1 == self.PROBE_ROUND
 
     def predicted_seconds(self, layout: Layout) -> float | None:
-        """The cost model's slowest rank, once something was measured."""
+        """The cost model's slowest rank, or what such rounds took when that is less.
+
+        Waiting ranks sleep until about then: an early guess costs a few polls, a late one
+        the difference.
+        """
+        observed = super().predicted_seconds(layout)
         if self.model.updates == 0:
-            return super().predicted_seconds(layout)
-        return float(self.model.predict(layout).max())
+            return observed
+        predicted = float(self.model.predict(layout).max())
+        return predicted if observed is None else min(predicted, observed)
 
     def _learn(self, layout, piece_seconds, probe_seconds, slowest) -> None:
         self._rounds += 1
         self._work += slowest
-        if self._rounds == self.PROBE_ROUND:
+        probed = self._rounds == self.PROBE_ROUND
+        if probed:  # then update now: the blocks' costs still hold the call's cost
             self.model.calibrate_call(layout, probe_seconds)
-        if self._work < self._next_update:
+        if self._work < self._next_update and not probed:
             return
         t0 = time.perf_counter()
         self.model.update(layout, piece_seconds)
