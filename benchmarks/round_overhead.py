@@ -8,9 +8,12 @@ overhead. Two measurements per job:
 
 * **fit**: ``mpicg.fit`` with forward differences from a far start (batches of 5, 4 or 1
   points), ``--fits`` fits in a row; the time per round is read from the fit's own progress
-  records (``record.mpicg_progress``: time and rounds at every iteration), from the first
-  iteration's record to the last, so MPI start-up and the fit's set-up are not in it. It
-  includes rank 0's optimizer step between rounds, which the serial run has too.
+  records (``record.mpicg_progress``: time and rounds at every iteration), so MPI start-up
+  and the fit's set-up are not in it. It includes rank 0's optimizer step between rounds,
+  which the serial run has too. Two statistics: the median over all iterations of an
+  iteration's seconds per round (a round as it usually goes: on a shared machine a process
+  is now and then descheduled for milliseconds, and with two processes that happens twice
+  as often), and the mean (all the fits' rounds, stalls included).
 * **floor** (N >= 2): MPI alone doing what a round needs, with blocking calls: ``Bcast`` of
   the round's message (64 numbers) and ``Gatherv`` of every rank's share of the sums of a
   batch of 5 points (5 x 1,000 / N numbers each, plus 5), 2,000 times.
@@ -22,6 +25,7 @@ configurations alternate within each repeat and the tables quote medians.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import os
@@ -101,15 +105,18 @@ def child(fits: int) -> None:
     logger.addHandler(records)
     logger.setLevel(logging.INFO)
     logger.propagate = False
-    per_round, rounds = [], 0
+    per_iteration, seconds, rounds = [], 0.0, 0
     for _ in range(fits):
         records.points.clear()
         res = mpicg.fit(problem, X0, gtol=1e-6)
         if rank == 0:
-            (t_first, r_first), (t_last, r_last) = records.points[0], records.points[-1]
-            per_round.append((t_last - t_first) / (r_last - r_first))
-            rounds = res.rounds
-    result = {"fit": statistics.median(per_round) if rank == 0 else None, "rounds": rounds}
+            points = records.points
+            per_iteration += [(t1 - t0) / (r1 - r0) for (t0, r0), (t1, r1)
+                              in itertools.pairwise(points) if r1 > r0]
+            seconds += points[-1][0] - points[0][0]
+            rounds += points[-1][1] - points[0][1]
+    result = {"fit": statistics.median(per_iteration) if rank == 0 else None,
+              "mean": seconds / rounds if rank == 0 else None, "rounds": res.rounds}
     if size > 1:
         result["floor"] = floor(comm)
     if rank == 0:
@@ -152,18 +159,21 @@ def main() -> None:
             runs[n].append(launch(n, args))
     one = statistics.median(r["fit"] for r in runs[1]) if 1 in ranks else None
     print(f"\n{runs[ranks[0]][0]['rounds']} rounds per fit\n")
-    print("| N | per round, fit (us) | overhead vs N = 1 (us) | MPI floor: Bcast + Gatherv "
-          "(us) |")
-    print("|---|---|---|---|")
+    mean_one = statistics.median(r["mean"] for r in runs[1]) if 1 in ranks else None
+    print("| N | per round, median (us) | overhead vs N = 1 (us) | per round, mean (us) "
+          "| overhead vs N = 1 (us) | MPI floor: Bcast + Gatherv (us) |")
+    print("|---|---|---|---|---|---|")
     for n in ranks:
         fit = statistics.median(r["fit"] for r in runs[n])
+        mean = statistics.median(r["mean"] for r in runs[n])
         over = f"{(fit - one) * 1e6:+.0f}" if one is not None else "-"
+        over_mean = f"{(mean - mean_one) * 1e6:+.0f}" if mean_one is not None else "-"
         mpi = (f"{statistics.median(r['floor'] for r in runs[n]) * 1e6:.0f}" if n > 1
                else "-")
-        print(f"| {n} | {fit * 1e6:.0f} | {over} | {mpi} |")
-    print("\nall (us per round, fit):")
+        print(f"| {n} | {fit * 1e6:.0f} | {over} | {mean * 1e6:.0f} | {over_mean} | {mpi} |")
+    print("\nall jobs (us per round: median, mean; MPI floor):")
     for n in ranks:
-        print(f"  N={n}: {[round(r['fit'] * 1e6) for r in runs[n]]}"
+        print(f"  N={n}: {[(round(r['fit'] * 1e6), round(r['mean'] * 1e6)) for r in runs[n]]}"
               + (f"  floor {[round(r['floor'] * 1e6) for r in runs[n]]}" if n > 1 else ""))
 
 

@@ -45,6 +45,9 @@ __all__ = ["BalanceReport", "CostModel", "FixedSharing", "MeasuredSharing", "Sha
 REBALANCE_GAIN = 0.95
 #: Weight of a round's measurements in the cost model, after the first two.
 BLEND = 0.25
+#: After the first two rounds, a piece's seconds count as at most this factor from what the
+#: model expects (more is a stall of its rank, not a cost).
+OUTLIER = 3.0
 #: Updating the model and planning may take at most this share of the rounds' time (a fast
 #: model is measured and re-planned less often).
 BOOKKEEPING_SHARE = 0.02
@@ -110,11 +113,16 @@ class CostModel:
             return
         rank, slot, calls, first, last = table.T
         per_call = piece_seconds[rank, slot] / calls
+        P = self.prefix()
+        if self.updates >= 2:
+            # A piece can take far longer than its cost when its rank was descheduled (a
+            # shared machine): one round moves an estimate by a factor of OUTLIER at most.
+            expected = self.call_seconds + P[last] - P[first]
+            per_call = np.clip(per_call, expected / OUTLIER, expected * OUTLIER)
         # The blocks' share of a call; never all of it vanishing into a mis-measured c.
         target = np.maximum(per_call - self.call_seconds, 0.05 * per_call)
         bounds = np.unique(np.concatenate([first, last]))
         start, stop = np.searchsorted(bounds, first), np.searchsorted(bounds, last)
-        P = self.prefix()
         old = np.maximum(np.diff(P[bounds]), 1e-300)  # each atom's cost
         counted = np.zeros(bounds.size)
         np.add.at(counted, start, calls)
@@ -210,7 +218,8 @@ class Sharing(ABC):
         self._before = [0.0, 0.0]  # slowest, mean: summed over rounds before a rebalancing
         self._recent: deque = deque(maxlen=RECENT_ROUNDS)
         self._since = [0.0, 0.0]  # since the last progress()
-        self._makespan: dict[int, float] = {}  # batch size -> slowest rank's seconds (EWMA)
+        # batch size -> the slowest rank's seconds in the last rounds of that size
+        self._makespans: dict[int, deque] = {}
 
     @abstractmethod
     def layout(self, m: int) -> Layout:
@@ -222,7 +231,9 @@ class Sharing(ABC):
 
     def predicted_seconds(self, layout: Layout) -> float | None:
         """The slowest rank's model seconds expected for this layout (None: unknown)."""
-        return self._makespan.get(layout.m)
+        recent = self._makespans.get(layout.m)
+        # The median: a rank descheduled for a while in one round does not move it.
+        return float(np.median(recent)) if recent else None
 
     def record(self, layout: Layout, trailers: np.ndarray) -> None:
         """Take note of a completed round: every rank's trailer (see :data:`~.layout.TRAILER`)."""
@@ -235,8 +246,7 @@ class Sharing(ABC):
         self._recent.append((slowest, mean))
         self._since[0] += slowest
         self._since[1] += mean
-        old = self._makespan.get(layout.m)
-        self._makespan[layout.m] = slowest if old is None else 0.5 * (old + slowest)
+        self._makespans.setdefault(layout.m, deque(maxlen=5)).append(slowest)
         self._learn(layout, piece_seconds, trailers[:, TRAILER - 1], slowest)
 
     def _learn(self, layout: Layout, piece_seconds: np.ndarray, probe_seconds: np.ndarray,
