@@ -271,7 +271,7 @@ class _Later:
 
 def test_waiter_sleeps_instead_of_polling():
     clock = mpicg.parallel.RankClock()
-    waiter = Waiter(clock, spin=False)
+    waiter = Waiter(clock, crowding=4.0)
     now = time.perf_counter()
     request = _Later(now + 0.05)
     assert waiter.wait(request, expected=now + 0.05)

@@ -140,8 +140,9 @@ class MPIEvaluator(Evaluator):
         started = time.perf_counter()
         if self._gathered is not None:
             self._gaps.append(started - self._gathered)
-        # The next message comes after this round and rank 0's own work between rounds (its
-        # own measurement: how long the others slept does not bias it).
+        # The next message comes after this round's slowest rank and rank 0's own work
+        # between rounds. (Not after rounds as long as the last ones: rounds take longer
+        # when ranks wake up late, and they would then wake up later still.)
         next_in = predicted + statistics.median(self._gaps) if predicted and self._gaps else 0.0
         gathered = ch.expect_sums(layout)
         ch.send([EVAL, m, n, body.size - m * n, predicted, next_in, probe], body)

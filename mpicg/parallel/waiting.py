@@ -2,16 +2,20 @@
 
 A rank that waits (for the next batch, for its sums to leave, or rank 0 for the slowest
 rank's sums) usually knows when the wait should end: rank 0 predicts each round from the
-measured costs. The rank sleeps most of the way there, in a few long naps (each 80 % of the
-time left). Then:
+measured costs. The rank sleeps most of the way there, in one or two long naps (ending early
+by how late its naps usually end: a nap of 50 us takes 0.1 ms on a quiet machine, several ms
+on a loaded one). Then:
 
 * when every rank of the node has a core of its own, it spins (polls without sleeping) from
-  1 ms before the expected end until 0.2 ms after it, both widened by how late its naps end
-  (measured: a nap of 50 us takes 0.1 ms on a quiet machine, 2 ms on a loaded one): MPI moves
-  messages only while a rank polls, so the fast end of a round costs what MPI itself costs;
+  1 ms before the expected end until 0.2 ms after it: MPI moves messages only while a rank
+  polls, so the fast end of a round costs what MPI itself costs;
 * when ranks outnumber the cores (a simulation, or a shared node), a spinning rank would take
-  the core from a rank that computes: it only naps, 50 us at first, growing with a quarter of
-  the time it has waited past the expected end, up to 1 ms.
+  the core from a rank that computes, and even a poll costs: waking up and asking MPI takes
+  about 30 us of a core. So past the expected end a rank other than 0 polls at most every
+  ``ranks per core x 0.3 ms`` (all the node's waiting ranks together then take at most a
+  tenth of its cores), up to twice as rarely the longer it waits (a quarter of the time
+  waited).
+  Rank 0, whose wake-up starts the next round, polls every 50 us or so.
 
 A wait whose end is not known (the first rounds, or rank 0 busy in a callback) spins 0.2 ms
 (on a core of its own) and then naps the same way.
@@ -25,17 +29,19 @@ import time
 from .base import RankClock
 from .launcher import launch_local_size
 
-__all__ = ["Waiter", "oversubscribed"]
+__all__ = ["Waiter", "ranks_per_core"]
 
 SPIN_AHEAD = 1e-3  # spin from this long before the expected end ...
 SPIN_PAST = 2e-4  # ... until this long after it (or this long, when no end is expected)
-MIN_NAP, MAX_NAP = 5e-5, 1e-3
+MIN_NAP = 5e-5
 NAP_SHARE = 0.25  # of the time waited past the expected end
 LONG_NAP_SHARE = 0.8  # of the time left to the expected end, when that is far
+POLL_COST = 3e-5  # seconds of a core to wake up and ask MPI (measured here: 27-39 us)
+POLL_SHARE = 0.1  # of the node's cores that polling ranks may take together
 
 
-def oversubscribed(comm) -> bool:
-    """True when this rank's node runs more ranks than it has cores.
+def ranks_per_core(comm) -> float:
+    """Ranks this rank's node runs per core (above 1: the node is oversubscribed).
 
     The launcher says how many ranks it started here (:func:`.launcher.launch_local_size`);
     when it does not, the ranks of ``comm`` on this node are counted, a collective call then
@@ -50,7 +56,7 @@ def oversubscribed(comm) -> bool:
             ranks_here = node.Get_size()
         finally:
             node.Free()
-    return ranks_here > (os.cpu_count() or 1)
+    return ranks_here / (os.cpu_count() or 1)
 
 
 class Waiter:
@@ -60,12 +66,19 @@ class Waiter:
     ----------
     clock : RankClock
         Where the waiting time is counted.
-    spin : bool
-        Whether this rank has a core of its own (and may spin near the expected end).
+    crowding : float
+        Ranks per core on this node (:func:`ranks_per_core`): at most 1, the rank may spin
+        near the expected end; above, it only naps.
+    prompt : bool
+        Poll often past the expected end however crowded the node (rank 0).
     """
 
-    def __init__(self, clock: RankClock, spin: bool):
-        self.clock, self.spin = clock, spin
+    def __init__(self, clock: RankClock, crowding: float = 1.0, prompt: bool = False):
+        self.clock = clock
+        self.spin = crowding <= 1.0
+        self.poll_every = MIN_NAP if prompt or self.spin else max(
+            MIN_NAP, crowding * POLL_COST / POLL_SHARE)
+        self.max_nap = max(1e-3, 2 * self.poll_every)
         self.oversleep = MIN_NAP  # how much longer than asked a nap lasts here (measured)
 
     def _nap(self, seconds: float) -> None:
@@ -102,11 +115,11 @@ class Waiter:
                     if request.Test():
                         return True
                     continue
-                if ahead > 0:
+                if ahead > self.oversleep + MIN_NAP:
                     lead = (SPIN_AHEAD if self.spin else 0.0) + self.oversleep
                     nap = max(MIN_NAP, min(LONG_NAP_SHARE * ahead, ahead - lead))
                 else:
-                    nap = min(MAX_NAP, max(MIN_NAP, NAP_SHARE * -ahead))
+                    nap = min(self.max_nap, max(self.poll_every, NAP_SHARE * -ahead))
                 if deadline is not None:
                     nap = max(0.0, min(nap, deadline - now))
                 self._nap(nap)
