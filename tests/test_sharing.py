@@ -129,10 +129,16 @@ def test_measured_sharing_learns_an_eclipse_and_rebalances(call):
     sharing = MeasuredSharing(n_ranks, np.ones(n_blocks))
     optimum = bottleneck(Layout(CELLS, m, n_blocks, best_cuts(m, n_ranks, call, w)), call, w)
     first = bottleneck(sharing.layout(m), call, w)
-    for _ in range(20):
+    for _ in range(20):  # one round per iteration
         layout = sharing.layout(m)
         sharing.record(layout, true_seconds(layout, call, w))
+        sharing.end_iteration()
     final = bottleneck(sharing.layout(m), call, w)
+    # Within an iteration the layout stays, however the measurements move.
+    current = sharing.layout(m)
+    for _ in range(3):
+        sharing.record(current, true_seconds(current, call, w[::-1].copy()))
+        assert sharing.layout(m) is current
     assert final <= 1.05 * optimum
     assert sharing.model.call_seconds == pytest.approx(call, abs=0.03)
     report = sharing.report()
@@ -149,6 +155,7 @@ def test_fixed_sharing_never_moves():
     w = np.arange(1.0, 11.0)
     for _ in range(3):
         sharing.record(layout, true_seconds(layout, 0.0, w))
+        sharing.end_iteration()
         assert sharing.layout(3) is layout
     report = sharing.report()
     assert report.rebalances == 0

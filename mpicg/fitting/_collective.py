@@ -149,7 +149,7 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
                           resume=ready.get("checkpoint"), progress=ready.get("progress"),
                           progress_every=progress_every_niters,
                           interrupt=interrupt if progress_file is not None else None,
-                          annotate=evaluator.progress)
+                          annotate=evaluator.end_iteration)
         balance = evaluator.balance()
         if balance is not None:
             res.update(balance.as_dict())

@@ -115,8 +115,9 @@ def minimize_cg(objective: BatchedObjective, x0: np.ndarray, *, gtol: float, nor
         pending: :class:`~mpicg.parallel.signals.FitInterrupted`), the progress file is
         written and the exception raised.
     annotate : callable, optional
-        ``annotate() -> dict`` of numbers about the evaluations since its last call (e.g.
-        the ranks' imbalance), added to each iteration's progress line and record.
+        ``annotate() -> dict``, called once after every iteration (and after the start),
+        whether progress is logged or not: numbers about the evaluations since its last call
+        (e.g. the ranks' imbalance), added to the iteration's progress line and record.
 
     Returns
     -------

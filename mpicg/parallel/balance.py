@@ -17,8 +17,9 @@ among all runs of cells in point-major order: each rank's run pays ``c`` once fo
 it touches. A large ``c`` gives whole points per rank (and, with more ranks than points, each
 point split over as few ranks as balance allows); a small ``c`` gives each rank a range of
 blocks of one or two points; the cost per block moves the boundaries. Rank 0 re-plans between
-rounds when the measured costs have changed, and switches when the new layout's slowest rank
-is predicted at least 5 % faster. None of this changes a bit of any value (see
+iterations of the optimizer (at most once per iteration and batch size) when the measured
+costs have changed, and switches when the new layout's slowest rank is predicted at least
+5 % faster. None of this changes a bit of any value (see
 :mod:`.layout`); it only decides who computes what.
 
 The imbalance of a round is the slowest rank's model seconds over the mean rank's; over
@@ -215,6 +216,7 @@ class Sharing(ABC):
     def __init__(self, name: str, n_ranks: int, n_blocks: int):
         self.name, self.n_ranks, self.n_blocks = name, n_ranks, n_blocks
         self.rebalances = 0
+        self.iteration = 0  # iterations of the optimizer ended so far
         self._before = [0.0, 0.0]  # slowest, mean: summed over rounds before a rebalancing
         self._recent: deque = deque(maxlen=RECENT_ROUNDS)
         self._since = [0.0, 0.0]  # since the last progress()
@@ -254,10 +256,11 @@ class Sharing(ABC):
         """Update what the sharing knows of the costs (nothing, for a fixed sharing)."""
         return
 
-    def progress(self) -> dict:
-        """The imbalance since the last call (for the progress line of an iteration)."""
+    def end_iteration(self) -> dict:
+        """An iteration ended: the imbalance of its rounds (for its progress line)."""
         value = _ratio(*self._since)
         self._since = [0.0, 0.0]
+        self.iteration += 1
         return {"imbalance": value}
 
     def report(self) -> BalanceReport:
@@ -306,7 +309,8 @@ class MeasuredSharing(Sharing):
     def __init__(self, n_ranks: int, block_sizes: np.ndarray):
         super().__init__("auto", n_ranks, len(block_sizes))
         self.model = CostModel(block_sizes)
-        self._layouts: dict[int, tuple[Layout, int]] = {}  # m -> (layout, model version)
+        # m -> (layout, the model version and the iteration it was planned with)
+        self._layouts: dict[int, tuple[Layout, int, int]] = {}
         self._rounds = 0
         self._work = 0.0  # the rounds' slowest-rank seconds so far (paces the bookkeeping)
         self._next_update = 0.0
@@ -317,16 +321,18 @@ class MeasuredSharing(Sharing):
         entry = self._layouts.get(m)
         if entry is None:
             layout = self._plan(m)
-            self._layouts[m] = (layout, self.model.version)
+            self._layouts[m] = (layout, self.model.version, self.iteration)
             return layout
-        layout, version = entry
-        if version != self.model.version and self._work >= self._next_plan:
+        layout, version, iteration = entry
+        # At most once per iteration (and batch size): layouts change between iterations.
+        if (version != self.model.version and iteration != self.iteration
+                and self._work >= self._next_plan):
             candidate = self._plan(m)
             predicted = self.model.predict(layout).max()
             if self.model.predict(candidate).max() < REBALANCE_GAIN * predicted:
                 layout = candidate
                 self.rebalances += 1
-            self._layouts[m] = (layout, self.model.version)
+            self._layouts[m] = (layout, self.model.version, self.iteration)
         return layout
 
     def _plan(self, m: int) -> Layout:

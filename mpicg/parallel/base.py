@@ -39,8 +39,12 @@ class Evaluator(ABC):
             One float64 value per point.
         """
 
-    def progress(self) -> dict:
-        """Numbers on the rounds since the last call, for an iteration's progress line."""
+    def end_iteration(self) -> dict:
+        """An optimizer iteration ended: numbers on its rounds, for its progress line.
+
+        Called once per iteration by rank 0's optimizer; an evaluator may also use it to
+        rebalance its work between iterations.
+        """
         return {}
 
     def balance(self) -> BalanceReport | None:

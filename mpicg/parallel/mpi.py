@@ -157,9 +157,9 @@ class MPIEvaluator(Evaluator):
         self.sharing.record(layout, trailers)
         return self.work.values(grid, points)
 
-    def progress(self) -> dict:
-        """The imbalance of the rounds since the last call."""
-        return self.sharing.progress()
+    def end_iteration(self) -> dict:
+        """The imbalance of the iteration's rounds; rebalancing is allowed again."""
+        return self.sharing.end_iteration()
 
     def balance(self) -> BalanceReport:
         """Imbalance before and after rebalancing."""

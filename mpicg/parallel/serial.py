@@ -39,7 +39,7 @@ class SerialEvaluator(Evaluator):
         payload, _ = compute_share(self.work, points, layout.pieces(0), self.clock)
         return self.work.values(payload.reshape(len(points), self.work.n_blocks), points)
 
-    def progress(self) -> dict:
+    def end_iteration(self) -> dict:
         """One rank is always balanced."""
         return {"imbalance": 1.0}
 
