@@ -209,10 +209,13 @@ def serve(comm, work: Work, clock: RankClock) -> None:
     rank, size = comm.Get_rank(), comm.Get_size()
     layouts: dict[int, Layout] = {}
     last_error = None
-    next_message = None  # when rank 0 expects to send the next message
+    predicted_message = next_message = None  # when the next message should come
+    excess: deque = deque(maxlen=5)  # how much later than rank 0 predicted messages came
     while True:
         header, body = ch.receive(next_message)
         arrived = time.perf_counter()
+        if predicted_message is not None:
+            excess.append(arrived - predicted_message)
         command, m, n, length = (int(v) for v in header[:4])
         if command == EVAL:
             predicted, next_in, probe = float(header[4]), float(header[5]), bool(header[6])
@@ -222,7 +225,13 @@ def serve(comm, work: Work, clock: RankClock) -> None:
             sums, error = _compute(work, points, layouts[m], rank, size, probe, clock)
             ch.send_sums(sums, arrived + predicted if predicted > 0 else None)
             last_error = error or last_error
-            next_message = arrived + next_in if next_in > 0 else None
+            # Rank 0 predicts the model's time; rounds also take the messages' and the
+            # ranks' start-up (much of it, on a crowded node). Four fifths of the least that
+            # added lately: waking up a little early costs a poll, late costs the whole
+            # round, and expecting the full excess would let late wake-ups feed on themselves.
+            usual = max(0.0, min(excess)) if excess else 0.0
+            predicted_message = arrived + next_in if next_in > 0 else None
+            next_message = None if next_in <= 0 else predicted_message + 0.8 * usual
             continue
         ch.finish(deadline=time.perf_counter() + _ABORT_GRACE)
         if command == REPORT:

@@ -11,11 +11,11 @@ on a loaded one). Then:
   polls, so the fast end of a round costs what MPI itself costs;
 * when ranks outnumber the cores (a simulation, or a shared node), a spinning rank would take
   the core from a rank that computes, and even a poll costs: waking up and asking MPI takes
-  about 30 us of a core. So past the expected end a rank other than 0 polls at most every
-  ``ranks per core x 0.3 ms`` (all the node's waiting ranks together then take at most a
-  tenth of its cores), up to twice as rarely the longer it waits (a quarter of the time
-  waited).
-  Rank 0, whose wake-up starts the next round, polls every 50 us or so.
+  about 30 us of a core. So past the expected end a rank naps half the time it has waited
+  (from 50 us), which keeps the polls of a long wait few, and a rank other than 0 naps up to
+  ``ranks per core x 0.3 ms`` (then all the node's waiting ranks together take at most a
+  tenth of its cores), or twice that in a long wait. Rank 0, whose wake-up starts the next
+  round, naps 1 ms at most.
 
 A wait whose end is not known (the first rounds, or rank 0 busy in a callback) spins 0.2 ms
 (on a core of its own) and then naps the same way.
@@ -34,7 +34,7 @@ __all__ = ["Waiter", "ranks_per_core"]
 SPIN_AHEAD = 1e-3  # spin from this long before the expected end ...
 SPIN_PAST = 2e-4  # ... until this long after it (or this long, when no end is expected)
 MIN_NAP = 5e-5
-NAP_SHARE = 0.25  # of the time waited past the expected end
+NAP_SHARE = 0.5  # of the time waited past the expected end
 LONG_NAP_SHARE = 0.8  # of the time left to the expected end, when that is far
 POLL_COST = 3e-5  # seconds of a core to wake up and ask MPI (measured here: 27-39 us)
 POLL_SHARE = 0.1  # of the node's cores that polling ranks may take together
@@ -118,8 +118,9 @@ class Waiter:
                 if ahead > self.oversleep + MIN_NAP:
                     lead = (SPIN_AHEAD if self.spin else 0.0) + self.oversleep
                     nap = max(MIN_NAP, min(LONG_NAP_SHARE * ahead, ahead - lead))
-                else:
-                    nap = min(self.max_nap, max(self.poll_every, NAP_SHARE * -ahead))
+                else:  # late: polls ever rarer, from a sixteenth of poll_every up
+                    nap = min(self.max_nap, max(self.poll_every / 16, MIN_NAP,
+                                                NAP_SHARE * -ahead))
                 if deadline is not None:
                     nap = max(0.0, min(nap, deadline - now))
                 self._nap(nap)
