@@ -10,8 +10,8 @@ A round is one message out and one message back per rank, all float64 buffers:
   so rank 0 sends the message to each rank itself.
 * **back**: every rank sends its sums and trailer to rank 0, which posted its receives,
   straight into the gathered buffer, before it sent the message (so that a rank that
-  finishes first can hand over its sums while rank 0 still computes, when they are small).
-  Large sums go over only while both sides poll, so a rank waits for its sums to leave
+  finishes first can hand over its sums while rank 0 still computes). The sums go in pieces
+  of 3.5 kB, small enough that MPI sends each at once; a rank still waits for them to leave
   before it waits for the next message.
 
 Waits go through :class:`~.waiting.Waiter` (no core burnt, no millisecond added).
@@ -32,6 +32,17 @@ __all__ = ["HEADER", "Channel"]
 HEADER = 7
 FIRST_CAPACITY = 64  # numbers in a message, until a larger batch comes
 _MESSAGE_TAG, _SUMS_TAG = 4240, 4241  # point-to-point messages of the rounds
+#: Sums travel in messages of at most this many numbers (3.5 kB). MPI sends a small message
+#: at once and a large one only while both sides poll, in several steps; with waiting ranks
+#: asleep most of the time, those steps cost milliseconds. (Measured with MPICH here: 4 kB
+#: messages leave at once, 8 kB ones wait for the receiver; Open MPI's shared-memory eager
+#: limit is 4 kB too.)
+CHUNK = 448
+
+
+def _chunks(first: int, last: int) -> list[tuple[int, int]]:
+    """``[first, last)`` in pieces of at most :data:`CHUNK` numbers (at least one piece)."""
+    return [(lo, min(lo + CHUNK, last)) for lo in range(first, max(last, first + 1), CHUNK)]
 
 
 class _AllOf:
@@ -118,8 +129,9 @@ class Channel:
         counts, displs = layout.gather_counts()
         gathered = np.empty(int(counts.sum()))
         self._receiving = _AllOf([
-            self.comm.Irecv(gathered[displs[r]:displs[r] + counts[r]], source=r,
-                            tag=_SUMS_TAG) for r in range(1, self.size)])
+            self.comm.Irecv(gathered[lo:hi], source=r, tag=_SUMS_TAG)
+            for r in range(1, self.size)
+            for lo, hi in _chunks(int(displs[r]), int(displs[r] + counts[r]))])
         return gathered
 
     def collect(self, gathered: np.ndarray, layout: Layout, own: np.ndarray,
@@ -153,11 +165,13 @@ class Channel:
 
         ``expected``: when rank 0 should be done with its own share (and polling).
         """
-        self._sending.append((self.comm.Isend(sums, dest=0, tag=_SUMS_TAG), sums))
-        self.finish(expected)
+        for lo, hi in _chunks(0, sums.size):
+            self._sending.append((self.comm.Isend(sums[lo:hi], dest=0, tag=_SUMS_TAG), sums))
+        self.finish(expected, prompt=True)
 
     # -- both -----------------------------------------------------------------------------
-    def finish(self, expected: float | None = None, deadline: float | None = None) -> bool:
+    def finish(self, expected: float | None = None, deadline: float | None = None,
+               prompt: bool = False) -> bool:
         """Wait until this rank's sums have left (rank 0: until all sums are in)."""
         if self._receiving is not None:
             done = self.waiter.wait(self._receiving, expected=expected, deadline=deadline)
@@ -165,7 +179,8 @@ class Channel:
                 self._receiving = None
             return done
         if self._sending:
-            done = self.waiter.wait(_AllOf([q for q, _ in self._sending]), deadline=deadline)
+            done = self.waiter.wait(_AllOf([q for q, _ in self._sending]), expected, deadline,
+                                    prompt)
             if done:
                 self._sending = []
             return done

@@ -15,7 +15,8 @@ on a loaded one). Then:
   (from 50 us), which keeps the polls of a long wait few, and a rank other than 0 naps up to
   ``ranks per core x 0.3 ms`` (then all the node's waiting ranks together take at most a
   tenth of its cores), or twice that in a long wait. Rank 0, whose wake-up starts the next
-  round, naps 1 ms at most.
+  round, and a rank whose sums are leaving (large ones go only while both sides poll) nap
+  1 ms at most.
 
 A wait whose end is not known (the first rounds, or rank 0 busy in a callback) spins 0.2 ms
 (on a core of its own) and then naps the same way.
@@ -70,15 +71,16 @@ class Waiter:
         Ranks per core on this node (:func:`ranks_per_core`): at most 1, the rank may spin
         near the expected end; above, it only naps.
     prompt : bool
-        Poll often past the expected end however crowded the node (rank 0).
+        Poll often past the expected end however crowded the node (rank 0, whose every
+        wait is on the round's critical path).
     """
 
     def __init__(self, clock: RankClock, crowding: float = 1.0, prompt: bool = False):
         self.clock = clock
         self.spin = crowding <= 1.0
-        self.poll_every = MIN_NAP if prompt or self.spin else max(
+        self.prompt = prompt
+        self.poll_every = MIN_NAP if self.spin else max(
             MIN_NAP, crowding * POLL_COST / POLL_SHARE)
-        self.max_nap = max(1e-3, 2 * self.poll_every)
         self.oversleep = MIN_NAP  # how much longer than asked a nap lasts here (measured)
 
     def _nap(self, seconds: float) -> None:
@@ -87,8 +89,8 @@ class Waiter:
         late = time.perf_counter() - t0 - seconds
         self.oversleep += 0.25 * (max(0.0, late) - self.oversleep)
 
-    def wait(self, request, expected: float | None = None,
-             deadline: float | None = None) -> bool:
+    def wait(self, request, expected: float | None = None, deadline: float | None = None,
+             prompt: bool = False) -> bool:
         """Wait until ``request`` completes; False if ``deadline`` passes first.
 
         Parameters
@@ -99,7 +101,12 @@ class Waiter:
             When (``time.perf_counter()``) it should complete, if known.
         deadline : float, optional
             Give up at this time.
+        prompt : bool
+            Poll often past the expected end (the round waits for this rank: a large message
+            leaves only while both sides poll).
         """
+        poll_every = MIN_NAP if prompt or self.prompt else self.poll_every
+        max_nap = max(1e-3, 2 * poll_every)
         start = time.perf_counter()
         try:
             if request.Test():
@@ -119,8 +126,7 @@ class Waiter:
                     lead = (SPIN_AHEAD if self.spin else 0.0) + self.oversleep
                     nap = max(MIN_NAP, min(LONG_NAP_SHARE * ahead, ahead - lead))
                 else:  # late: polls ever rarer, from a sixteenth of poll_every up
-                    nap = min(self.max_nap, max(self.poll_every / 16, MIN_NAP,
-                                                NAP_SHARE * -ahead))
+                    nap = min(max_nap, max(poll_every / 16, MIN_NAP, NAP_SHARE * -ahead))
                 if deadline is not None:
                     nap = max(0.0, min(nap, deadline - now))
                 self._nap(nap)
