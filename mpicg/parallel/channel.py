@@ -1,6 +1,6 @@
 """How a round's messages travel: rank 0's message out to every rank, the sums back.
 
-A round is one message out and one message back per rank, all float64 buffers:
+A round is one message out to every rank and the sums back, all float64 buffers:
 
 * **out**: rank 0's message (header, batch and, when new, a layout) has a fixed capacity that
   grows to the largest batch seen, so that it is one message; one that does not fit follows
