@@ -7,16 +7,16 @@ batman's 0.03 ms per 1,000 times) with 4 parameters, so that a round is almost a
 overhead. Two measurements per job:
 
 * **fit**: ``mpicg.fit`` with forward differences from a far start (batches of 5, 4 or 1
-  points), ``--fits`` fits in a row; the time per round is read from the fit's own progress
-  records (``record.mpicg_progress``: time and rounds at every iteration), so MPI start-up
-  and the fit's set-up are not in it. It includes rank 0's optimizer step between rounds,
-  which the serial run has too. Two statistics: the median over all iterations of an
-  iteration's seconds per round (a round as it usually goes: on a shared machine a process
-  is now and then descheduled for milliseconds, and with two processes that happens twice
-  as often), and the mean (all the fits' rounds, stalls included).
+  points), ``--fits`` fits in a row. A round's time runs from the start of one evaluation on
+  rank 0 to the start of the next (the evaluator's ``evaluate`` is wrapped to note the
+  time), so it includes rank 0's optimizer step between rounds, which the serial run has
+  too; MPI start-up and the fit's set-up are not in it. Two statistics over all rounds but
+  each fit's first: the median (a round as it usually goes: on a shared machine a process
+  is now and then descheduled for milliseconds, and a round of two processes is hit twice
+  as often) and the mean (stalls included).
 * **floor** (N >= 2): MPI alone doing what a round needs, with blocking calls: ``Bcast`` of
   the round's message (64 numbers) and ``Gatherv`` of every rank's share of the sums of a
-  batch of 5 points (5 x 1,000 / N numbers each, plus 5), 2,000 times.
+  batch of 5 points (5 x 1,000 / N numbers each, plus 5), 2,000 times; median and mean.
 
 Every configuration is a fresh job (``python`` for N = 1, ``mpirun -n N`` otherwise); the
 configurations alternate within each repeat and the tables quote medians.
@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import logging
 import os
 import platform
 import statistics
@@ -55,21 +54,8 @@ def model(x, times):
     return 1.0 - depth * np.exp(-0.5 * ((times - t0) / width) ** 2) + slope * np.sin(times)
 
 
-class Records(logging.Handler):
-    """Keep (time, rounds) of every progress record of a fit."""
-
-    def __init__(self):
-        super().__init__(logging.INFO)
-        self.points: list[tuple[float, int]] = []
-
-    def emit(self, record):
-        numbers = getattr(record, "mpicg_progress", None)
-        if numbers is not None:
-            self.points.append((time.perf_counter(), numbers["rounds"]))
-
-
-def floor(comm, n_points: int = 5, repeats: int = 2000) -> float:
-    """Seconds per round of bare blocking Bcast + Gatherv of a round's sizes."""
+def floor(comm, n_points: int = 5, repeats: int = 2000) -> list[float]:
+    """Seconds of each of ``repeats`` rounds of bare blocking Bcast + Gatherv."""
     from mpi4py import MPI
 
     size, rank = comm.Get_size(), comm.Get_rank()
@@ -79,16 +65,20 @@ def floor(comm, n_points: int = 5, repeats: int = 2000) -> float:
     message, send = np.zeros(64), np.zeros(counts[rank])
     gathered = np.empty(sum(counts)) if rank == 0 else None
     comm.Barrier()
-    t0 = time.perf_counter()
+    seconds = []
     for _ in range(repeats):
+        t0 = time.perf_counter()
         comm.Bcast(message, root=0)
         comm.Gatherv(send, [gathered, counts, displs, MPI.DOUBLE] if rank == 0 else None,
                      root=0)
-    return (time.perf_counter() - t0) / repeats
+        seconds.append(time.perf_counter() - t0)
+    return seconds
 
 
 def child(fits: int) -> None:
     import mpicg
+    from mpicg.parallel.mpi import MPIEvaluator
+    from mpicg.parallel.serial import SerialEvaluator
 
     rng = np.random.default_rng(3)
     times = np.linspace(0.0, 10.0, N_TIMES)
@@ -100,25 +90,23 @@ def child(fits: int) -> None:
 
         comm = MPI.COMM_WORLD
         rank, size = comm.Get_rank(), comm.Get_size()
-    records = Records()
-    logger = logging.getLogger("mpicg")
-    logger.addHandler(records)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    per_iteration, seconds, rounds = [], 0.0, 0
+    starts: list[float] = []
+    for cls in (SerialEvaluator, MPIEvaluator):  # note when each round starts (rank 0)
+        def timed(self, points, _evaluate=cls.evaluate):
+            starts.append(time.perf_counter())
+            return _evaluate(self, points)
+
+        cls.evaluate = timed
+    rounds = []
     for _ in range(fits):
-        records.points.clear()
+        starts.clear()
         res = mpicg.fit(problem, X0, gtol=1e-6)
-        if rank == 0:
-            points = records.points
-            per_iteration += [(t1 - t0) / (r1 - r0) for (t0, r0), (t1, r1)
-                              in itertools.pairwise(points) if r1 > r0]
-            seconds += points[-1][0] - points[0][0]
-            rounds += points[-1][1] - points[0][1]
-    result = {"fit": statistics.median(per_iteration) if rank == 0 else None,
-              "mean": seconds / rounds if rank == 0 else None, "rounds": res.rounds}
+        rounds += [b - a for a, b in itertools.pairwise(starts[1:])]
+    result = {"median": statistics.median(rounds) if rank == 0 else None,
+              "mean": statistics.mean(rounds) if rank == 0 else None, "rounds": res.rounds}
     if size > 1:
-        result["floor"] = floor(comm)
+        seconds = floor(comm)
+        result["floor"] = [statistics.median(seconds), statistics.mean(seconds)]
     if rank == 0:
         print("RESULT " + json.dumps(result), flush=True)
 
@@ -157,24 +145,25 @@ def main() -> None:
     for rep in range(args.repeats):
         for n in (ranks if rep % 2 == 0 else ranks[::-1]):
             runs[n].append(launch(n, args))
-    one = statistics.median(r["fit"] for r in runs[1]) if 1 in ranks else None
     print(f"\n{runs[ranks[0]][0]['rounds']} rounds per fit\n")
-    mean_one = statistics.median(r["mean"] for r in runs[1]) if 1 in ranks else None
     print("| N | per round, median (us) | overhead vs N = 1 (us) | per round, mean (us) "
-          "| overhead vs N = 1 (us) | MPI floor: Bcast + Gatherv (us) |")
+          "| overhead vs N = 1 (us) | MPI floor: Bcast + Gatherv, median / mean (us) |")
     print("|---|---|---|---|---|---|")
+    one = {k: statistics.median(r[k] for r in runs[1]) for k in ("median", "mean")} \
+        if 1 in ranks else None
     for n in ranks:
-        fit = statistics.median(r["fit"] for r in runs[n])
-        mean = statistics.median(r["mean"] for r in runs[n])
-        over = f"{(fit - one) * 1e6:+.0f}" if one is not None else "-"
-        over_mean = f"{(mean - mean_one) * 1e6:+.0f}" if mean_one is not None else "-"
-        mpi = (f"{statistics.median(r['floor'] for r in runs[n]) * 1e6:.0f}" if n > 1
-               else "-")
-        print(f"| {n} | {fit * 1e6:.0f} | {over} | {mean * 1e6:.0f} | {over_mean} | {mpi} |")
-    print("\nall jobs (us per round: median, mean; MPI floor):")
+        cells = []
+        for k in ("median", "mean"):
+            v = statistics.median(r[k] for r in runs[n])
+            cells += [f"{v * 1e6:.0f}", f"{(v - one[k]) * 1e6:+.0f}" if one else "-"]
+        mpi = "-" if n == 1 else " / ".join(
+            f"{statistics.median(r['floor'][i] for r in runs[n]) * 1e6:.0f}" for i in (0, 1))
+        print(f"| {n} | " + " | ".join(cells) + f" | {mpi} |")
+    print("\nall jobs (us per round: median, mean; MPI floor median, mean):")
     for n in ranks:
-        print(f"  N={n}: {[(round(r['fit'] * 1e6), round(r['mean'] * 1e6)) for r in runs[n]]}"
-              + (f"  floor {[round(r['floor'] * 1e6) for r in runs[n]]}" if n > 1 else ""))
+        print(f"  N={n}: {[(round(r['median'] * 1e6), round(r['mean'] * 1e6)) for r in runs[n]]}"
+              + (f"  floor {[[round(v * 1e6) for v in r['floor']] for r in runs[n]]}"
+                 if n > 1 else ""))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ A job file has these tables (only ``model``, ``data`` and ``fit.parameters`` are
     [fit]
     parameters = ["incl", "r1"]    # the ones to vary, from their values above
     gtol = 0.1                     # maxiter, norm, c1, c2, fd_scheme, priors_combine,
-                                   # expose_lnprobabilities, block_size: as in optimizer_cg
+                                   # expose_lnprobabilities, block_size, sharing: as in
+                                   # optimizer_cg
 
     [steps]                        # finite-difference steps
     incl = 1e-4                    # absolute
@@ -58,6 +59,7 @@ from ..optimize import (
     check_norm,
     show_value,
 )
+from ..parallel import check_sharing
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -91,6 +93,7 @@ _FIT_OPTIONS = {
     "priors_combine": check_priors_combine,
     "expose_lnprobabilities": lambda v: _check_bool(v, "expose_lnprobabilities"),
     "block_size": check_block_size,
+    "sharing": check_sharing,
 }
 
 
