@@ -89,6 +89,7 @@ class Channel:
         self.capacity = FIRST_CAPACITY
         self._sending: list = []  # (request, buffer) of sums still on their way to rank 0
         self._receiving = None  # rank 0: the receives of the round in progress
+        self._announced = False  # rank 0: whether that round's message went out
 
     def _post(self, buffer: np.ndarray):
         """Start sending (rank 0) or receiving (the others) one message from rank 0."""
@@ -119,6 +120,7 @@ class Channel:
             self.waiter.wait(self._post(body))
         if body is not None:
             self._grow(header)
+            self._announced = True
         return True
 
     def expect_sums(self, layout: Layout) -> np.ndarray:
@@ -132,6 +134,7 @@ class Channel:
             self.comm.Irecv(gathered[lo:hi], source=r, tag=_SUMS_TAG)
             for r in range(1, self.size)
             for lo, hi in _chunks(int(displs[r]), int(displs[r] + counts[r]))])
+        self._announced = False  # until the round's message is out
         return gathered
 
     def collect(self, gathered: np.ndarray, layout: Layout, own: np.ndarray,
@@ -172,11 +175,22 @@ class Channel:
     # -- both -----------------------------------------------------------------------------
     def finish(self, expected: float | None = None, deadline: float | None = None,
                prompt: bool = False) -> bool:
-        """Wait until this rank's sums have left (rank 0: until all sums are in)."""
+        """Wait until this rank's sums have left (rank 0: until all sums are in).
+
+        Rank 0 cancels the receives it posted when ``deadline`` passes or the round's message
+        never went out (a round cut short): left in place, they would take the sums of the next
+        fit's first round.
+        """
         if self._receiving is not None:
-            done = self.waiter.wait(self._receiving, expected=expected, deadline=deadline)
-            if done:
-                self._receiving = None
+            done = self._announced and self.waiter.wait(self._receiving, expected=expected,
+                                                        deadline=deadline)
+            if not done:
+                from mpi4py import MPI
+
+                for request in self._receiving.requests:
+                    request.Cancel()
+                MPI.Request.Waitall(self._receiving.requests)
+            self._receiving = None
             return done
         if self._sending:
             done = self.waiter.wait(_AllOf([q for q, _ in self._sending]), expected, deadline,

@@ -128,3 +128,34 @@ def test_named_fit_reports_balance():
     assert sol.balance["sharing"] == "points"
     assert sol.balance["imbalance_before"] >= 1.0
     assert len(set(comm.allgather(repr(sol.balance)))) == 1
+
+
+@pytest.mark.mpi(min_size=1)
+def test_a_round_cut_short_on_rank0_leaves_nothing_behind(monkeypatch):
+    """Rank 0 fails after posting a round's receives, before its message went out."""
+    from mpicg.parallel.channel import Channel
+
+    sent = []
+    original = Channel.send
+
+    def failing(self, header, body=None, deadline=None):
+        if body is not None:
+            sent.append(1)
+            if len(sent) == 3:
+                raise KeyError("rank 0 failed mid-round")
+        return original(self, header, body, deadline)
+
+    monkeypatch.setattr(Channel, "send", failing)
+    problem = make_problem(block_size=37)
+    if size > 1:
+        if rank == 0:
+            with pytest.raises(KeyError, match="mid-round"):
+                mpicg.fit(problem, X0, maxiter=10)
+        else:
+            with pytest.raises(mpicg.FitAborted):
+                mpicg.fit(problem, X0, maxiter=10)
+    monkeypatch.setattr(Channel, "send", original)
+    # No receive of the failed round is left to take the next fit's sums.
+    par = mpicg.fit(problem, X0, maxiter=8)
+    ser = mpicg.fit(problem, X0, maxiter=8, comm=MPI.COMM_SELF)
+    assert_same_bits(par, ser)
