@@ -235,7 +235,7 @@ class Sharing(ABC):
         """The slowest rank's model seconds expected for this layout (None: unknown)."""
         recent = self._makespans.get(layout.m)
         # The median: a rank descheduled for a while in one round does not move it.
-        return float(np.median(recent)) if recent else None
+        return sorted(recent)[len(recent) // 2] if recent else None
 
     def record(self, layout: Layout, trailers: np.ndarray) -> None:
         """Take note of a completed round: every rank's trailer (see :data:`~.layout.TRAILER`)."""
@@ -315,6 +315,7 @@ class MeasuredSharing(Sharing):
         self._work = 0.0  # the rounds' slowest-rank seconds so far (paces the bookkeeping)
         self._next_update = 0.0
         self._next_plan = 0.0
+        self._predicted: tuple = (None, 0.0)  # ((layout id, model version), seconds)
 
     def layout(self, m: int) -> Layout:
         """The current layout for m points, re-planned first when that is due."""
@@ -354,7 +355,10 @@ class MeasuredSharing(Sharing):
         observed = super().predicted_seconds(layout)
         if self.model.updates == 0:
             return observed
-        predicted = float(self.model.predict(layout).max())
+        key = (id(layout), self.model.version)
+        if self._predicted[0] != key:  # once per layout and model
+            self._predicted = (key, float(self.model.predict(layout).max()))
+        predicted = self._predicted[1]
         return predicted if observed is None else min(predicted, observed)
 
     def _learn(self, layout, piece_seconds, probe_seconds, slowest) -> None:

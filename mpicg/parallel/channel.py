@@ -45,6 +45,15 @@ def _chunks(first: int, last: int) -> list[tuple[int, int]]:
     return [(lo, min(lo + CHUNK, last)) for lo in range(first, max(last, first + 1), CHUNK)]
 
 
+def _testsome(requests: list):
+    """``MPI.Request.Testsome`` (mpi4py imported only when a channel is used)."""
+    from mpi4py import MPI
+
+    global _testsome
+    _testsome = MPI.Request.Testsome  # once: the import would cost a microsecond per poll
+    return _testsome(requests)
+
+
 class _AllOf:
     """Several requests waited for as one."""
 
@@ -58,10 +67,8 @@ class _AllOf:
         ranks' sums arriving, a waiter that napped between single polls would take 31 naps.
         So poll again at once as long as a poll completes something.
         """
-        from mpi4py import MPI
-
         while self.requests:
-            done = MPI.Request.Testsome(self.requests)
+            done = _testsome(self.requests)
             if not done:
                 return False
             for index in sorted(done, reverse=True):
