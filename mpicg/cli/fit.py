@@ -1,7 +1,7 @@
 """``mpicg fit JOB.toml`` and ``mpicg resume PROGRESS_FILE``: a job file's fit, collectively.
 
-Every rank reads the job file and its data (each keeps only its own blocks afterwards) and
-calls :func:`mpicg.optimizer_cg`; rank 0 writes the output directory:
+Every rank reads the job file and its data and calls :func:`mpicg.optimizer_cg`; rank 0
+writes the output directory:
 
 ``job.json``
     the job with its paths resolved (what ``resume`` and ``report`` read);

@@ -3,7 +3,7 @@
 :func:`collective_cg` is what every entry point runs: :func:`mpicg.fit`,
 :func:`mpicg.optimizer_cg`, :func:`mpicg.fmin_cg` and :func:`mpicg.minimize`. Arguments are
 checked once, on rank 0 (an error is raised once), the work is shared out (by points for a
-plain callable, by blocks of observations for a sum objective), and rank 0 runs the
+plain callable, by points x blocks of observations for a sum objective), and rank 0 runs the
 optimizer while every rank evaluates. With one rank it is the serial run.
 """
 
@@ -59,8 +59,8 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
     ----------
     fun : callable or SumObjective
         A plain objective callable (under MPI the points of each batch are shared out over
-        the ranks) or a :class:`~.problem.SumObjective` (each rank evaluates its own blocks of
-        observations).
+        the ranks) or a :class:`~.problem.SumObjective` (each rank evaluates its part of each
+        batch's grid of points x blocks of observations).
     x0, args, jac, callback, gtol, norm, eps, maxiter, disp, return_all,
     finite_diff_rel_step, c1, c2
         As in :func:`mpicg.minimize`; ``jac`` may also be a

@@ -32,7 +32,7 @@ def fit(problem: SumObjective | None, x0, *, gtol: float = 1e-5, norm: float = n
     ----------
     problem : SumObjective or None
         The problem (e.g. :class:`mpicg.Problem`). Ranks other than 0 may pass None: rank 0
-        then sends each rank its blocks (the model must pickle).
+        then sends them its problem (the model must pickle).
     x0 : array_like
         The starting point, 1-D.
     gtol, norm, maxiter, c1, c2 : optional
