@@ -49,11 +49,14 @@ BLEND = 0.25
 #: After the first two rounds, a piece's seconds count as at most this factor from what the
 #: model expects (more is a stall of its rank, not a cost).
 OUTLIER = 3.0
-#: Updating the model and planning may take at most this share of the rounds' time (a fast
-#: model is measured and re-planned less often).
-BOOKKEEPING_SHARE = 0.02
+#: After the first rounds, updating the model and planning may take at most this share of
+#: the rounds' time (a fast model is measured and re-planned less often). Every other rank
+#: waits while rank 0 does it, so it costs the whole job that share.
+BOOKKEEPING_SHARE = 0.005
+#: Rounds measured in full at the start, whatever they cost (the model learns then).
+LEARNING_ROUNDS = 10
 #: Multiplicative sweeps that fit the blocks' costs to one round's pieces.
-SWEEPS = 40
+SWEEPS = 30
 #: Rounds over which the final imbalance is reported.
 RECENT_ROUNDS = 10
 
@@ -339,7 +342,8 @@ class MeasuredSharing(Sharing):
     def _plan(self, m: int) -> Layout:
         t0 = time.perf_counter()
         layout = self.model.best_layout(m, self.n_ranks)
-        self._next_plan = self._work + (time.perf_counter() - t0) / BOOKKEEPING_SHARE
+        if self._rounds > LEARNING_ROUNDS:
+            self._next_plan = self._work + (time.perf_counter() - t0) / BOOKKEEPING_SHARE
         return layout
 
     def wants_probe(self) -> bool:
@@ -367,7 +371,7 @@ class MeasuredSharing(Sharing):
         probed = self._rounds == self.PROBE_ROUND
         if probed:  # then update now: the blocks' costs still hold the call's cost
             self.model.calibrate_call(layout, probe_seconds)
-        if self._work < self._next_update and not probed:
+        if self._work < self._next_update and self._rounds > LEARNING_ROUNDS:
             return
         t0 = time.perf_counter()
         self.model.update(layout, piece_seconds)
