@@ -68,6 +68,8 @@ class BatmanTransit(ParameterizedModel):
         Parameter("u1", 0.4, "", "quadratic limb darkening, linear coefficient"),
         Parameter("u2", 0.25, "", "quadratic limb darkening, quadratic coefficient"),
     )
+    period_parameter = "per"
+    epoch_parameter = "t0"
 
     def __call__(self, values, times) -> np.ndarray:
         """Relative flux (1 out of transit) at ``times`` for the parameters ``values``.
