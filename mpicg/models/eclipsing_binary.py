@@ -360,7 +360,7 @@ class EclipsingBinary(ParameterizedModel):
         times = np.asarray(times, dtype=float)
         shape = times.shape
         separation, los = self.sky_positions(values, times.ravel())
-        primary_hidden, weight, hidden = self._eclipsed_light(p, separation, los)
+        _, weight, hidden = self._eclipsed_light(p, separation, los)
         return (1.0 - weight * hidden).reshape(shape)
 
     def _eclipsed_light(self, p: dict[str, float], separation: np.ndarray,
