@@ -119,7 +119,9 @@ def _from_simple_api(release: Release, target: Path) -> None:
     """Download ``release`` from the index's simple API into ``target``."""
     project = urllib.parse.quote(release.package.lower().replace("_", "-"))
     page_url = f"{_index_url()}/{project}/"
-    request = urllib.request.Request(page_url, headers={
+    # A file:// index is a directory tree whose pages are index.html files (as pip reads it).
+    opened = page_url + "index.html" if page_url.startswith("file:") else page_url
+    request = urllib.request.Request(opened, headers={
         "Accept": f"{_SIMPLE_JSON}, text/html;q=0.1"})
     with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:
         kind = response.headers.get("Content-Type", "")

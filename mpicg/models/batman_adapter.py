@@ -53,8 +53,10 @@ class BatmanTransit(ParameterizedModel):
     ``u1``, ``u2``
         quadratic limb-darkening coefficients, ``I(mu) = 1 - u1 (1 - mu) - u2 (1 - mu)^2``.
 
-    It has no settings: the limb-darkening law is quadratic, with no exposure-time
-    supersampling (a per-time contract with mpicg).
+    It has no settings: the limb-darkening law is quadratic. For exposure-time integration
+    wrap it in :class:`~mpicg.models.Integrated` (a job file's ``[model] supersample``),
+    which averages any model over each exposure time by time; batman's own
+    ``supersample_factor`` is not used.
     """
 
     parameters = (
