@@ -26,7 +26,14 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..fitting import Solution, Step, WithValues, load_checkpoint, optimizer_cg
+from ..fitting import (
+    ParameterizedModel,
+    Solution,
+    Step,
+    WithValues,
+    load_checkpoint,
+    optimizer_cg,
+)
 from ..fitting._files import write_atomically
 from ..fitting.priors import distribution_from_dict
 from ..models import Baseline, Integrated
@@ -87,7 +94,8 @@ class JobInputs:
     observations: Observations
 
 
-def observation_model(job: Job, observations: Observations) -> WithValues:
+def observation_model(job: Job, observations: Observations,
+                      model: ParameterizedModel | None = None) -> WithValues:
     """The job's model as it sees the observations: integrated, with a baseline, valued.
 
     The model of ``[model] name`` is averaged over each segment's exposure time when
@@ -95,13 +103,15 @@ def observation_model(job: Job, observations: Observations) -> WithValues:
     trend) per segment unless ``baseline = "none"`` (:class:`~mpicg.models.Baseline`), and
     its parameters take the values of ``[parameters]``.
 
+    ``model`` is the job's model if already built (:func:`~.jobfile.make_model`).
+
     Raises
     ------
     InputError
         Supersampling without an exposure time, a baseline whose names clash with the
         model's, or a parameter name the model does not have (naming the key and line).
     """
-    model = make_model(job)
+    model = make_model(job) if model is None else model
     exposures = observations.exposure_times
     if job.supersample > 1:
         if not any(e > 0 for e in exposures):
@@ -123,9 +133,9 @@ def observation_model(job: Job, observations: Observations) -> WithValues:
 
 def read_job_inputs(job: Job) -> JobInputs:
     """The model, data, priors and steps of a job; InputError naming the job file's keys."""
-    make_model(job)  # model errors first: they need no data
+    model = make_model(job)  # model errors first: they need no data
     observations = read_observations(job)
-    model = observation_model(job, observations)
+    model = observation_model(job, observations, model)
     times, flux, sigma = observations.times, observations.flux, observations.sigma
     priors = {}
     for name, entries in job.priors.items():
@@ -175,7 +185,8 @@ def run_fit(job: Job, *, resume_from: Path | None = None) -> Solution:
             # A bad progress file: optimizer_cg reports it, and every rank exits.
             with contextlib.suppress(InputError):
                 truncate_history(out / HISTORY, load_checkpoint(progress_file).state.k)
-        handler = HistoryFile(out / HISTORY, job.fit_parameters)
+        start = [inputs.model.defaults[n] for n in job.fit_parameters]
+        handler = HistoryFile(out / HISTORY, job.fit_parameters, start)
         LOG.addHandler(handler)
         if LOG.getEffectiveLevel() > logging.INFO:
             LOG.setLevel(logging.INFO)
@@ -192,10 +203,12 @@ def run_fit(job: Job, *, resume_from: Path | None = None) -> Solution:
             inputs.model, inputs.times, inputs.flux, inputs.sigma,
             fit_parameters=job.fit_parameters, priors=inputs.priors, steps=inputs.steps,
             **job.options, progress_every_niters=job.progress_every_niters,
-            progress_file=progress_file, resume=resume_from)
+            progress_file=progress_file, resume=resume_from,
+            callback=None if handler is None else handler.parameters_at)
     finally:
         if handler is not None:
             LOG.removeHandler(handler)
+            handler.close()
     if root:
         solution.save(out / SOLUTION)
         _say(solution.summary())

@@ -30,22 +30,38 @@ def parameter_column(name: str) -> str:
 class HistoryFile(logging.Handler):
     """Append each progress record of the ``mpicg`` logger to a CSV file.
 
+    With ``parameters``, each row also holds the fitted parameters' values at that
+    iteration. The optimizer logs an iteration before the fit's callback sees its parameters
+    (in their own units, whatever variables CG runs on), so such a row is written when
+    :meth:`parameters_at` is called with them; the start's row (iteration 0) takes
+    ``start``. A row still waiting when the fit stops (a signal) is written with ``nan``.
+
     Parameters
     ----------
     path : str or path
         The CSV file; created with a header row when it does not exist.
     parameters : sequence of str, optional
-        Names of the fitted parameters, in the optimizer's order: each gets a column with
-        its value at every iteration.
+        Names of the fitted parameters, in the fit's order: one column each.
+    start : sequence of float, optional
+        Their values at the start.
     """
 
-    def __init__(self, path: str | os.PathLike, parameters: Sequence[str] = ()):
+    def __init__(self, path: str | os.PathLike, parameters: Sequence[str] = (),
+                 start: Sequence[float] | None = None):
         super().__init__(level=logging.INFO)
         self.path = Path(path)
         self.parameters = list(parameters)
+        self.start = None if start is None else [float(v) for v in start]
+        self._pending: list[str] | None = None
         if not self.path.exists() or self.path.stat().st_size == 0:
             header = [*COLUMNS, *map(parameter_column, self.parameters)]
             self.path.write_text(",".join(header) + "\n")
+
+    def _write(self, fields: list[str]) -> None:
+        # Open, append, close: a reader (mpicg attach) sees whole rows, and a killed job
+        # leaves every row it wrote.
+        with self.path.open("a") as f:
+            f.write(",".join(fields) + "\n")
 
     def emit(self, record: logging.LogRecord) -> None:
         """Write the record's numbers as a row (records without them are ignored)."""
@@ -54,13 +70,30 @@ class HistoryFile(logging.Handler):
             return
         fields = [repr(numbers[c]) if isinstance(numbers[c], float) else str(numbers[c])
                   for c in COLUMNS]
-        x = numbers.get("x", ())
-        if self.parameters and len(x) == len(self.parameters):
-            fields += [repr(float(v)) for v in x]
-        # Open, append, close: a reader (mpicg attach) sees whole rows, and a killed job
-        # leaves every row it wrote.
-        with self.path.open("a") as f:
-            f.write(",".join(fields) + "\n")
+        if not self.parameters:
+            self._write(fields)
+            return
+        self._flush()
+        if numbers["iteration"] == 0 and self.start is not None:
+            self._write(fields + [repr(v) for v in self.start])
+        else:
+            self._pending = fields
+
+    def parameters_at(self, x) -> None:
+        """The fit's callback: the parameters of the iteration just logged."""
+        if self._pending is not None:
+            self._write(self._pending + [repr(float(v)) for v in x])
+            self._pending = None
+
+    def _flush(self) -> None:
+        if self._pending is not None:
+            self._write(self._pending + ["nan"] * len(self.parameters))
+            self._pending = None
+
+    def close(self) -> None:
+        """Write a row still waiting for its parameters (with nan), and close."""
+        self._flush()
+        super().close()
 
 
 def read_history(path: str | os.PathLike) -> dict[str, list[float]]:

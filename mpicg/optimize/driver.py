@@ -57,8 +57,8 @@ def _log_iteration(state: CGState, objective: BatchedObjective, clock: dict) -> 
     """One progress line per iteration on the ``mpicg`` logger (rank 0 only runs this).
 
     The record also carries the numbers as ``record.mpicg_progress`` (a dict: iteration,
-    fun, gnorm, step, nfev, njev, rounds, seconds_per_round, and x, the iterate), for
-    handlers that keep a history (:mod:`mpicg.cli.history`) rather than parse the text.
+    fun, gnorm, step, nfev, njev, rounds, seconds_per_round), for handlers that keep a
+    history (:mod:`mpicg.cli.history`) rather than parse the text.
     """
     if not LOG.isEnabledFor(logging.INFO):
         return
@@ -68,8 +68,7 @@ def _log_iteration(state: CGState, objective: BatchedObjective, clock: dict) -> 
     per_round = (now - clock["t"]) / rounds if rounds else float("nan")
     numbers = {"iteration": int(state.k), "fun": float(state.f), "gnorm": float(state.gnorm),
                "step": step, "nfev": int(objective.nfev), "njev": int(objective.njev),
-               "rounds": int(objective.rounds), "seconds_per_round": per_round,
-               "x": [float(v) for v in state.x]}
+               "rounds": int(objective.rounds), "seconds_per_round": per_round}
     LOG.info("iter %4d  -ln p %.10g  |g| %.3e  step %.3e  model evaluations %d  "
              "%.3f s/round", state.k, state.f, state.gnorm, step, objective.nfev, per_round,
              extra={"mpicg_progress": numbers})
