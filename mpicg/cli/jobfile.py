@@ -72,15 +72,14 @@ from ..optimize import (
     check_norm,
     show_value,
 )
-from .missions import FLUX_COLUMNS, QUALITY_MASKS
+from .jobdata import DATA_KEYS, data_options
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["BASELINES", "BUILTIN_MODELS", "SEGMENTS", "Job", "check_names", "load_job",
-           "make_model"]
+__all__ = ["BASELINES", "BUILTIN_MODELS", "Job", "check_names", "load_job", "make_model"]
 
 #: Names of the built-in models (``[model] name``) and where they live.
 BUILTIN_MODELS = {
@@ -116,15 +115,12 @@ def _without_name(error: Exception, key: str) -> str:
     text = str(error)
     prefix = f"`{key}` "
     return text[len(prefix):] if text.startswith(prefix) else text
-#: ``[data] segments`` and ``[model] baseline`` choices.
-SEGMENTS = ("file", "gap", "single")
+#: ``[model] baseline`` choices.
 BASELINES = ("level", "trend", "none")
 
 _SCHEMA = {
     "model": {"name", "options", "supersample", "baseline"},
-    "data": {"file", "files", "columns", "sigma", "magnitudes", "flux_column",
-             "quality_bitmask", "keep", "normalise", "segments", "segment_gap",
-             "exposure_time", "time_label"},
+    "data": {"file", "files", "columns", "sigma", *DATA_KEYS},
     "parameters": None,  # any names (checked against the model)
     "fit": {"parameters", *_FIT_OPTIONS},
     "steps": None,
@@ -389,7 +385,7 @@ def load_job(path) -> Job:
                        + ("" if sigma is None else " (sigma is given)")
                        + f"; got {_show(columns)}", "data", "columns")
 
-    data_options = _data_options(data, error)
+    data_keys = data_options(data, error)
 
     values = {}
     for name, value in doc.get("parameters", {}).items():
@@ -457,62 +453,10 @@ def load_job(path) -> Job:
     return Job(path=str(path), model=model, model_options=options, supersample=supersample,
                baseline=baseline, data_files=[str(f) for f in data_files],
                files_key=files_key, columns=columns, columns_given="columns" in data,
-               sigma=sigma, **data_options, values=values,
+               sigma=sigma, **data_keys, values=values,
                fit_parameters=list(fit_parameters), options=fit_options, steps=steps,
                priors=priors, output=str(here / directory),
                progress_every_niters=int(every), search_path=str(here), lines=lines)
-
-
-def _data_options(data: dict, error) -> dict[str, Any]:
-    """The ``[data]`` keys beyond file, columns and sigma, checked."""
-    found: dict[str, Any] = {}
-    for key in ("magnitudes", "normalise"):
-        if key in data:
-            if not isinstance(data[key], bool):
-                raise error(f"must be true or false; got {_show(data[key])}", "data", key)
-            found[key] = data[key]
-    if "flux_column" in data:
-        if data["flux_column"] not in FLUX_COLUMNS:
-            raise error(f"must be one of {list(FLUX_COLUMNS)}; got "
-                        f"{_show(data['flux_column'])}", "data", "flux_column")
-        found["flux_column"] = data["flux_column"]
-    if "quality_bitmask" in data:
-        given = data["quality_bitmask"]
-        if not ((isinstance(given, str) and given in QUALITY_MASKS["TESS"])
-                or (_is_int(given) and given >= 0)):
-            raise error(f"must be one of {list(QUALITY_MASKS['TESS'])} or an integer >= 0; "
-                        f"got {_show(given)}", "data", "quality_bitmask")
-        found["quality_bitmask"] = given
-    if "keep" in data:
-        keep = data["keep"]
-        good = isinstance(keep, dict) and all(
-            isinstance(r, dict) and r and set(r) <= {"min", "max"}
-            and all(_is_real(v) and not math.isnan(v) for v in r.values())
-            for r in keep.values())
-        if not good:
-            raise error("must be a table of column = { min = ..., max = ... } (either bound "
-                        f"optional); got {_show(keep)}", "data", "keep")
-        found["keep"] = {k: {b: float(v) for b, v in r.items()} for k, r in keep.items()}
-    if "segments" in data:
-        if data["segments"] not in SEGMENTS:
-            raise error(f"must be one of {list(SEGMENTS)}; got {_show(data['segments'])}",
-                        "data", "segments")
-        found["segments"] = data["segments"]
-    for key in ("segment_gap", "exposure_time"):
-        if key in data:
-            value = data[key]
-            low_ok = value > 0 if key == "segment_gap" else value >= 0
-            if not (_is_real(value) and math.isfinite(value) and low_ok):
-                what = "> 0" if key == "segment_gap" else ">= 0"
-                raise error(f"must be a number of days {what}; got {_show(value)}", "data",
-                            key)
-            found[key] = float(value)
-    if "time_label" in data:
-        if not isinstance(data["time_label"], str) or not data["time_label"]:
-            raise error(f"must be a non-empty string; got {_show(data['time_label'])}",
-                        "data", "time_label")
-        found["time_label"] = data["time_label"]
-    return found
 
 
 def make_model(job: Job) -> ParameterizedModel:
