@@ -194,8 +194,8 @@ def compare(solution: Solution, example: Example) -> tuple[list[str], float]:
     lines, worst = [], 0.0
     for source, values in example.references.items():
         lines.append(f"  against {source}:")
-        lines.append(f"    {'parameter':11s} {'mpicg':>14s} {'sigma':>10s} "
-                     f"{'reference':>14s} {'-':>9s} {'+':>9s} {'(fit-ref)/sigma':>16s}")
+        lines.append(f"    {'parameter':11s} {'mpicg':>16s} {'sigma':>9s} "
+                     f"{'reference':>16s} {'-':>9s} {'+':>9s} {'(fit-ref)/sigma':>16s}")
         for name, ref in values.items():
             if name not in solution.fitted_values:
                 continue
@@ -204,9 +204,9 @@ def compare(solution: Solution, example: Example) -> tuple[list[str], float]:
             combined = math.hypot(ref.sigma_towards(fitted), own or 0.0)
             z = (fitted - ref.value) / combined
             worst = max(worst, abs(z))
-            lines.append(f"    {name:11s} {fitted:14.8g} "
-                         f"{own if own is not None else float('nan'):10.2g} "
-                         f"{ref.value:14.8g} {ref.minus:9.2g} {ref.plus:9.2g} {z:16.2f}")
+            shown = f"{own:9.2g}" if own is not None else f"{'-':>9s}"
+            lines.append(f"    {name:11s} {fitted:16.10g} {shown} {ref.value:16.10g} "
+                         f"{ref.minus:9.2g} {ref.plus:9.2g} {z:16.2f}")
     lines.extend(f"  {note}" for note in example.notes)
     return lines, worst
 
