@@ -82,7 +82,7 @@ def test_mpicg_models_lists_parameters_units_and_defaults(capsys):
 
 def test_the_report_of_a_fit_with_a_baseline(tmp_path):
     model = EclipsingBinary(resolution=8)
-    times = np.linspace(0.0, 5.0, 1500)
+    times = np.linspace(0.0, 5.0, 800)
     truth = _values(model, period=2.5, t0=0.3, incl=86.0, r1=0.12, r2=0.09, sbratio=0.5)
     flux = 1.003 * model(truth, times) + np.random.default_rng(4).normal(0, 5e-4, times.size)
     np.savetxt(tmp_path / "lc.csv", np.column_stack([times, flux, np.full(times.size, 5e-4)]),
