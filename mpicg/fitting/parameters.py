@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..errors import InputError
+from .domain import Domain, as_domain
 
 __all__ = ["Parameter", "ParameterizedModel", "WithValues", "check_parameter_names"]
 
@@ -25,12 +26,20 @@ class Parameter:
         Unit of the value, for reports (``"deg"``, ``"d"``, ``""`` for none).
     description : str
         One line for people.
+    domain : Domain, (low, high) or None
+        The values the model can be asked for (:class:`~mpicg.fitting.domain.Domain`; a
+        pair is a closed interval, ``None`` an open end; None: any finite value). Named
+        fits stay inside it, with or without priors.
     """
 
     name: str
     default: float
     unit: str = ""
     description: str = ""
+    domain: Domain | tuple | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "domain", as_domain(self.domain, f"domain of {self.name!r}"))
 
 
 class ParameterizedModel:
@@ -58,6 +67,11 @@ class ParameterizedModel:
     def units(self) -> dict[str, str]:
         """Name -> unit."""
         return {p.name: p.unit for p in self.parameters}
+
+    @property
+    def domains(self) -> dict[str, Domain]:
+        """Name -> domain (:class:`~mpicg.fitting.domain.Domain`)."""
+        return {p.name: p.domain for p in self.parameters}
 
     def __call__(self, values: np.ndarray, times: np.ndarray) -> np.ndarray:
         """The flux at ``times`` for the full parameter vector ``values``."""
