@@ -95,7 +95,7 @@ def test_sigkill_then_fit_resume_if_stopped_gives_the_same_bits(reference, tmp_p
 def test_a_bad_job_file_under_mpirun_gives_one_error_and_every_rank_exits(reference,
                                                                           tmp_path):
     work = copy_job(reference, tmp_path / "job")
-    text = (work / "job.toml").read_text().replace("gtol = 0.1", "gtol = 0.1\ngtoll = 1")
+    text = (work / "job.toml").read_text().replace("[fit]\n", "[fit]\ngtoll = 1\n")
     (work / "job.toml").write_text(text)
     job = run_mpi(3, ["-m", "mpicg", "fit", "job.toml"], timeout=60, cwd=work)
     assert not job.timed_out
