@@ -42,9 +42,10 @@ columns = ["time", "flux", "sigma"]
 [fit]
 parameters = [{fitted}]
 # CG runs on u = (x - x0) / s, with s about each parameter's sigma (scale = "auto", the
-# default): gtol bounds the gradient in u, i.e. stops within about gtol sigma of the minimum.
+# default): gtol bounds the gradient in u (a parameter about gtol sigma from the minimum,
+# more for strongly correlated ones: the solution's diagnosis measures it).
 gtol = {gtol}
-fd_scheme = "central"   # central differences, steps of s / 2 (the default steps)
+fd_scheme = "central"   # central differences, steps of s / 10 (the default steps)
 # scale = "auto"        # or "none" (PHOEBE's unscaled semantics), or a number; per
 #                       # parameter in a [scales] table
 # uncertainties = true  # covariance, sigma and correlations at the solution (the default)
@@ -59,7 +60,7 @@ progress_every_niters = 10
 
 
 def write_demo_job(directory, n_times: int = 5000, noise: float = 1e-3,
-                   resolution: int = 16, seed: int = 1, gtol: float = 1e-3) -> Path:
+                   resolution: int = 16, seed: int = 1, gtol: float = 3e-3) -> Path:
     """Write the demo's light curve and job file into ``directory``; return the job file.
 
     Parameters

@@ -19,7 +19,9 @@ from ..optimize import EPSILON, FiniteDifference, OptimizeResult, vecnorm
 from .diagnosis import EDGE_TOLERANCE, Edge, diagnose
 from .scaling import (
     DEFAULT_STEP,
+    DIAGNOSIS_STEP,
     FIRST_PROBE,
+    HESSIAN_STEP,
     ScaledEvaluator,
     Scaling,
     curvature_scales,
@@ -53,6 +55,8 @@ class NamedSession:
         Each parameter's prior width (the fallback scale).
     units : dict
         Name -> unit.
+    noisy : bool
+        The model's output jitters (default steps above the jitter).
     uncertainties : bool
         Compute the Hessian at the solution.
     gtol, norm : float
@@ -71,6 +75,7 @@ class NamedSession:
     edges: list
     widths: list
     units: dict
+    noisy: bool
     uncertainties: bool
     gtol: float
     norm: float
@@ -170,7 +175,8 @@ class NamedSession:
         for i, name in enumerate(self.names):
             step, scaled = self.steps.get(name), self.scale[name] != "none"
             if step is None:
-                absolute[i] = DEFAULT_STEP[self.fd_scheme] if scaled else EPSILON
+                absolute[i] = (DEFAULT_STEP[self.noisy, self.fd_scheme] if scaled
+                               else EPSILON)
             elif step.kind == "absolute":
                 absolute[i] = step.size / s[i]
             elif scaled:  # relative to the start: u has no value to be relative to
@@ -240,7 +246,8 @@ class NamedSession:
                 around = Scaling(offset=x, scale=width)
                 uncertainties = estimate_uncertainties(
                     ScaledEvaluator(self._evaluator_x, around).evaluate, np.zeros(x.size),
-                    around, around.to_u(self.lower), around.to_u(self.upper))
+                    around, around.to_u(self.lower), around.to_u(self.upper),
+                    step=HESSIAN_STEP[self.noisy], gradient_step=DIAGNOSIS_STEP[self.noisy])
                 nfev += uncertainties.nfev
                 uncertainties = replace(uncertainties, nfev=nfev)
         diagnosis = diagnose(status=int(result.status), names=self.names, x=x,

@@ -6,8 +6,11 @@ ends with, and also what a fit stuck against a prior's edge ends with. The diagn
 at the solution itself:
 
 ``converged``
-    the gradient is below ``gtol`` (status 0), the Hessian (when computed) is positive
-    definite, and no parameter is at an edge of its domain or prior.
+    the gradient is below ``gtol`` (status 0), no parameter is at an edge of its domain or
+    prior and, when the Hessian is computed, it is positive definite and the Newton step
+    ``-H^-1 g`` from the last gradient is below :data:`NOISE_STEP` σ in every parameter
+    (with strongly correlated parameters a small gradient can still be far from the
+    minimum along their degenerate direction).
 ``converged within the noise``
     precision loss (status 2), but the Hessian is positive definite and the Newton step
     ``-H^-1 g`` to the quadratic's minimum is below :data:`NOISE_STEP` σ in every parameter:
@@ -36,8 +39,10 @@ VERDICTS = (CONVERGED, WITHIN_NOISE, NOT_CONVERGED)
 #: A precision-loss stop counts as converged when the Newton step is below this many σ.
 NOISE_STEP = 0.1
 #: A parameter closer than this many σ (of the scale ``s`` when there is no Hessian) to a
-#: bound is at that edge.
-EDGE_TOLERANCE = 1e-3
+#: bound is at that edge: a minimum there is rarely a chance, and the posterior is cut
+#: in half, so the Gaussian σ would mislead. (A fit pushed against an edge creeps towards
+#: it as its gradient shrinks, e.g. a radius whose signal goes as its square.)
+EDGE_TOLERANCE = 1e-2
 
 
 @dataclass(frozen=True)
@@ -101,8 +106,8 @@ def _show(value: float, unit: str) -> str:
 
 
 def diagnose(*, status: int, names: list[str], x: np.ndarray, units: dict[str, str],
-             edges: list[list[Edge]], scale: np.ndarray, gnorm: float, gtol: float,
-             maxiter: int, uncertainties: Uncertainties | None,
+             edges: list[list[Edge]], scale: np.ndarray, gnorm: float,
+             gtol: float, maxiter: int, uncertainties: Uncertainties | None,
              uncertainties_skipped: str = "") -> Diagnosis:
     """The diagnosis of a finished named fit.
 
@@ -137,7 +142,7 @@ def diagnose(*, status: int, names: list[str], x: np.ndarray, units: dict[str, s
         return Diagnosis(NOT_CONVERGED, "the objective became NaN", [])
     sigma = (uncertainties.sigma if uncertainties is not None
              and uncertainties.sigma is not None else scale)
-    newton = uncertainties.newton_step if uncertainties is not None else None
+    newton = None if uncertainties is None else uncertainties.newton_step
     at_edge, named = [], []
     for i, name in enumerate(names):
         unit = units.get(name, "")
@@ -170,26 +175,34 @@ def diagnose(*, status: int, names: list[str], x: np.ndarray, units: dict[str, s
                          "solution is not a minimum (or the model is too noisy at the "
                          "Hessian's steps)", [])
     step_in_sigma = None if newton is None else np.abs(newton) / sigma
-    farthest = "" if step_in_sigma is None else (
-        f"; the minimum is {float(step_in_sigma.max()):.2g} σ away in "
+    away = "" if step_in_sigma is None else (
+        f"the minimum is {float(step_in_sigma.max()):.2g} σ away in "
         f"{names[int(np.argmax(step_in_sigma))]}")
+    near = step_in_sigma is not None and bool(np.all(step_in_sigma < NOISE_STEP))
+    far = [] if step_in_sigma is None else [
+        names[i] for i in np.flatnonzero(step_in_sigma >= NOISE_STEP)]
     if status == 0:
-        return Diagnosis(CONVERGED, f"the scaled gradient {gnorm:.3g} is below gtol {gtol:g}",
+        if step_in_sigma is not None and not near:
+            return Diagnosis(NOT_CONVERGED, f"the scaled gradient {gnorm:.3g} is below gtol "
+                             f"{gtol:g}, but by the Hessian {away} (correlated parameters "
+                             "leave a small gradient far from the minimum): lower gtol", far)
+        return Diagnosis(CONVERGED, f"the scaled gradient {gnorm:.3g} is below gtol {gtol:g}"
+                         + ("" if step_in_sigma is None else
+                            f" and the minimum is within {float(step_in_sigma.max()):.2g} σ"),
                          [])
     if status == 1:
         return Diagnosis(NOT_CONVERGED, f"the iteration limit maxiter = {maxiter} was "
-                         f"reached{farthest}", [])
+                         "reached" + (f"; {away}" if away else ""), far)
     # status 2: precision loss
     if step_in_sigma is None:
         why = uncertainties_skipped or "uncertainties are switched off"
         return Diagnosis(NOT_CONVERGED, "precision loss (the line search could not go on) "
                          f"and no Hessian to tell whether that is within the noise ({why})",
                          [])
-    if np.all(step_in_sigma < NOISE_STEP):
+    if near:
         return Diagnosis(WITHIN_NOISE, "precision loss at a minimum: the Hessian is positive "
                          "definite and the Newton step is below "
                          f"{NOISE_STEP:g} σ in every parameter (at most "
                          f"{float(step_in_sigma.max()):.2g} σ)", [])
-    far = [names[i] for i in np.flatnonzero(step_in_sigma >= NOISE_STEP)]
     return Diagnosis(NOT_CONVERGED, "precision loss (the line search could not go on) "
-                     f"short of the minimum{farthest}", far)
+                     f"short of the minimum: {away}", far)

@@ -188,10 +188,11 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
     steps : dict, optional
         Name -> :class:`Step` (or a float: an absolute step) for the finite differences,
         in the parameter's unit (with scaling, a relative step is relative to the start
-        value). Default: 0.01 of the parameter's scale ``s`` (about 0.01 σ) for forward
-        differences, 0.5 ``s`` for central ones; with ``scale="none"``, scipy's absolute
-        ``sqrt(machine eps)``. Mesh-based models (PHOEBE) need steps well above their
-        jitter: central differences with the default steps.
+        value). Default: 1e-4 of the parameter's scale ``s`` (about σ) for forward
+        differences, 0.1 ``s`` for central ones, and 0.5 ``s`` for a model that declares
+        itself noisy (:attr:`ParameterizedModel.noisy`: PHOEBE's mesh), whose jitter the
+        steps must rise above (use central differences there); with ``scale="none"``,
+        scipy's absolute ``sqrt(machine eps)``.
     fd_scheme : {'forward', 'central'}
         Forward (n model evaluations per gradient) or central (2n) differences.
     scale : 'auto', 'none', float or dict
@@ -284,6 +285,10 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
         if not isinstance(uncertainties, bool):
             raise InputError(f"`uncertainties` must be True or False; got {uncertainties!r}")
         lower, upper, edges = bounds_and_edges(fit_parameters, model.domains, prior_set)
+        if getattr(model, "noisy", False) and fd_scheme == "forward":
+            warnings.warn("the model is noisy (its output jitters as parameters move): "
+                          "forward differences with steps above the jitter are biased by "
+                          "about half a step; use fd_scheme='central'", stacklevel=2)
         problem = NamedProblem(model, times, flux, sigma, fit_parameters, values,
                                prior_set, block_size=block_size)
     except InputError as e:
@@ -295,7 +300,8 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
         fd_scheme=fd_scheme, lower=lower, upper=upper, edges=edges,
         widths=[prior_width(prior_set.distribution(n)) if prior_set is not None
                 and n in prior_set else None for n in fit_parameters],
-        units=model.units, uncertainties=uncertainties, gtol=gtol, norm=norm,
+        units=model.units, noisy=bool(getattr(model, "noisy", False)),
+        uncertainties=uncertainties, gtol=gtol, norm=norm,
         maxiter=maxiter)
     res = with_statistics(collective_cg(
         problem, x0, jac=FiniteDifference(fd_scheme), callback=session.wrap_callback(callback),

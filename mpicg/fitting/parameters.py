@@ -52,6 +52,11 @@ class ParameterizedModel:
     """
 
     parameters: tuple[Parameter, ...] = ()
+    #: Whether the model's output jitters as its parameters move, by far more than
+    #: round-off (a mesh re-triangulated in jumps, as PHOEBE's): finite differences must
+    #: then step well above the jitter, and named fits' default steps do (half a scale
+    #: instead of a tenth, for central differences).
+    noisy: bool = False
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
@@ -103,6 +108,11 @@ class WithValues(ParameterizedModel):
 
     model: ParameterizedModel
     values: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def noisy(self) -> bool:
+        """Whether the wrapped model is noisy (see :class:`ParameterizedModel`)."""
+        return bool(getattr(self.model, "noisy", False))
 
     @property
     def parameters(self) -> tuple[Parameter, ...]:

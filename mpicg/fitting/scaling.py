@@ -11,10 +11,11 @@ parameter's scale (``scale``, per parameter):
     ``s_i = 1 / sqrt(H_ii)`` from the diagonal curvature ``H_ii`` of ``-ln p`` at the start,
     measured by central second differences, all 2n + 1 points in one batch (shared over the
     ranks like a gradient). A step far from the σ it reveals (outside 1-10 σ) is retried at
-    3 σ, in another batch, at most :data:`PROBE_ROUNDS` batches in all: steps well above a
-    mesh model's jitter, and curvature measured over the width that matters. Where the
-    curvature is not positive (a start in a region that is not a valley), the prior's width
-    is used, or else the last probe step.
+    3 σ, and a step that finds no positive curvature (a mesh's jitter swamps it) ten times
+    wider, in another batch of 2n points at most, :data:`PROBE_ROUNDS` batches in all:
+    steps well above a mesh model's jitter, and curvature measured over the width that
+    matters. Where the curvature is still not positive (a start in a region that is not a
+    valley), the prior's width is used, or else the last probe step.
 a number
     ``s`` itself, in the parameter's unit.
 ``"none"``
@@ -39,24 +40,39 @@ import numpy as np
 from ..errors import InputError
 from ..optimize import curvature_from_values, curvature_points, show_value
 
-__all__ = ["DEFAULT_STEP", "FIRST_PROBE", "HESSIAN_STEP", "PROBE_ROUNDS", "SCALE_MODES",
+__all__ = ["DEFAULT_STEP", "DIAGNOSIS_STEP", "FIRST_PROBE", "HESSIAN_STEP", "PROBE_ROUNDS",
+           "SCALE_MODES",
            "ScaleEstimate", "ScaledEvaluator", "Scaling", "check_scale", "check_scale_value",
            "curvature_scales", "prior_width"]
 
 #: The named modes of ``scale`` (besides a number).
 SCALE_MODES = ("auto", "none")
-#: Default finite-difference steps of scaled fits, in units of ``s`` (about a σ): forward
-#: differences are biased by half a step (5e-3 σ here); central ones are not, and their
-#: wider step keeps a mesh model's jitter (PHOEBE) from dominating the gradient.
-DEFAULT_STEP = {"forward": 1e-2, "central": 0.5}
-#: Step of the uncertainties' Hessian, in units of ``s``.
-HESSIAN_STEP = 1.0
+#: Default finite-difference steps of scaled fits, in units of ``s`` (about a σ), by
+#: whether the model is noisy (``ParameterizedModel.noisy``) and the scheme. Forward
+#: differences are biased by about half a step (in σ), central ones by a step squared times
+#: the third derivative, which a strongly curved valley (a transit's a-inc banana) makes
+#: matter at half a σ; a noisy model's jitter J, though, adds about J / step to every
+#: gradient component, so a mesh model needs steps of about half a σ, and central
+#: differences (forward ones would be biased by a quarter σ).
+DEFAULT_STEP = {(False, "forward"): 1e-4, (False, "central"): 0.1,
+                (True, "forward"): 0.5, (True, "central"): 0.5}
+#: Step of the uncertainties' Hessian, in units of ``s``, for smooth and for noisy models:
+#: a tenth of a σ resolves the curvature of a strongly correlated pair (a wider step
+#: averages it over a curved valley, and a correlation of 0.99 leaves a determinant of 2 %
+#: to get right); a noisy model's jitter J adds about J / step^2 to every element, so it
+#: needs steps of a σ.
+HESSIAN_STEP = {False: 0.1, True: 1.0}
+#: Step of the central gradient the diagnosis judges the distance to the minimum by, in
+#: units of ``s``, for smooth and for noisy models.
+DIAGNOSIS_STEP = {False: 1e-2, True: 0.5}
 #: At most this many batches of curvature probes (``"auto"``).
 PROBE_ROUNDS = 4
 # A probe whose step lies within these many of the σ it finds is accepted; else retried
 # at PROBE_TARGET σ.
 _PROBE_ACCEPT = (1.0, 10.0)
 _PROBE_TARGET = 3.0
+# A probe that finds no positive curvature is retried with a step this many times wider.
+_WIDEN = 10.0
 #: The first probe step without a hint (a step or a prior): this fraction of the value
 #: (this, absolute, at 0).
 FIRST_PROBE = 1e-4
@@ -278,7 +294,12 @@ def curvature_scales(evaluate: Callable[[np.ndarray], np.ndarray], x0: np.ndarra
         retry = []
         for i, c in zip(pending, found, strict=True):
             if not (c > 0):
-                continue  # not a valley at this step: the fallback below
+                # Noise (a mesh's jitter) swamps the curvature at this step, or the start is
+                # not in a valley: a wider step, then the fallback below.
+                if math.isfinite(c):
+                    retry.append(i)
+                    h[i] = _WIDEN * h[i]
+                continue
             sigma = 1.0 / math.sqrt(c)
             if not (_PROBE_ACCEPT[0] <= h[i] / sigma <= _PROBE_ACCEPT[1]):
                 retry.append(i)

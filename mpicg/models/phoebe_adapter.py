@@ -304,6 +304,10 @@ class PhoebeLightCurve(ParameterizedModel):
     >>> flux = model([86.0, 1.0], times)  # doctest: +SKIP
     """
 
+    #: PHOEBE's meshes make the fluxes jitter as the parameters move (the triangles another
+    #: star covers change in jumps): finite differences must step well above that.
+    noisy = True
+
     def __init__(self, bundle_factory: Callable[[], Any], twigs: str | Sequence[str], *,
                  dataset: str | None = None, compute: str | None = None,
                  reference_time: float | None = None, invalid: str = "raise",
