@@ -118,3 +118,23 @@ def test_supersampling_recovers_long_cadence_truth_where_instants_are_biased():
     pulls = (instant.x - truth) / _sigmas(base, instant.x, times)
     assert np.max(np.abs(pulls)) > 5.0, dict(zip(FITTED, pulls, strict=True))
     assert abs(pulls[FITTED.index("r1")]) > 5.0
+
+
+def test_the_wrappers_declare_domains_and_pass_on_noisiness():
+    from mpicg.models import ProximityBinary
+
+    class Jittery(mpicg.ParameterizedModel):
+        parameters = (mpicg.Parameter("a", 1.0),)
+        noisy = True
+
+        def __call__(self, values, times):
+            return np.full(np.shape(times), values[0])
+
+    model = Baseline(Integrated(Jittery(), 0.02, 3), trend=True)
+    assert model.noisy
+    assert {k: str(v) for k, v in model.domains.items()} == {
+        "a": "(-inf, inf)", "level": "(0, inf)", "slope": "(-inf, inf)"}
+    binary = ProximityBinary()
+    for name in ("ellipsoidal", "reflection1", "reflection2"):
+        assert str(binary.domains[name]) == "[0, inf)"
+    assert not Baseline(binary).noisy

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..fitting.parameters import Parameter, ParameterizedModel
+from ._domains import POSITIVE
 from .segments import Segments
 
 __all__ = ["Baseline", "baseline_parameter_names"]
@@ -76,7 +77,7 @@ class Baseline(ParameterizedModel):
         n = len(self.segments)
         names = baseline_parameter_names(n, self.trend)
         where = [f" ({name})" if n > 1 else "" for name in self.segments.names]
-        added = [Parameter(name, 1.0, "", f"flux level{where[k % n]}")
+        added = [Parameter(name, 1.0, "", f"flux level{where[k % n]}", POSITIVE)
                  for k, name in enumerate(names[:n])]
         added += [Parameter(name, 0.0, "1/d", f"relative flux trend{where[k % n]}")
                   for k, name in enumerate(names[n:])]
@@ -86,6 +87,11 @@ class Baseline(ParameterizedModel):
     def period_parameter(self) -> str | None:
         """The model's."""
         return self.model.period_parameter
+
+    @property
+    def noisy(self) -> bool:
+        """The model's (see :class:`~mpicg.ParameterizedModel`)."""
+        return bool(getattr(self.model, "noisy", False))
 
     @property
     def epoch_parameter(self) -> str | None:

@@ -92,6 +92,11 @@ class Integrated(ParameterizedModel):
         return self.model.period_parameter
 
     @property
+    def noisy(self) -> bool:
+        """The model's (see :class:`~mpicg.ParameterizedModel`)."""
+        return bool(getattr(self.model, "noisy", False))
+
+    @property
     def epoch_parameter(self) -> str | None:
         """The model's."""
         return self.model.epoch_parameter

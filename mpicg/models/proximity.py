@@ -38,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..fitting.parameters import Parameter
+from ._domains import NON_NEGATIVE
 from .eclipsing_binary import EclipsingBinary
 
 __all__ = ["ProximityBinary", "eclipsing_binary", "lambert_phase"]
@@ -81,9 +82,12 @@ class ProximityBinary(EclipsingBinary):
 
     parameters = (
         *EclipsingBinary.parameters,
-        Parameter("ellipsoidal", 0.0, "", "ellipsoidal semi-amplitude (edge-on)"),
-        Parameter("reflection1", 0.0, "", "light reflected by the primary at full phase"),
-        Parameter("reflection2", 0.0, "", "light reflected by the secondary at full phase"),
+        Parameter("ellipsoidal", 0.0, "", "ellipsoidal semi-amplitude (edge-on)",
+                  NON_NEGATIVE),
+        Parameter("reflection1", 0.0, "", "light reflected by the primary at full phase",
+                  NON_NEGATIVE),
+        Parameter("reflection2", 0.0, "", "light reflected by the secondary at full phase",
+                  NON_NEGATIVE),
     )
 
     def __call__(self, values, times) -> np.ndarray:
