@@ -28,10 +28,13 @@ def test_example_under_mpirun_2_converges_and_agrees_with_the_literature(tmp_pat
     assert job.output.count(f"mpicg example {name}: ") == 2  # rank 0 alone prints
     solution = load_solution(tmp_path / name / "solution.json")
     assert solution.status == 0, solution.message
+    assert solution.converged, solution.diagnosis
     assert solution.n_ranks == 2
+    compared = {p for values in example.references.values() for p in values}
+    # the comparison's sigma includes the fit's own, from its Hessian
+    assert all(solution.uncertainties[p] > 0 for p in compared), solution.uncertainties_note
     lines, worst = compare(solution, example)
     assert worst < 3.0, "\n".join(lines)
-    compared = {p for values in example.references.values() for p in values}
     assert compared <= set(solution.fitted_values)
     text = (tmp_path / name / "comparison.txt").read_text()
     assert f"largest |fit - reference| / sigma: {worst:.2f}" in text

@@ -130,7 +130,7 @@ def test_the_wrappers_declare_domains_and_pass_on_noisiness():
         def __call__(self, values, times):
             return np.full(np.shape(times), values[0])
 
-    model = Baseline(Integrated(Jittery(), 0.02, 3), trend=True)
+    model = Baseline(Integrated(Jittery(), 0.02, 3), Segments((0.0,), (5.0,)), trend=True)
     assert model.noisy
     assert {k: str(v) for k, v in model.domains.items()} == {
         "a": "(-inf, inf)", "level": "(0, inf)", "slope": "(-inf, inf)"}

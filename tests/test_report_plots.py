@@ -103,8 +103,7 @@ def test_the_report_of_a_fit_with_a_baseline(tmp_path):
         sbratio = 0.5
         [fit]
         parameters = ["r1", "level"]
-        gtol = 1.0
-        maxiter = 5
+        gtol = 0.1
         [output]
         directory = "out"
     """))
