@@ -75,7 +75,7 @@ def test_mpicg_models_lists_parameters_units_and_defaults(capsys):
         assert f'[model] name = "{name}"' in out
     assert "options = { proximity = true }" in out
     assert "reflection2" in out
-    assert "incl                 89  deg   orbital inclination" in out
+    assert "incl                 89  deg   [0, 90]       orbital inclination" in out
     assert "reports fold on: period = per, epoch = t0" in out
     assert "supersample = N" in out
 

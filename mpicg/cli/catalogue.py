@@ -1,7 +1,7 @@
 """``mpicg models``: the built-in models of job files, with their parameters.
 
 For each ``[model] name`` it lists the model's settings (``options``), and each parameter's
-name, default, unit and meaning, and which ones the report folds on; then the parameters that
+name, default, unit, domain and meaning, and which ones the report folds on; then the parameters that
 every job adds (the baseline) and the ``[model]`` keys that work with any model.
 """
 
@@ -57,10 +57,11 @@ def describe_models() -> str:
                 lines.append(f"  reports fold on: period = the option period, epoch = "
                              f"{model.epoch_parameter}")
             width = max(len("parameter"), *(len(p.name) for p in model.parameters))
-            lines.append(f"  {'parameter':<{width}}  {'default':>10}  {'unit':<4}  meaning")
+            lines.append(f"  {'parameter':<{width}}  {'default':>10}  {'unit':<4}  "
+                         f"{'domain':<12}  meaning")
             for p in model.parameters:
                 lines.append(f"  {p.name:<{width}}  {p.default:>10.6g}  {p.unit or '-':<4}  "
-                             f"{p.description}")
+                             f"{str(p.domain):<12}  {p.description}")
             lines.append("")
     added = ", ".join(baseline_parameter_names(1, True))
     lines += [
@@ -70,6 +71,6 @@ def describe_models() -> str:
         '  baseline = "level"     multiply by a flux level per segment of the data '
         '(default); "trend": a level and a slope; "none"',
         f"  baseline parameters: {added} (one segment; level_1, level_2, ... with several), "
-        "default 1 and 0, unit - and 1/d",
+        "default 1 and 0, unit - and 1/d, domain (0, inf) and (-inf, inf)",
     ]
     return "\n".join(lines)
