@@ -138,3 +138,18 @@ def test_the_wrappers_declare_domains_and_pass_on_noisiness():
     for name in ("ellipsoidal", "reflection1", "reflection2"):
         assert str(binary.domains[name]) == "[0, inf)"
     assert not Baseline(binary).noisy
+
+
+def test_a_light_ratio_in_the_place_of_the_surface_brightness_ratio():
+    from mpicg.models import ProximityBinary
+
+    plain = ProximityBinary(resolution=8)
+    by_light = ProximityBinary(resolution=8, light_ratio=True)
+    assert by_light.parameter_names[7] == "light_ratio"
+    assert plain.parameter_names[7] == "sbratio"
+    values = _vector(plain, {**TRUTH, "reflection2": 0.008, "ellipsoidal": 0.003})
+    converted = values.copy()
+    converted[7] = TRUTH["sbratio"] * (TRUTH["r2"] / TRUTH["r1"]) ** 2
+    times = np.linspace(0.0, 3.0, 400)
+    np.testing.assert_allclose(by_light(converted, times), plain(values, times), rtol=0,
+                               atol=1e-15)

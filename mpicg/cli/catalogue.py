@@ -1,8 +1,8 @@
 """``mpicg models``: the built-in models of job files, with their parameters.
 
-For each ``[model] name`` it lists the model's settings (``options``), and each parameter's
-name, default, unit, domain and meaning, and which ones the report folds on; then the parameters that
-every job adds (the baseline) and the ``[model]`` keys that work with any model.
+For each ``[model] name`` it lists the model's settings (``options``), each parameter's name,
+default, unit, domain and meaning, and which ones a report folds on; then the parameters
+that every job adds (the baseline) and the ``[model]`` keys that work with any model.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def describe_models() -> str:
                          f"{'domain':<12}  meaning")
             for p in model.parameters:
                 lines.append(f"  {p.name:<{width}}  {p.default:>10.6g}  {p.unit or '-':<4}  "
-                             f"{str(p.domain):<12}  {p.description}")
+                             f"{p.domain!s:<12}  {p.description}")
             lines.append("")
     added = ", ".join(baseline_parameter_names(1, True))
     lines += [

@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import math
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import FitAborted
 from ..fitting import Solution
@@ -77,6 +80,9 @@ class Example:
         The job file in ``mpicg/examples/``.
     references : dict
         Source (a citation) -> parameter -> :class:`Reference`.
+    derived : dict
+        Name -> (the fitted parameters it depends on, the function of them): quantities
+        compared that the fit does not vary itself (their σ from the fit's covariance).
     notes : tuple of str
         Lines printed with the comparison.
     """
@@ -88,7 +94,14 @@ class Example:
     member_sha256: str
     job: str
     references: dict[str, dict[str, Reference]] = field(default_factory=dict)
+    derived: dict[str, tuple[tuple[str, ...], Callable[..., float]]] = field(
+        default_factory=dict)
     notes: tuple[str, ...] = ()
+
+
+def _surface_brightness_ratio(light_ratio: float, r1: float, r2: float) -> float:
+    """The disc-averaged surface-brightness ratio of a light ratio L2/L1 and the radii."""
+    return light_ratio * (r1 / r2) ** 2
 
 
 EXAMPLES = {
@@ -136,10 +149,14 @@ EXAMPLES = {
                 "t0": Reference(7119.5221735, 0.000065, 0.000065),
             },
         },
-        notes=("mpicg's stars are spheres with a first-order ellipsoidal term and Lambert-"
+        derived={"sbratio": (("light_ratio", "r1", "r2"), _surface_brightness_ratio)},
+        notes=("Like ellc's example, the fit has the spectroscopic light ratio 0.354 +- "
+               "0.035 as a prior (HD23642.in); the surface-brightness ratio is derived, "
+               "light_ratio (r1/r2)^2.",
+               "mpicg's stars are spheres with a first-order ellipsoidal term and Lambert-"
                "sphere reflection (mpicg.models.proximity); ellc fits Roche shapes, gravity "
                "darkening and its own reflection model, with 4-coefficient limb darkening "
-               "and a linear trend.",)),
+               "and a linear trend.")),
 }
 
 
@@ -178,11 +195,28 @@ def write_example(name: str, directory, cache=None) -> Path:
 
 def _sigma_of_fit(solution: Solution, name: str) -> float | None:
     """The fit's own standard deviation of a parameter, when the solution has one."""
-    found = getattr(solution, "uncertainties", None)
+    found = solution.uncertainties
     if isinstance(found, dict) and name in found:
         value = float(found[name])
         return value if math.isfinite(value) else None
     return None
+
+
+def _derived(solution: Solution, example: Example, name: str) -> tuple[float, float | None]:
+    """A derived quantity at the solution, and its σ propagated from the covariance."""
+    depends, function = example.derived[name]
+    x = np.array([solution.fitted_values[n] for n in depends])
+    value = float(function(*x))
+    if solution.covariance is None:
+        return value, None
+    index = [solution.fit_parameters.index(n) for n in depends]
+    covariance = np.asarray(solution.covariance)[np.ix_(index, index)]
+    # Central differences of the function, each step a thousandth of the parameter's σ.
+    steps = 1e-3 * np.sqrt(np.diag(covariance))
+    gradient = np.array([(function(*(x + h * e)) - function(*(x - h * e))) / (2 * h)
+                         for h, e in zip(steps, np.eye(x.size), strict=True)])
+    variance = float(gradient @ covariance @ gradient)
+    return value, (math.sqrt(variance) if variance > 0 else None)
 
 
 def compare(solution: Solution, example: Example) -> tuple[list[str], float]:
@@ -197,16 +231,21 @@ def compare(solution: Solution, example: Example) -> tuple[list[str], float]:
         lines.append(f"    {'parameter':11s} {'mpicg':>16s} {'sigma':>9s} "
                      f"{'reference':>16s} {'-':>9s} {'+':>9s} {'(fit-ref)/sigma':>16s}")
         for name, ref in values.items():
-            if name not in solution.fitted_values:
+            if name in solution.fitted_values:
+                fitted, own = solution.fitted_values[name], _sigma_of_fit(solution, name)
+            elif name in example.derived:
+                fitted, own = _derived(solution, example, name)
+                name = f"{name}*"
+            else:
                 continue
-            fitted = solution.fitted_values[name]
-            own = _sigma_of_fit(solution, name)
             combined = math.hypot(ref.sigma_towards(fitted), own or 0.0)
             z = (fitted - ref.value) / combined
             worst = max(worst, abs(z))
             shown = f"{own:9.2g}" if own is not None else f"{'-':>9s}"
             lines.append(f"    {name:11s} {fitted:16.10g} {shown} {ref.value:16.10g} "
                          f"{ref.minus:9.2g} {ref.plus:9.2g} {z:16.2f}")
+    if example.derived:
+        lines.append(f"  * derived: {', '.join(example.derived)}")
     lines.extend(f"  {note}" for note in example.notes)
     return lines, worst
 

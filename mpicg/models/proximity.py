@@ -33,7 +33,7 @@ baseline's level absorbs the mean).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -62,6 +62,18 @@ def lambert_phase(cos_alpha) -> np.ndarray:
     return (np.sqrt((1.0 - c) * (1.0 + c)) + (np.pi - alpha) * c) / np.pi
 
 
+_PROXIMITY = (
+    Parameter("ellipsoidal", 0.0, "", "ellipsoidal semi-amplitude (edge-on)", NON_NEGATIVE),
+    Parameter("reflection1", 0.0, "", "light reflected by the primary at full phase",
+              NON_NEGATIVE),
+    Parameter("reflection2", 0.0, "", "light reflected by the secondary at full phase",
+              NON_NEGATIVE),
+)
+_LIGHT_RATIO = Parameter("light_ratio", 0.32, "",
+                         "light ratio L2/L1 = sbratio (r2/r1)^2, in place of sbratio",
+                         NON_NEGATIVE)
+
+
 @dataclass(frozen=True)
 class ProximityBinary(EclipsingBinary):
     """:class:`EclipsingBinary` with ellipsoidal variation and reflection (see the module).
@@ -78,17 +90,37 @@ class ProximityBinary(EclipsingBinary):
     ----------
     ld_law, resolution
         As for :class:`EclipsingBinary`.
+    light_ratio : bool
+        Take the light ratio ``L2/L1 = sbratio (r2/r1)^2`` as a parameter (``light_ratio``,
+        in the place of ``sbratio``), so that a spectroscopic light ratio can be a prior:
+        in partial eclipses the inclination and the ratio of the radii are nearly
+        degenerate, and a light ratio breaks that (as ellc's example of HD 23642 does).
     """
 
-    parameters = (
-        *EclipsingBinary.parameters,
-        Parameter("ellipsoidal", 0.0, "", "ellipsoidal semi-amplitude (edge-on)",
-                  NON_NEGATIVE),
-        Parameter("reflection1", 0.0, "", "light reflected by the primary at full phase",
-                  NON_NEGATIVE),
-        Parameter("reflection2", 0.0, "", "light reflected by the secondary at full phase",
-                  NON_NEGATIVE),
-    )
+    light_ratio: bool = False
+
+    @property
+    def parameters(self) -> tuple[Parameter, ...]:
+        """The binary's parameters, then the proximity effects'.
+
+        With :attr:`light_ratio`, ``light_ratio`` stands in ``sbratio``'s place.
+        """
+        base = EclipsingBinary.parameters
+        if self.light_ratio:
+            base = tuple(_LIGHT_RATIO if p.name == "sbratio" else p for p in base)
+        return (*base, *_PROXIMITY)
+
+    def _unpack(self, values) -> dict[str, float]:
+        if not self.light_ratio:
+            return super()._unpack(values)
+        values = self.check_values(values).copy()
+        names = self.parameter_names
+        r1, r2 = values[names.index("r1")], values[names.index("r2")]
+        if not (r1 > 0 and r2 > 0):
+            raise ValueError(f"`r1` and `r2` must be > 0; got {r1!r} and {r2!r}")
+        where = names.index("light_ratio")  # sbratio's place
+        values[where] = values[where] * (r1 / r2) ** 2
+        return replace(self, light_ratio=False)._unpack(values)
 
     def __call__(self, values, times) -> np.ndarray:
         """Flux at ``times``: the stars' light, eclipsed, with the proximity effects.
@@ -131,7 +163,7 @@ def eclipsing_binary(proximity: bool = False, **options) -> EclipsingBinary:
         :class:`ProximityBinary` (ellipsoidal variation and reflection) instead of
         :class:`EclipsingBinary`.
     **options
-        ``ld_law``, ``resolution``.
+        ``ld_law``, ``resolution``; with ``proximity``, ``light_ratio`` too.
 
     Returns
     -------
