@@ -115,6 +115,11 @@ class NamedSession:
             self._scaling = Scaling.from_record(record)
             self._sources = list(record["sources"])
             self._nfev_scales = int(record["nfev"])
+            # The file's scales win (check_resume refused conflicting numbers); whether a
+            # parameter ran unscaled decides how the Hessian finds its steps.
+            self.scale = {name: "none" if source == "none" else
+                          ("auto" if self.scale[name] == "none" else self.scale[name])
+                          for name, source in zip(self.names, self._sources, strict=True)}
             u0 = ready["x0"]
             fd = checkpoint.options["fd"]
             rule = self._bounded(FiniteDifference(fd["method"], abs_step=fd["abs_step"],

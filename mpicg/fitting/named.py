@@ -5,7 +5,10 @@ and the options PHOEBE users know — ``fit_parameters``, ``initial_values``, ``
 ``priors_combine``, ``expose_lnprobabilities``, ``continue_from``, ``maxiter``, ``gtol``,
 ``norm`` — plus scipy's ``c1``, ``c2`` and per-parameter finite-difference steps, and returns
 a :class:`~.solution.Solution`. The objective is ``-ln p = -(ln prior + ln L)``, with
-``-ln L = 1/2 chi^2``; outside a prior's support it is ``+inf`` and the line search backs off.
+``-ln L = 1/2 chi^2``; outside a prior's support or a parameter's domain it is ``+inf`` and
+the line search backs off. CG runs on scaled variables (:mod:`.scaling`); the solution
+carries the uncertainties at the optimum (:mod:`.uncertainties`) and a diagnosis
+(:mod:`.diagnosis`); rank 0's work around the CG run is :mod:`._session`'s.
 """
 
 from __future__ import annotations
@@ -213,9 +216,13 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
         Start each parameter of an earlier solution at its fitted value (its
         ``fit_parameters`` and fixed values are used).
     maxiter, gtol, norm, c1, c2 : optional
-        As in PHOEBE / scipy (``maxiter`` defaults to PHOEBE's 1e6).
+        As in PHOEBE / scipy (``maxiter`` defaults to PHOEBE's 1e6, ``gtol`` to 1e-5).
+        With scaling, ``gtol`` bounds the gradient in the scaled variables: about
+        ``gtol`` σ from the minimum per parameter (more along a strongly correlated pair's
+        degenerate direction; the diagnosis measures that distance).
     callback : callable, optional
-        Called on rank 0 after each iteration, as in :func:`mpicg.minimize`.
+        Called on rank 0 after each iteration, as in :func:`mpicg.minimize`, with the
+        parameters in their own units (not the scaled variables).
     block_size : int, optional
         Observations per block (see :class:`mpicg.Problem`).
     disp : bool

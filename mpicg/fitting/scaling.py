@@ -41,9 +41,8 @@ from ..errors import InputError
 from ..optimize import curvature_from_values, curvature_points, show_value
 
 __all__ = ["DEFAULT_STEP", "DIAGNOSIS_STEP", "FIRST_PROBE", "HESSIAN_STEP", "PROBE_ROUNDS",
-           "SCALE_MODES",
-           "ScaleEstimate", "ScaledEvaluator", "Scaling", "check_scale", "check_scale_value",
-           "curvature_scales", "prior_width"]
+           "SCALE_MODES", "ScaleEstimate", "ScaledEvaluator", "Scaling", "check_scale",
+           "check_scale_value", "curvature_scales", "prior_width"]
 
 #: The named modes of ``scale`` (besides a number).
 SCALE_MODES = ("auto", "none")
