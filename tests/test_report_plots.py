@@ -156,3 +156,33 @@ def test_a_member_with_another_hash_is_refused(tmp_path, monkeypatch):
         fetch_member(release, "pkg-1.0/data/lc.dat", "0000", tmp_path / "cache")
     with pytest.raises(FetchError, match=r"holds no pkg-1\.0/data/none"):
         fetch_member(release, "pkg-1.0/data/none", "0000", tmp_path / "cache")
+
+
+def test_history_rows_are_written_at_once_and_completed_by_the_callback(tmp_path):
+    import logging
+
+    from mpicg.cli.history import COLUMNS, HistoryFile
+
+    path = tmp_path / "history.csv"
+    history = HistoryFile(path, ["incl", "fun"], start=[85.0, 1.0])
+
+    def log(iteration):
+        numbers = dict.fromkeys(COLUMNS, 0.5) | {"iteration": iteration, "nfev": 3,
+                                                 "njev": 1, "rounds": 1}
+        record = logging.LogRecord("mpicg", logging.INFO, "", 0, "", (), None)
+        record.mpicg_progress = numbers
+        history.emit(record)
+
+    log(0)
+    log(1)
+    # Logged, not yet seen by the callback: the row is there already (a progress file may
+    # be written now, and the job killed).
+    assert np.isnan(read_history(path)["incl"][1])
+    history.parameters_at([85.5, 2.0])
+    log(2)  # the fit stopped before its callback: the row stays, with nan
+    rows = read_history(path)
+    assert rows["iteration"] == [0, 1, 2]
+    assert rows["incl"][:2] == [85.0, 85.5]
+    assert rows["parameter fun"][:2] == [1.0, 2.0]  # a name that is a column already
+    assert np.isnan(rows["incl"][2])
+    assert path.read_text().count("\n") == 4

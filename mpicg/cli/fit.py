@@ -212,7 +212,6 @@ def run_fit(job: Job, *, resume_from: Path | None = None) -> Solution:
     finally:
         if handler is not None:
             LOG.removeHandler(handler)
-            handler.close()
     if root:
         solution.save(out / SOLUTION)
         _say(solution.summary())

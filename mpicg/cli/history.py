@@ -32,9 +32,10 @@ class HistoryFile(logging.Handler):
 
     With ``parameters``, each row also holds the fitted parameters' values at that
     iteration. The optimizer logs an iteration before the fit's callback sees its parameters
-    (in their own units, whatever variables CG runs on), so such a row is written when
-    :meth:`parameters_at` is called with them; the start's row (iteration 0) takes
-    ``start``. A row still waiting when the fit stops (a signal) is written with ``nan``.
+    (in their own units, whatever variables CG runs on), and a progress file may be written
+    in between: so the row is written at once with ``nan`` for the parameters, and written
+    again, in its place, when :meth:`parameters_at` gets them. A fit killed in between keeps
+    the row, with ``nan``. The start's row (iteration 0) takes ``start``.
 
     Parameters
     ----------
@@ -52,16 +53,21 @@ class HistoryFile(logging.Handler):
         self.path = Path(path)
         self.parameters = list(parameters)
         self.start = None if start is None else [float(v) for v in start]
-        self._pending: list[str] | None = None
+        self._pending: tuple[int, list[str]] | None = None  # (offset, fields) of the last row
         if not self.path.exists() or self.path.stat().st_size == 0:
             header = [*COLUMNS, *map(parameter_column, self.parameters)]
             self.path.write_text(",".join(header) + "\n")
 
-    def _write(self, fields: list[str]) -> None:
-        # Open, append, close: a reader (mpicg attach) sees whole rows, and a killed job
+    def _write(self, fields: list[str], at: int | None = None) -> int:
+        """Append a row (or rewrite the last one, from byte ``at``); its offset."""
+        # Open, write, close: a reader (mpicg attach) sees whole rows, and a killed job
         # leaves every row it wrote.
-        with self.path.open("a") as f:
-            f.write(",".join(fields) + "\n")
+        with self.path.open("r+b") as f:
+            offset = f.seek(0, os.SEEK_END) if at is None else at
+            f.seek(offset)
+            f.truncate()
+            f.write((",".join(fields) + "\n").encode())
+        return offset
 
     def emit(self, record: logging.LogRecord) -> None:
         """Write the record's numbers as a row (records without them are ignored)."""
@@ -70,30 +76,21 @@ class HistoryFile(logging.Handler):
             return
         fields = [repr(numbers[c]) if isinstance(numbers[c], float) else str(numbers[c])
                   for c in COLUMNS]
+        self._pending = None
         if not self.parameters:
             self._write(fields)
-            return
-        self._flush()
-        if numbers["iteration"] == 0 and self.start is not None:
+        elif numbers["iteration"] == 0 and self.start is not None:
             self._write(fields + [repr(v) for v in self.start])
         else:
-            self._pending = fields
+            offset = self._write(fields + ["nan"] * len(self.parameters))
+            self._pending = (offset, fields)
 
     def parameters_at(self, x) -> None:
         """The fit's callback: the parameters of the iteration just logged."""
         if self._pending is not None:
-            self._write(self._pending + [repr(float(v)) for v in x])
+            offset, fields = self._pending
+            self._write(fields + [repr(float(v)) for v in x], at=offset)
             self._pending = None
-
-    def _flush(self) -> None:
-        if self._pending is not None:
-            self._write(self._pending + ["nan"] * len(self.parameters))
-            self._pending = None
-
-    def close(self) -> None:
-        """Write a row still waiting for its parameters (with nan), and close."""
-        self._flush()
-        super().close()
 
 
 def read_history(path: str | os.PathLike) -> dict[str, list[float]]:
