@@ -15,6 +15,7 @@ mpi4py), :mod:`mpicg.fitting` (problems, named parameters, priors, solutions, ch
 from . import priors
 from .errors import FitAborted, InputError, RemoteEvaluationError
 from .fitting import (
+    Domain,
     Parameter,
     ParameterizedModel,
     Problem,
@@ -37,6 +38,7 @@ if (launch_size() or 1) > 1:
     install_abort_on_uncaught()
 
 __all__ = [
+    "Domain",
     "FitAborted",
     "InputError",
     "OptimizeResult",

@@ -5,7 +5,8 @@ from __future__ import annotations
 # Defined in the optimizer, the lowest layer, which imports nothing of mpicg's but itself.
 from .optimize._checks import InputError
 
-__all__ = ["EXIT_INPUT", "FitAborted", "InputError", "RemoteEvaluationError"]
+__all__ = ["EXIT_INPUT", "EXIT_NOT_CONVERGED", "FitAborted", "InputError",
+           "RemoteEvaluationError"]
 
 
 class RemoteEvaluationError(RuntimeError):
@@ -46,3 +47,9 @@ class FitAborted(SystemExit):
 
 #: Exit code of every rank when the input is bad (what ``mpicg`` returns for InputError).
 EXIT_INPUT = 2
+
+#: Exit code of every rank when a fit wrote its solution but did not converge (its
+#: diagnosis says why: a parameter at an edge of its domain or prior, a Hessian that is not
+#: positive definite, the iteration limit, ...); what ``mpicg fit``, ``resume`` and
+#: ``demo`` return then.
+EXIT_NOT_CONVERGED = 4

@@ -3,6 +3,8 @@
 Subcommands::
 
     mpicg demo                       fit a synthetic eclipsing binary (the quick start)
+    mpicg example wasp4|hd23642      fetch a real light curve and fit it (TESS, K2)
+    mpicg models                     the built-in models, their parameters and units
     mpicg fit JOB.toml               fit what a job file describes (see mpicg.cli.jobfile)
     mpicg fit JOB.toml --detach      ... in the background (then: mpicg attach OUTPUT_DIR)
     mpicg resume PROGRESS_FILE       continue an interrupted fit, exactly
@@ -10,9 +12,10 @@ Subcommands::
     mpicg attach OUTPUT_DIR          follow a detached fit; show its solution when done
     mpicg submit JOB.toml --scheduler slurm|pbs    write (and submit) a batch script
 
-Exit codes: 0 when a solution was written (its status says whether the fit converged),
-1 on a failure, 2 on bad input (the message names it), 75 when a signal stopped the fit
-after writing its progress file (resume it).
+Exit codes: 0 when the fit converged (its solution's diagnosis says converged, or converged
+within the noise), 1 on a failure, 2 on bad input (the message names it), 4 when a solution
+was written but the fit did not converge (the diagnosis, printed, says why), 75 when a
+signal stopped the fit after writing its progress file (resume it).
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ import signal
 import sys
 import warnings
 
-from ..errors import EXIT_INPUT, FitAborted, InputError
+from ..errors import EXIT_INPUT, EXIT_NOT_CONVERGED, FitAborted, InputError
 from ..parallel import EXIT_INTERRUPTED, FitInterrupted, is_root, launch_size
+from .fetch import FetchError
 
 __all__ = ["main"]
 
@@ -34,8 +38,10 @@ def _parser() -> argparse.ArgumentParser:
         prog="mpicg",
         description="Conjugate-gradient fits of expensive models, spread over MPI ranks. "
                     "Run under mpirun/srun to use several ranks.",
-        epilog="Exit codes: 0 a solution was written, 1 failure, 2 bad input, "
-               f"{EXIT_INTERRUPTED} stopped by a signal with a progress file (resume it).")
+        epilog="Exit codes: 0 converged, 1 failure, 2 bad input, "
+               f"{EXIT_NOT_CONVERGED} a solution was written but the fit did not converge "
+               f"(see its diagnosis), {EXIT_INTERRUPTED} stopped by a signal with a "
+               "progress file (resume it).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="fit a synthetic eclipsing-binary light curve")
@@ -46,6 +52,17 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--resolution", type=int, default=16,
                       help="model quadrature nodes; cost per time grows with it (default 16)")
     demo.add_argument("--seed", type=int, default=1, help="noise seed (default 1)")
+
+    example = sub.add_parser("example", help="fetch a real light curve (TESS: WASP-4b; "
+                             "K2: HD 23642) and fit it")
+    example.add_argument("name", choices=("wasp4", "hd23642"))
+    example.add_argument("--output", default=None,
+                         help="output directory (default: mpicg-NAME)")
+    example.add_argument("--cache", default=None,
+                         help="where fetched files are kept (default: $MPICG_CACHE or "
+                              "~/.cache/mpicg)")
+
+    sub.add_parser("models", help="list the built-in models with their parameters")
 
     fit = sub.add_parser("fit", help="fit what a job file describes")
     fit.add_argument("job", metavar="JOB.toml", help="the job file")
@@ -93,14 +110,38 @@ def _check_positive(parser, value, option: str) -> None:
         parser.error(f"{option} must be at least 1; got {value}")
 
 
+def _exit_code(solution, command: str) -> int:
+    """0 for a converged fit, :data:`~mpicg.errors.EXIT_NOT_CONVERGED` otherwise.
+
+    Every rank holds the same solution, so every rank returns the same code; rank 0 says
+    why on stderr.
+    """
+    if solution.converged:
+        return 0
+    if is_root():
+        print(f"mpicg {command}: the fit did not converge (exit code {EXIT_NOT_CONVERGED}): "
+              f"{solution.diagnosis.reason if solution.diagnosis else 'no diagnosis'}",
+              file=sys.stderr, flush=True)
+    return EXIT_NOT_CONVERGED
+
+
 def _run(args, parser) -> int:
     if args.command == "demo":
         from .demo import run_demo
 
         _check_positive(parser, args.n_times, "--n-times")
         _check_positive(parser, args.resolution, "--resolution")
-        run_demo(args.output, n_times=args.n_times, resolution=args.resolution,
-                 seed=args.seed)
+        return _exit_code(run_demo(args.output, n_times=args.n_times,
+                                   resolution=args.resolution, seed=args.seed), "demo")
+    if args.command == "example":
+        from .examples import run_example
+
+        run_example(args.name, args.output, args.cache)
+        return 0
+    if args.command == "models":
+        from .catalogue import describe_models
+
+        print(describe_models())
         return 0
     if args.command == "fit":
         _check_positive(parser, args.ranks, "--ranks")
@@ -110,13 +151,12 @@ def _run(args, parser) -> int:
             return detach(args.job, args.ranks, args.resume_if_stopped)
         from .fit import fit_command
 
-        fit_command(args.job, resume_if_stopped=args.resume_if_stopped)
-        return 0
+        return _exit_code(fit_command(args.job, resume_if_stopped=args.resume_if_stopped),
+                          "fit")
     if args.command == "resume":
         from .fit import resume_command
 
-        resume_command(args.progress_file)
-        return 0
+        return _exit_code(resume_command(args.progress_file), "resume")
     if args.command == "report":
         from .report import write_report
 
@@ -146,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO, format="  %(message)s", stream=sys.stdout)
     else:
         warnings.simplefilter("ignore")  # the same warnings as rank 0's, once is enough
-    if args.command in ("report", "attach", "submit") and (launch_size() or 1) > 1:
+    if args.command in ("report", "attach", "submit", "models") and (launch_size() or 1) > 1:
         if not root:
             return EXIT_INPUT
         parser.error(f"`mpicg {args.command}` runs on one process; start it without mpirun")
@@ -155,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"mpicg {args.command}: error: {e}", file=sys.stderr, flush=True)
         return EXIT_INPUT
+    except FetchError as e:
+        print(f"mpicg {args.command}: error: {e}", file=sys.stderr, flush=True)
+        return 1
     except FitInterrupted as e:
         if root:
             name = signal.Signals(e.signum).name
