@@ -234,12 +234,12 @@ def test_point_work_shares_points():
 
 
 def test_default_blocks_leave_room_for_thousands_of_ranks():
-    problem = make_problem(n_times=20000)
-    assert problem.n_blocks == 4000  # 5 times per block: at most DEFAULT_MAX_BLOCKS
+    problem = make_problem(n_times=81920)
+    assert problem.n_blocks == 4096  # blocks of 20 observations, at most DEFAULT_MAX_BLOCKS
     assert mpicg.parallel.DEFAULT_MAX_BLOCKS == 4096
     counts = MeasuredSharing(3000, np.diff(problem.edges)).layout(5).cell_counts()
-    assert counts.max() == 7  # ceil(5 x 4000 / 3000): as even as cells allow
-    assert np.count_nonzero(counts) >= 20000 // 7
+    assert counts.max() == 7  # ceil(5 x 4096 / 3000): as even as cells allow
+    assert np.count_nonzero(counts) >= 5 * 4096 // 7
 
 
 @pytest.mark.parametrize("sharing", SHARINGS)

@@ -125,8 +125,9 @@ class Problem(SumObjective):
         Observation times, fluxes and their 1-sigma uncertainties, 1-D, of equal length,
         finite, ``sigma > 0``. Unsorted times are sorted (with their flux and sigma).
     block_size : int, optional
-        Observations per block (default: the data cut into at most 4096 blocks, one
-        observation per block below that). It never depends on the number of ranks; it
+        Observations per block (default: 256 blocks up to 5,120 observations, blocks of 20
+        observations up to 4096 blocks, 4096 blocks beyond; see
+        :func:`mpicg.parallel.block_edges`). It never depends on the number of ranks; it
         decides how the chi-square is grouped for the sum, hence the last bits of -ln L.
 
     Raises

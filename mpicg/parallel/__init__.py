@@ -9,7 +9,14 @@ mean.
 
 from .balance import BalanceReport
 from .base import Evaluator, JobOutcome, RankClock, RankStats
-from .blocks import DEFAULT_MAX_BLOCKS, block_edges, block_ranges, sum_blocks
+from .blocks import (
+    DEFAULT_BLOCK_SIZE,
+    DEFAULT_MAX_BLOCKS,
+    DEFAULT_MIN_BLOCKS,
+    block_edges,
+    block_ranges,
+    sum_blocks,
+)
 from .launcher import (
     find_mpirun,
     install_abort_on_uncaught,
@@ -27,7 +34,9 @@ from .sharing import SHARINGS, BlockWork, PointWork, Work, check_sharing, distri
 from .signals import EXIT_INTERRUPTED, FitInterrupted, catch_signals, requested
 
 __all__ = [
+    "DEFAULT_BLOCK_SIZE",
     "DEFAULT_MAX_BLOCKS",
+    "DEFAULT_MIN_BLOCKS",
     "EXIT_INTERRUPTED",
     "SHARINGS",
     "BalanceReport",
