@@ -119,10 +119,15 @@ def run_fit(job: Job, *, resume_from: Path | None = None) -> Solution:
     Solution
         The same on every rank.
     """
-    try:
-        inputs = read_job_inputs(job)
-    except InputError as e:
-        raise_on_root(e)
+    if job.phoebe is not None:
+        from . import phoebe
+
+        inputs = phoebe.read_phoebe_job(job)  # raises on rank 0 only
+    else:
+        try:
+            inputs = read_job_inputs(job)
+        except InputError as e:
+            raise_on_root(e)
     out = Path(job.output)
     progress_file = Path(resume_from) if resume_from is not None else out / PROGRESS
     root = is_root()
@@ -142,16 +147,24 @@ def run_fit(job: Job, *, resume_from: Path | None = None) -> Solution:
         if LOG.getEffectiveLevel() > logging.INFO:
             LOG.setLevel(logging.INFO)
     what = f"resuming from {progress_file}" if resume_from is not None else "starting"
-    _say(f"mpicg fit {job.path}: model {job.model!r}, {inputs.times.size} observations from "
-         f"{Path(job.data_file).name}; fitting {', '.join(job.fit_parameters)} on "
-         f"{launch_size() or 1} rank(s), {what}; output in {out}")
+    if job.phoebe is not None:
+        about = phoebe.describe(job, inputs)
+    else:
+        about = (f"model {job.model!r}, {inputs.times.size} observations from "
+                 f"{Path(job.data_file).name}; fitting {', '.join(job.fit_parameters)}")
+    _say(f"mpicg fit {job.path}: {about} on {launch_size() or 1} rank(s), {what}; "
+         f"output in {out}")
     try:
         started = time.perf_counter()
-        solution = optimizer_cg(
-            inputs.model, inputs.times, inputs.flux, inputs.sigma,
-            fit_parameters=job.fit_parameters, priors=inputs.priors, steps=inputs.steps,
-            **job.options, progress_every_niters=job.progress_every_niters,
-            progress_file=progress_file, resume=resume_from)
+        if job.phoebe is not None:
+            solution = phoebe.fit_phoebe_job(job, inputs, progress_file, resume_from)
+        else:
+            solution = optimizer_cg(
+                inputs.model, inputs.times, inputs.flux, inputs.sigma,
+                fit_parameters=job.fit_parameters, priors=inputs.priors,
+                steps=inputs.steps, **job.options,
+                progress_every_niters=job.progress_every_niters,
+                progress_file=progress_file, resume=resume_from)
     finally:
         if handler is not None:
             LOG.removeHandler(handler)
@@ -160,6 +173,8 @@ def run_fit(job: Job, *, resume_from: Path | None = None) -> Solution:
         _say(solution.summary())
         _say(f"wrote {out / SOLUTION} ({time.perf_counter() - started:.1f} s); "
              f"plots: mpicg report {out / SOLUTION}")
+    if job.phoebe is not None:
+        phoebe.write_phoebe_outputs(job, solution, say=_say)
     return solution
 
 

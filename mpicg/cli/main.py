@@ -5,6 +5,7 @@ Subcommands::
     mpicg demo                       fit a synthetic eclipsing binary (the quick start)
     mpicg fit JOB.toml               fit what a job file describes (see mpicg.cli.jobfile)
     mpicg fit JOB.toml --detach      ... in the background (then: mpicg attach OUTPUT_DIR)
+    mpicg phoebe BUNDLE --solver L   run a saved PHOEBE bundle's optimizer.cg solver
     mpicg resume PROGRESS_FILE       continue an interrupted fit, exactly
     mpicg report SOLUTION            text summary and PNG plots of a fit
     mpicg attach OUTPUT_DIR          follow a detached fit; show its solution when done
@@ -24,6 +25,7 @@ import sys
 import warnings
 
 from ..errors import EXIT_INPUT, FitAborted, InputError
+from ..optimize import LOG
 from ..parallel import EXIT_INTERRUPTED, FitInterrupted, is_root, launch_size
 
 __all__ = ["main"]
@@ -57,6 +59,39 @@ def _parser() -> argparse.ArgumentParser:
                      help="start the fit in the background and return at once")
     fit.add_argument("-n", "--ranks", type=int, default=None,
                      help="with --detach: MPI ranks to start (default: all cores)")
+
+    phoebe = sub.add_parser(
+        "phoebe", help="run a saved PHOEBE bundle's optimizer.cg solver",
+        description="Fit what a saved PHOEBE bundle's optimizer.cg solver says, with mpicg: "
+                    "fit_parameters, initial_values, priors (the bundle's distributions), "
+                    "priors_combine, compute, maxiter, gtol, norm, progress_every_niters, "
+                    "expose_lnprobabilities, continue_from. Writes mpicg's solution and "
+                    "OUTPUT/solution.ps, which PHOEBE imports (b.import_solution).")
+    phoebe.add_argument("bundle", metavar="BUNDLE", help="the bundle file (b.save(...))")
+    phoebe.add_argument("--solver", default=None,
+                        help="the optimizer.cg solver's label (default: the only one)")
+    phoebe.add_argument("--dataset", default=None,
+                        help="the lc dataset (default: the only enabled one with data)")
+    phoebe.add_argument("--output", default=None,
+                        help="output directory (default: BUNDLE-SOLVER-out beside it)")
+    phoebe.add_argument("--solution", default="latest",
+                        help="label of the PHOEBE solution written (default: latest)")
+    phoebe.add_argument("--save-bundle", default=None, metavar="FILE",
+                        help="also save the bundle with the solution adopted to FILE")
+    phoebe.add_argument("--step", action="append", default=[], metavar="TWIG=SIZE[:relative]",
+                        help="finite-difference step of a fitted parameter (absolute, or "
+                             "relative with ':relative'); repeat for each")
+    phoebe.add_argument("--fd-scheme", choices=("forward", "central"), default=None,
+                        help="finite differences (default: forward)")
+    phoebe.add_argument("--gtol", type=float, default=None, help="override the solver's gtol")
+    phoebe.add_argument("--maxiter", type=int, default=None,
+                        help="override the solver's maxiter")
+    phoebe.add_argument("--progress-every-niters", type=int, default=None,
+                        help="override the solver's progress_every_niters")
+    phoebe.add_argument("--detach", action="store_true",
+                        help="start the fit in the background and return at once")
+    phoebe.add_argument("-n", "--ranks", type=int, default=None,
+                        help="with --detach: MPI ranks to start (default: all cores)")
 
     resume = sub.add_parser("resume", help="continue a fit from its progress file")
     resume.add_argument("progress_file", metavar="PROGRESS_FILE")
@@ -112,6 +147,11 @@ def _run(args, parser) -> int:
 
         fit_command(args.job, resume_if_stopped=args.resume_if_stopped)
         return 0
+    if args.command == "phoebe":
+        from .phoebe import phoebe_command
+
+        _check_positive(parser, args.ranks, "--ranks")
+        return phoebe_command(args, parser)
     if args.command == "resume":
         from .fit import resume_command
 
@@ -136,14 +176,41 @@ def _run(args, parser) -> int:
     return EXIT_INPUT  # pragma: no cover - argparse rejects unknown commands
 
 
+def _show_progress() -> None:
+    """Print the optimizer's progress lines (only rank 0 runs it), and nothing else's.
+
+    Only mpicg's own logger is configured: a root handler at INFO would also print every
+    INFO record of the model's libraries (PHOEBE logs three lines per model call).
+    """
+    if not any(isinstance(h, _ProgressLines) for h in LOG.handlers):
+        LOG.addHandler(_ProgressLines())
+    LOG.setLevel(logging.INFO)
+    LOG.propagate = False  # a root handler, if any, would print it twice
+
+
+class _ProgressLines(logging.StreamHandler):
+    """Progress lines to whatever ``sys.stdout`` is when they are written."""
+
+    def __init__(self):
+        super().__init__()
+        self.setFormatter(logging.Formatter("  %(message)s"))
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass  # always sys.stdout (tests and detach replace it)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the subcommand; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
     root = is_root()
     if root:
-        # Progress lines (one per iteration) from the optimizer; only rank 0 runs it.
-        logging.basicConfig(level=logging.INFO, format="  %(message)s", stream=sys.stdout)
+        _show_progress()
     else:
         warnings.simplefilter("ignore")  # the same warnings as rank 0's, once is enough
     if args.command in ("report", "attach", "submit") and (launch_size() or 1) > 1:
