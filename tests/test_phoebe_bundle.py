@@ -204,6 +204,11 @@ def test_steps_by_any_twig_and_unknown_steps_named(bundle_file):
     fit = read_phoebe_solver(bundle_file, steps={"incl@binary@orbit@component": 0.01,
                                                 "requiv@secondary": Step(1e-3, "relative")})
     assert fit.steps == {"incl@binary": 0.01, "requiv@secondary": Step(1e-3, "relative")}
+    # the model's repr names the bundle file and no memory address: a progress file's
+    # fingerprint must be the same when the fit resumes in other processes
+    assert repr(fit.model) == repr(read_phoebe_solver(bundle_file).model)
+    assert str(bundle_file) in repr(fit.model)
+    assert "0x" not in repr(fit.model)
     with pytest.raises(InputError, match="`steps` names 'period@binary'"):
         read_phoebe_solver(bundle_file, steps={"period@binary": 0.01})
 
@@ -226,6 +231,25 @@ def test_a_written_solution_is_imported_and_adopted_by_phoebe(bundle_file, tmp_p
     b.adopt_solution("mine")
     assert b.get_value("incl@binary", context="component") == 86.25
     assert b.get_value("requiv@secondary", context="component") == 1.0125
+
+
+def test_progress_solution_every_n_iterations_is_imported_by_phoebe(bundle_file, tmp_path):
+    from mpicg.fitting.phoebe_solver import _progress_writer
+
+    fit = read_cg_solver(open_bundle(bundle_file), bundle_file=bundle_file)
+    record = {**fit.phoebe_record(), "solution": "running_fit"}
+    path, seen = tmp_path / "solution.ps.progress", []
+    hook = _progress_writer(record, [85.9, 0.99], 2, path, None, seen.append)
+    hook(np.array([85.95, 0.995]))
+    assert not path.exists()  # every 2 iterations
+    hook(np.array([85.97, 0.998]))
+    assert len(seen) == 2  # the user's callback still runs
+    b = open_bundle(bundle_file)
+    b.import_solution(str(path))
+    sol = b.get_solution("running_fit")
+    assert (sol.get_value("message"), sol.get_value("niter")) == ("running", 2)
+    b.adopt_solution("running_fit")
+    assert b.get_value("incl@binary", context="component") == 85.97
 
 
 # -- the acceptance run ---------------------------------------------------------------------

@@ -30,6 +30,7 @@ from .jobfile import make_model
 __all__ = ["write_report"]
 
 _GRID = 2000  # model points along the plotted curve
+_GRID_PHOEBE = 200  # PHOEBE costs a second or so per call: fewer
 
 
 def _solution_path(given) -> Path:
@@ -67,7 +68,7 @@ def _pyplot():
 
 
 def _plot_fit(path: Path, times, flux, sigma, predicted, model, values,
-              solution: Solution) -> None:
+              solution: Solution, grid: int = _GRID) -> None:
     plt = _pyplot()
     x_all = np.array([values[n] for n in model.parameter_names])
     residual = flux - predicted
@@ -75,12 +76,12 @@ def _plot_fit(path: Path, times, flux, sigma, predicted, model, values,
     if fold is not None:
         period, t0 = fold
         x = _phase(times, period, t0)
-        grid_phase = np.linspace(-0.25, 0.75, _GRID, endpoint=False)
+        grid_phase = np.linspace(-0.25, 0.75, grid, endpoint=False)
         grid_y = model(x_all, t0 + period * grid_phase)
         grid_x, xlabel = grid_phase, f"phase (period {period:.6g}, t0 {t0:.6g})"
     else:
         x = times
-        grid_x = np.linspace(times.min(), times.max(), _GRID)
+        grid_x = np.linspace(times.min(), times.max(), grid)
         grid_y, xlabel = model(x_all, grid_x), "time"
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True,
                                       gridspec_kw={"height_ratios": [3, 1.2]})
@@ -161,8 +162,16 @@ def write_report(solution_file, output=None, say=print) -> list[Path]:
     out = Path(output) if output is not None else directory
     out.mkdir(parents=True, exist_ok=True)
     job = read_job_record(directory)
-    model = WithValues(make_model(job), tuple(job.values.items()))
-    times, flux, sigma = read_light_curve(job.data_file, job.columns, job.sigma)
+    if job.phoebe is not None:  # the bundle holds the model and the data
+        from .phoebe import read_phoebe_job
+
+        bundle_fit = read_phoebe_job(job)
+        model = bundle_fit.model
+        times, flux, sigma = bundle_fit.bundle.times, bundle_fit.bundle.flux, \
+            bundle_fit.bundle.sigma
+    else:
+        model = WithValues(make_model(job), tuple(job.values.items()))
+        times, flux, sigma = read_light_curve(job.data_file, job.columns, job.sigma)
     values = solution.adopt(model.defaults)
     predicted = model(np.array([values[n] for n in model.parameter_names]), times)
     chi2 = float(np.sum(((flux - predicted) / sigma) ** 2))
@@ -182,7 +191,8 @@ def write_report(solution_file, output=None, say=print) -> list[Path]:
     except ImportError:
         say("matplotlib is not installed: no plots (pip install matplotlib)")
         return written
-    _plot_fit(out / "fit.png", times, flux, sigma, predicted, model, values, solution)
+    _plot_fit(out / "fit.png", times, flux, sigma, predicted, model, values, solution,
+              grid=_GRID if job.phoebe is None else _GRID_PHOEBE)
     written.append(out / "fit.png")
     history_file = directory / HISTORY
     history = read_history(history_file) if history_file.exists() else None

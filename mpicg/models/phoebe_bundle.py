@@ -31,7 +31,6 @@ The model is computed at the observation times (PHOEBE's ``solver_times='times'`
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 from dataclasses import dataclass, field
@@ -43,7 +42,7 @@ from ..errors import InputError
 from ..fitting.priors import Distribution, Gaussian, Uniform, combine
 from .phoebe_adapter import PhoebeLightCurve, import_phoebe
 
-__all__ = ["BundleFit", "bundle_factory", "open_bundle", "prior_from_distl",
+__all__ = ["BundleFile", "BundleFit", "bundle_factory", "open_bundle", "prior_from_distl",
            "read_cg_solver"]
 
 _SKIP = {"check_default": False, "check_visible": False}
@@ -73,9 +72,25 @@ def open_bundle(path: str | os.PathLike):
                          f"{type(e).__name__}: {e}") from None
 
 
-def bundle_factory(path: str | os.PathLike) -> functools.partial:
-    """A picklable factory that opens the bundle at ``path`` (absolute) in each process."""
-    return functools.partial(open_bundle, str(Path(path).resolve()))
+@dataclass(frozen=True)
+class BundleFile:
+    """A bundle factory that opens a saved bundle: picklable, with a repr that names the file.
+
+    Every rank calls it once (:class:`~mpicg.models.phoebe_adapter.PhoebeLightCurve`). Its
+    repr is the same in every process and run, as a progress file's fingerprint needs (a
+    ``functools.partial`` shows a memory address).
+    """
+
+    path: str
+
+    def __call__(self):
+        """The bundle, freshly opened (:func:`open_bundle`)."""
+        return open_bundle(self.path)
+
+
+def bundle_factory(path: str | os.PathLike) -> BundleFile:
+    """A picklable factory that opens the bundle at ``path`` (made absolute) in each process."""
+    return BundleFile(str(Path(path).resolve()))
 
 
 @dataclass
