@@ -19,6 +19,7 @@ after writing its progress file (resume it).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
@@ -176,16 +177,28 @@ def _run(args, parser) -> int:
     return EXIT_INPUT  # pragma: no cover - argparse rejects unknown commands
 
 
-def _show_progress() -> None:
+@contextlib.contextmanager
+def _progress_lines(show: bool):
     """Print the optimizer's progress lines (only rank 0 runs it), and nothing else's.
 
     Only mpicg's own logger is configured: a root handler at INFO would also print every
-    INFO record of the model's libraries (PHOEBE logs three lines per model call).
+    INFO record of the model's libraries (PHOEBE logs three lines per model call). The
+    logger is restored afterwards (``main`` may run inside another program, or a test).
     """
-    if not any(isinstance(h, _ProgressLines) for h in LOG.handlers):
-        LOG.addHandler(_ProgressLines())
+    if not show:
+        yield
+        return
+    handler = _ProgressLines()
+    level, propagate = LOG.level, LOG.propagate
+    LOG.addHandler(handler)
     LOG.setLevel(logging.INFO)
     LOG.propagate = False  # a root handler, if any, would print it twice
+    try:
+        yield
+    finally:
+        LOG.removeHandler(handler)
+        LOG.setLevel(level)
+        LOG.propagate = propagate
 
 
 class _ProgressLines(logging.StreamHandler):
@@ -209,16 +222,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     root = is_root()
-    if root:
-        _show_progress()
-    else:
+    if not root:
         warnings.simplefilter("ignore")  # the same warnings as rank 0's, once is enough
     if args.command in ("report", "attach", "submit") and (launch_size() or 1) > 1:
         if not root:
             return EXIT_INPUT
         parser.error(f"`mpicg {args.command}` runs on one process; start it without mpirun")
     try:
-        return _run(args, parser)
+        with _progress_lines(show=root):
+            return _run(args, parser)
     except InputError as e:
         print(f"mpicg {args.command}: error: {e}", file=sys.stderr, flush=True)
         return EXIT_INPUT
