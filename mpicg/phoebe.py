@@ -20,7 +20,8 @@ from .fitting.phoebe_solver import (
     read_phoebe_solver,
     run_phoebe_solver,
 )
-from .models.phoebe_bundle import BundleFit, open_bundle, prior_from_distl, read_cg_solver
+from .models.phoebe_bundle import BundleFit, open_bundle, read_cg_solver
+from .models.phoebe_priors import prior_from_distl
 from .models.phoebe_solution import (
     adopt_into_bundle,
     phoebe_solution_parameters,

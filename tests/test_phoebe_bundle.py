@@ -25,11 +25,8 @@ phoebe = pytest.importorskip("phoebe")
 
 from mpicg import Step, optimizer_cg  # noqa: E402
 from mpicg.fitting.phoebe_solver import read_phoebe_solver  # noqa: E402
-from mpicg.models.phoebe_bundle import (  # noqa: E402
-    open_bundle,
-    prior_from_distl,
-    read_cg_solver,
-)
+from mpicg.models.phoebe_bundle import open_bundle, read_cg_solver  # noqa: E402
+from mpicg.models.phoebe_priors import prior_from_distl  # noqa: E402
 from mpicg.models.phoebe_solution import (  # noqa: E402
     phoebe_solution_parameters,
     write_phoebe_solution,

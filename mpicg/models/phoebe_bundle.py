@@ -16,7 +16,8 @@ fields are :func:`mpicg.optimizer_cg`'s arguments, with the meanings PHOEBE 2.5 
     a solution in the bundle: its ``fitted_twigs`` are fitted, from its ``fitted_values``.
 ``priors``, ``priors_combine``
     distribution labels; every distribution under them on a fitted parameter becomes an
-    mpicg prior (:func:`prior_from_distl`), combined per parameter by ``priors_combine``.
+    mpicg prior (:func:`~.phoebe_priors.prior_from_distl`), combined per parameter by
+    ``priors_combine``.
 ``compute``, ``maxiter``, ``gtol``, ``norm``, ``progress_every_niters``,
 ``expose_lnprobabilities``
     as the solver's parameters say.
@@ -39,11 +40,11 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..fitting.priors import Distribution, Gaussian, Uniform, combine
+from ..fitting.priors import Distribution, combine
 from .phoebe_adapter import PhoebeLightCurve, import_phoebe
+from .phoebe_priors import bundle_priors
 
-__all__ = ["BundleFile", "BundleFit", "bundle_factory", "open_bundle", "prior_from_distl",
-           "read_cg_solver"]
+__all__ = ["BundleFile", "BundleFit", "bundle_factory", "open_bundle", "read_cg_solver"]
 
 _SKIP = {"check_default": False, "check_visible": False}
 _FIT_CONTEXTS = ["component", "dataset", "feature", "system"]
@@ -227,56 +228,6 @@ def _unitless(value, unit) -> float:
     return float(value)
 
 
-def prior_from_distl(dist, unit, face_value: float | None = None) -> Distribution:
-    """An mpicg prior equal to a PHOEBE (distl) distribution, in ``unit``.
-
-    Parameters
-    ----------
-    dist : distl distribution
-        ``Gaussian``, ``Uniform`` (``boxcar`` too), ``Gaussian_Around``, ``Uniform_Around``
-        (centred on ``face_value``, as PHOEBE's solvers centre them on the bundle's face
-        value), or a ``Composite`` of those by ``&`` (product) or ``|`` (union).
-    unit : astropy unit
-        The fitted parameter's default unit (the distribution is converted to it).
-    face_value : float, optional
-        The parameter's face value in ``unit`` (for the ``_Around`` kinds).
-
-    Returns
-    -------
-    Distribution
-        :class:`~mpicg.priors.Gaussian`, :class:`~mpicg.priors.Uniform`, or a
-        :class:`~mpicg.priors.Combined` of them.
-
-    Raises
-    ------
-    InputError
-        For any other kind (delta, histogram, samples, function, multivariate, other
-        arithmetic), naming it.
-    """
-    kind = type(dist).__name__
-    if kind in ("Gaussian_Around", "Uniform_Around"):
-        if face_value is None:
-            raise InputError(f"a {kind} prior needs the parameter's face value")
-        # PHOEBE resolves these at the face value, in the distribution's own unit.
-        own = dist.unit if dist.unit is not None else unit
-        center = (face_value * unit).to(own).value if dist.unit is not None else face_value
-        dist = dist(center)
-        kind = type(dist).__name__
-    if kind == "Composite" and dist.math in ("__and__", "__or__"):
-        how = "and" if dist.math == "__and__" else "or"
-        return combine([prior_from_distl(d, unit, face_value) for d in dist.dists], how)
-    if dist.unit is not None and unit is not None and dist.unit != unit:
-        dist = dist.to(unit)
-    if kind == "Gaussian":
-        return Gaussian(float(dist.loc), float(dist.scale))
-    if kind == "Uniform":
-        return Uniform(float(dist.low), float(dist.high))
-    detail = f" ({dist.math})" if kind == "Composite" else ""
-    raise InputError(f"PHOEBE distribution {kind}{detail} cannot be an mpicg prior; mpicg "
-                     "reads gaussian, uniform/boxcar, gaussian_around, uniform_around and "
-                     "their & and | combinations")
-
-
 def _light_curve(b, dataset: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Times, fluxes, sigmas of the dataset, masked as PHOEBE's likelihood masks them."""
     ds = b.filter(dataset=dataset, context="dataset", **_SKIP)
@@ -331,34 +282,6 @@ def _dataset(b, compute: str, given: str | None) -> str:
                          f"{fitted}; mpicg fits exactly one lc dataset (disable the others "
                          "for this compute, or pass the dataset)")
     return fitted[0]
-
-
-def _priors(b, labels: list[str], uniqueids: list[str], names: list[str]):
-    """The priors on the fitted parameters, and those on the others (constants)."""
-    priors: list[tuple[str, Distribution]] = []
-    constant: dict[str, list[Distribution]] = {}
-    for label in labels:
-        if label not in b.distributions:
-            raise InputError(f"the solver's priors name the distribution {label!r}, which is "
-                             f"not in the bundle; it has {list(b.distributions)}")
-        for param in b.filter(context="distribution", distribution=label, **_SKIP).to_list():
-            target = param.get_referenced_parameter()
-            unit = target.get_default_unit()
-            where = f"distribution {label!r} on {target.twig}"
-            try:
-                prior = prior_from_distl(param.get_value(), unit, float(target.get_value()))
-            except InputError as e:
-                raise InputError(f"{where}: {e}") from None
-            if target.uniqueid in uniqueids:
-                priors.append((names[uniqueids.index(target.uniqueid)], prior))
-            elif target.is_constraint is not None:
-                raise InputError(f"{where}: a prior on a constrained parameter (PHOEBE "
-                                 "evaluates it at the value its constraint gives) is not "
-                                 "supported by mpicg; fit that parameter instead (flip the "
-                                 "constraint) or remove the distribution from the priors")
-            else:
-                constant.setdefault(target.twig, []).append((prior, float(target.get_value())))
-    return priors, constant
 
 
 def read_cg_solver(b, solver: str | None = None, *, bundle_file: str | os.PathLike,
@@ -424,7 +347,7 @@ def read_cg_solver(b, solver: str | None = None, *, bundle_file: str | os.PathLi
         if len(match) == 1:
             i = uniqueids.index(match[0].uniqueid)
             initial_values[names[i]] = _unitless(value, params[i].get_default_unit())
-    priors, constant = _priors(b, list(_value(ps, "priors") or []), uniqueids, names)
+    priors, constant = bundle_priors(b, list(_value(ps, "priors") or []), uniqueids, names)
     priors_combine = str(_value(ps, "priors_combine"))
     times, flux, sigma = _light_curve(b, dataset)
     offset = -0.5 * float(np.sum(np.log(2 * np.pi * sigma ** 2)))
