@@ -14,6 +14,7 @@ mpi4py), :mod:`mpicg.fitting` (problems, named parameters, priors, solutions, ch
 from . import priors
 from .errors import FitAborted, InputError, RemoteEvaluationError, optimize_warning_class
 from .fitting import (
+    Domain,
     Parameter,
     ParameterizedModel,
     Problem,
@@ -46,6 +47,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "Domain",
     "FitAborted",
     "InputError",
     "OptimizeResult",

@@ -6,8 +6,8 @@ from __future__ import annotations
 from .optimize._checks import InputError
 from .optimize.result import OwnOptimizeWarning, use_warning_class
 
-__all__ = ["EXIT_INPUT", "FitAborted", "InputError", "RemoteEvaluationError",
-           "optimize_warning_class"]
+__all__ = ["EXIT_INPUT", "EXIT_NOT_CONVERGED", "FitAborted", "InputError",
+           "RemoteEvaluationError", "optimize_warning_class"]
 
 _WARNING_CLASS: list = []
 
@@ -71,3 +71,9 @@ class FitAborted(SystemExit):
 
 #: Exit code of every rank when the input is bad (what ``mpicg`` returns for InputError).
 EXIT_INPUT = 2
+
+#: Exit code of every rank when a fit wrote its solution but did not converge (its
+#: diagnosis says why: a parameter at an edge of its domain or prior, a Hessian that is not
+#: positive definite, the iteration limit, ...); what ``mpicg fit``, ``resume`` and
+#: ``demo`` return then.
+EXIT_NOT_CONVERGED = 4

@@ -96,3 +96,39 @@ def test_bad_step_arguments_are_refused(tmp_path, step, capsys):
         main(["phoebe", str(tmp_path / "b.phoebe"), "--step", step])
     assert caught.value.code == 2
     assert "--step must be TWIG=SIZE" in capsys.readouterr().err
+
+
+def test_mpicgs_own_options_pass_through_the_bundle_runner():
+    """scale and uncertainties reach optimizer_cg (a cheap model stands in for PHOEBE's)."""
+    import numpy as np
+
+    from mpicg.fitting.phoebe_solver import PhoebeFit, phoebe_solution, run_phoebe_solver
+    from mpicg.models import TransitModel
+    from mpicg.models.phoebe_bundle import BundleFit
+
+    model = TransitModel(period=3.0, resolution=4)
+    times = np.linspace(-0.2, 0.2, 60)
+    truth = np.array([model.defaults[n] for n in model.parameter_names])
+    flux = model(truth, times) + np.random.default_rng(3).normal(0, 1e-4, times.size)
+    bundle = BundleFit(
+        bundle_file="b.phoebe", solver="cg", compute="c", dataset="lc01",
+        fit_parameters=["rp"], fitted_twigs=["rp@x"], fitted_uniqueids=["U"], units=[""],
+        initial_values={"rp": 0.095}, priors=[], priors_combine="and", maxiter=50, gtol=1e-2,
+        norm=np.inf, progress_every_niters=0, expose_lnprobabilities=True,
+        continue_from=None, times=times, flux=flux, sigma=np.full(times.size, 1e-4),
+        lnprobability_offset=-7.0)
+    prepared = PhoebeFit(bundle, model, steps={}, scale={"rp": 0.001})
+    sol = run_phoebe_solver(prepared, fd_scheme="central", uncertainties=True)
+    assert sol.scales == {"rp": 0.001}
+    assert sol.uncertainties is not None
+    assert sol.uncertainties["rp"] > 0
+    assert sol.nfev_uncertainties > 0
+    assert sol.options["fd_scheme"] == "central"
+    assert sol.options["phoebe"]["solver"] == "cg"
+    without = run_phoebe_solver(PhoebeFit(bundle, model, steps={}, scale="none"),
+                                uncertainties=False)
+    assert without.uncertainties is None
+    assert without.nfev_uncertainties == 0
+    params = {p["qualifier"]: p["value"] for p in phoebe_solution(sol)}
+    assert params["fitted_values"] == [sol.fitted_values["rp"]]
+    assert params["fitted_lnprobability"] == sol.lnprobabilities["final"] - 7.0

@@ -8,6 +8,7 @@ CG tests run against mpicg in tests/test_scipy_suite.py.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -217,22 +218,25 @@ def test_workers_as_a_number_is_a_process_pool():
         mpicg.minimize(rosen, X0, method="CG", options={"workers": 0})
 
 
-def test_workers_under_mpi_the_ranks_share_the_points():
-    code = ("import numpy as np, mpicg\n"
+def test_workers_under_mpi_the_ranks_share_the_points(tmp_path):
+    # each rank writes its own file: two ranks' printed lines can interleave
+    code = ("import sys, json, os, numpy as np, mpicg\n"
             "from scipy.optimize import rosen\n"
             "seen = []\n"
             "def workers(f, points):\n"
             "    points = list(points); seen.extend(points); return map(f, points)\n"
             "res = mpicg.minimize(rosen, np.array([-1.2, 1.0, 0.5]), method='CG',\n"
             "                     options={'gtol': 1e-4, 'workers': workers})\n"
-            "print('RESULT', res.x.tobytes().hex(), res.nfev, len(seen), flush=True)\n")
-    job = run_mpi(2, ["-c", code], timeout=120)
+            "rank = os.environ.get('PMI_RANK', os.environ.get('OMPI_COMM_WORLD_RANK'))\n"
+            "with open(os.path.join(sys.argv[1], f'rank{rank}.json'), 'w') as f:\n"
+            "    json.dump([res.x.tobytes().hex(), int(res.nfev), len(seen)], f)\n")
+    job = run_mpi(2, ["-c", code, str(tmp_path)], timeout=120)
     assert job.returncode == 0, job.output
-    lines = sorted(line.split() for line in job.output.splitlines()
-                   if line.startswith("RESULT"))
+    results = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     serial = mpicg.minimize(rosen, X0, method="CG", options={"gtol": 1e-4})
-    assert [x for _, x, _, _ in lines] == [serial.x.tobytes().hex()] * 2
-    assert [int(n) for _, _, _, n in lines] == [0, 0]  # not used: the ranks shared them
+    assert [x for x, _, _ in results] == [serial.x.tobytes().hex()] * 2
+    assert [n for _, n, _ in results] == [serial.nfev] * 2
+    assert [seen for _, _, seen in results] == [0, 0]  # not used: the ranks shared them
 
 
 # -- OptimizeWarning ------------------------------------------------------------------------

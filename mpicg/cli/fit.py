@@ -159,10 +159,14 @@ def run_fit(job: Job, *, resume_from: Path | None = None) -> Solution:
         if job.phoebe is not None:
             solution = phoebe.fit_phoebe_job(job, inputs, progress_file, resume_from)
         else:
+            options = dict(job.options)
+            if job.scales:  # per parameter; the others take [fit] scale
+                default = options.get("scale", "auto")
+                options["scale"] = {n: job.scales.get(n, default) for n in job.fit_parameters}
             solution = optimizer_cg(
                 inputs.model, inputs.times, inputs.flux, inputs.sigma,
                 fit_parameters=job.fit_parameters, priors=inputs.priors,
-                steps=inputs.steps, **job.options,
+                steps=inputs.steps, **options,
                 progress_every_niters=job.progress_every_niters,
                 progress_file=progress_file, resume=resume_from)
     finally:

@@ -16,12 +16,16 @@ A job file has these tables (only ``model``, ``data`` and ``fit.parameters`` are
 
     [fit]
     parameters = ["incl", "r1"]    # the ones to vary, from their values above
-    gtol = 0.1                     # maxiter, norm, c1, c2, fd_scheme, priors_combine,
-                                   # expose_lnprobabilities, block_size: as in optimizer_cg
+    gtol = 1e-3                    # maxiter, norm, c1, c2, fd_scheme, scale, uncertainties,
+                                   # priors_combine, expose_lnprobabilities, block_size: as
+                                   # in optimizer_cg
 
-    [steps]                        # finite-difference steps
+    [steps]                        # finite-difference steps (default: from the scales)
     incl = 1e-4                    # absolute
     r1 = { size = 1e-5, kind = "relative" }
+
+    [scales]                       # per parameter: "auto", "none" or a number (the rest:
+    incl = 0.01                    # [fit] scale, itself "auto" by default)
 
     [priors]                       # distributions of mpicg.priors, by their "kind"
     incl = { kind = "uniform", low = 70.0, high = 90.0 }
@@ -47,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..fitting import ParameterizedModel, check_block_size, check_fd_scheme
+from ..fitting import ParameterizedModel, check_block_size, check_fd_scheme, check_scale_value
 from ..fitting.priors import check_priors_combine
 from ..optimize import (
     DEFAULT_C1,
@@ -65,7 +69,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 __all__ = ["BUILTIN_MODELS", "Job", "load_job", "make_model", "read_fit_options",
-           "read_output", "read_steps"]
+           "read_output", "read_scales", "read_steps"]
 
 #: Names of the built-in models (``[model] name``) and where they live.
 BUILTIN_MODELS = {
@@ -89,6 +93,8 @@ _FIT_OPTIONS = {
     "c1": None,
     "c2": None,
     "fd_scheme": check_fd_scheme,
+    "scale": check_scale_value,
+    "uncertainties": lambda v: _check_bool(v, "uncertainties"),
     "priors_combine": check_priors_combine,
     "expose_lnprobabilities": lambda v: _check_bool(v, "expose_lnprobabilities"),
     "block_size": check_block_size,
@@ -106,6 +112,7 @@ _SCHEMA = {
     "parameters": None,  # any names (checked against the model)
     "fit": {"parameters", *_FIT_OPTIONS},
     "steps": None,
+    "scales": None,
     "priors": None,
     "output": {"directory", "progress_every_niters"},
     "phoebe": {"bundle", "solver", "dataset", "solution", "save_bundle"},
@@ -183,6 +190,8 @@ class Job:
         :func:`mpicg.optimizer_cg` options from ``[fit]``.
     steps : dict
         Name -> size (absolute) or ``{"size", "kind"}``.
+    scales : dict
+        Name -> ``"auto"``, ``"none"`` or a number (``[scales]``).
     priors : dict
         Name -> distribution dict or list of them.
     output : str
@@ -209,6 +218,7 @@ class Job:
     values: dict[str, float] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     steps: dict[str, Any] = field(default_factory=dict)
+    scales: dict[str, Any] = field(default_factory=dict)
     priors: dict[str, Any] = field(default_factory=dict)
     progress_every_niters: int | None = 1
     lines: dict[str, int] = field(default_factory=dict)  # "table.key" -> line, for errors
@@ -328,6 +338,7 @@ def load_job(path) -> Job:
                        f"{_show(fit_parameters)}", "fit", "parameters")
     fit_options = read_fit_options(fit, error)
     steps = read_steps(doc.get("steps", {}), error)
+    scales = read_scales(doc.get("scales", {}), error)
 
     priors = {}
     for name, given in doc.get("priors", {}).items():
@@ -342,7 +353,7 @@ def load_job(path) -> Job:
     return Job(path=str(path), model=model, model_options=options,
                data_file=str(data_file), columns=columns, sigma=sigma, values=values,
                fit_parameters=list(fit_parameters), options=fit_options, steps=steps,
-               priors=priors, output=str(here / directory),
+               scales=scales, priors=priors, output=str(here / directory),
                progress_every_niters=int(every), search_path=str(here), lines=lines)
 
 
@@ -387,6 +398,17 @@ def read_steps(table: dict, error) -> dict[str, dict]:
                         "steps", name)
         steps[name] = {"size": float(size), "kind": kind}
     return steps
+
+
+def read_scales(table: dict, error) -> dict[str, Any]:
+    """The ``[scales]`` table: name -> ``"auto"``, ``"none"`` or a number, checked."""
+    scales = {}
+    for name, given in table.items():
+        try:
+            scales[name] = check_scale_value(given, name)
+        except InputError as e:
+            raise error(_without_name(e, name), "scales", name) from None
+    return scales
 
 
 def read_output(out: dict, error, default_directory: str, default_every):
@@ -450,7 +472,8 @@ def check_names(job: Job, names) -> None:
     known = list(names)
     uses = [("fit", "parameters", job.fit_parameters)]
     uses += [(table, None, list(given)) for table, given in
-             (("parameters", job.values), ("steps", job.steps), ("priors", job.priors))]
+             (("parameters", job.values), ("steps", job.steps), ("scales", job.scales),
+              ("priors", job.priors))]
     for table, key, used in uses:
         for name in used:
             if name not in known:

@@ -11,9 +11,10 @@ Subcommands::
     mpicg attach OUTPUT_DIR          follow a detached fit; show its solution when done
     mpicg submit JOB.toml --scheduler slurm|pbs    write (and submit) a batch script
 
-Exit codes: 0 when a solution was written (its status says whether the fit converged),
-1 on a failure, 2 on bad input (the message names it), 75 when a signal stopped the fit
-after writing its progress file (resume it).
+Exit codes: 0 when the fit converged (its solution's diagnosis says converged, or converged
+within the noise), 1 on a failure, 2 on bad input (the message names it), 4 when a solution
+was written but the fit did not converge (the diagnosis, printed, says why), 75 when a
+signal stopped the fit after writing its progress file (resume it).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import signal
 import sys
 import warnings
 
-from ..errors import EXIT_INPUT, FitAborted, InputError
+from ..errors import EXIT_INPUT, EXIT_NOT_CONVERGED, FitAborted, InputError
 from ..optimize import LOG
 from ..parallel import EXIT_INTERRUPTED, FitInterrupted, is_root, launch_size
 
@@ -37,8 +38,10 @@ def _parser() -> argparse.ArgumentParser:
         prog="mpicg",
         description="Conjugate-gradient fits of expensive models, spread over MPI ranks. "
                     "Run under mpirun/srun to use several ranks.",
-        epilog="Exit codes: 0 a solution was written, 1 failure, 2 bad input, "
-               f"{EXIT_INTERRUPTED} stopped by a signal with a progress file (resume it).")
+        epilog="Exit codes: 0 converged, 1 failure, 2 bad input, "
+               f"{EXIT_NOT_CONVERGED} a solution was written but the fit did not converge "
+               f"(see its diagnosis), {EXIT_INTERRUPTED} stopped by a signal with a "
+               "progress file (resume it).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="fit a synthetic eclipsing-binary light curve")
@@ -87,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     phoebe.add_argument("--gtol", type=float, default=None, help="override the solver's gtol")
     phoebe.add_argument("--maxiter", type=int, default=None,
                         help="override the solver's maxiter")
+    phoebe.add_argument("--scale", default=None, metavar="auto|none|S",
+                        help="mpicg's scaling of the fit variables (default auto: gtol in "
+                             "units of each parameter's sigma; none: PHOEBE's meaning)")
+    phoebe.add_argument("--no-uncertainties", dest="uncertainties", action="store_false",
+                        default=None, help="skip the covariance at the solution")
     phoebe.add_argument("--progress-every-niters", type=int, default=None,
                         help="override the solver's progress_every_niters")
     phoebe.add_argument("--detach", action="store_true",
@@ -129,15 +137,29 @@ def _check_positive(parser, value, option: str) -> None:
         parser.error(f"{option} must be at least 1; got {value}")
 
 
+def _exit_code(solution, command: str) -> int:
+    """0 for a converged fit, :data:`~mpicg.errors.EXIT_NOT_CONVERGED` otherwise.
+
+    Every rank holds the same solution, so every rank returns the same code; rank 0 says
+    why on stderr.
+    """
+    if solution.converged:
+        return 0
+    if is_root():
+        print(f"mpicg {command}: the fit did not converge (exit code {EXIT_NOT_CONVERGED}): "
+              f"{solution.diagnosis.reason if solution.diagnosis else 'no diagnosis'}",
+              file=sys.stderr, flush=True)
+    return EXIT_NOT_CONVERGED
+
+
 def _run(args, parser) -> int:
     if args.command == "demo":
         from .demo import run_demo
 
         _check_positive(parser, args.n_times, "--n-times")
         _check_positive(parser, args.resolution, "--resolution")
-        run_demo(args.output, n_times=args.n_times, resolution=args.resolution,
-                 seed=args.seed)
-        return 0
+        return _exit_code(run_demo(args.output, n_times=args.n_times,
+                                   resolution=args.resolution, seed=args.seed), "demo")
     if args.command == "fit":
         _check_positive(parser, args.ranks, "--ranks")
         if args.detach:
@@ -146,18 +168,18 @@ def _run(args, parser) -> int:
             return detach(args.job, args.ranks, args.resume_if_stopped)
         from .fit import fit_command
 
-        fit_command(args.job, resume_if_stopped=args.resume_if_stopped)
-        return 0
+        return _exit_code(fit_command(args.job, resume_if_stopped=args.resume_if_stopped),
+                          "fit")
     if args.command == "phoebe":
         from .phoebe import phoebe_command
 
         _check_positive(parser, args.ranks, "--ranks")
-        return phoebe_command(args, parser)
+        outcome = phoebe_command(args, parser)  # an exit code (detached) or the solution
+        return outcome if isinstance(outcome, int) else _exit_code(outcome, "phoebe")
     if args.command == "resume":
         from .fit import resume_command
 
-        resume_command(args.progress_file)
-        return 0
+        return _exit_code(resume_command(args.progress_file), "resume")
     if args.command == "report":
         from .report import write_report
 

@@ -45,7 +45,7 @@ from ..fitting.phoebe_solver import (
     run_phoebe_solver,
 )
 from ..parallel import is_root
-from .jobfile import Job, read_fit_options, read_output, read_steps
+from .jobfile import Job, read_fit_options, read_output, read_scales, read_steps
 
 __all__ = ["PHOEBE_FIT_OPTIONS", "PHOEBE_PROGRESS", "PHOEBE_SOLUTION", "describe",
            "fit_phoebe_job", "load_phoebe_job", "phoebe_command", "phoebe_job",
@@ -54,7 +54,8 @@ __all__ = ["PHOEBE_FIT_OPTIONS", "PHOEBE_PROGRESS", "PHOEBE_SOLUTION", "describe
 PHOEBE_SOLUTION = "solution.ps"
 PHOEBE_PROGRESS = PHOEBE_SOLUTION + ".progress"  # PHOEBE's own progress file name
 #: ``[fit]`` options a PHOEBE job may give: mpicg's own, and overrides of the solver's.
-PHOEBE_FIT_OPTIONS = ("gtol", "maxiter", "norm", "c1", "c2", "fd_scheme", "block_size")
+PHOEBE_FIT_OPTIONS = ("gtol", "maxiter", "norm", "c1", "c2", "fd_scheme", "scale",
+                      "uncertainties", "block_size")
 _IN_THE_BUNDLE = {"model": "the bundle is the model", "data": "the bundle's dataset holds "
                   "the observations", "parameters": "the bundle holds the values",
                   "priors": "the solver's priors are the bundle's distributions"}
@@ -91,8 +92,9 @@ def load_phoebe_job(path: Path, doc: dict, lines: dict, error) -> Job:
     directory, every = read_output(doc.get("output", {}), error, f"{path.stem}-out", None)
     return Job(path=str(path), model="phoebe", data_file=str(bundle), fit_parameters=[],
                output=str(here / directory), search_path=str(here),
-               options=read_fit_options(fit, error), steps=read_steps(doc.get("steps", {}),
-                                                                      error),
+               options=read_fit_options(fit, error),
+               steps=read_steps(doc.get("steps", {}), error),
+               scales=read_scales(doc.get("scales", {}), error),
                progress_every_niters=every, lines=lines,
                phoebe={"bundle": str(bundle), "solver": _string(table, "solver", error),
                        "dataset": _string(table, "dataset", error),
@@ -102,7 +104,8 @@ def load_phoebe_job(path: Path, doc: dict, lines: dict, error) -> Job:
 
 def phoebe_job(bundle, solver: str | None = None, *, output=None, dataset: str | None = None,
                solution: str = DEFAULT_SOLUTION_LABEL, save_bundle=None,
-               steps: dict | None = None, options: dict | None = None,
+               steps: dict | None = None, scales: dict | None = None,
+               options: dict | None = None,
                progress_every_niters: int | None = None) -> Job:
     """The job ``mpicg phoebe`` runs (paths relative to the working directory).
 
@@ -116,6 +119,8 @@ def phoebe_job(bundle, solver: str | None = None, *, output=None, dataset: str |
         The output directory (default: ``BUNDLE-SOLVER-out`` beside the bundle).
     steps : dict, optional
         Twig -> ``{"size": float, "kind": "absolute"|"relative"}``.
+    scales : dict, optional
+        Twig -> ``"auto"``, ``"none"`` or a number (``[scales]``).
     options : dict, optional
         ``[fit]`` options (:data:`PHOEBE_FIT_OPTIONS`).
     progress_every_niters : int, optional
@@ -127,7 +132,7 @@ def phoebe_job(bundle, solver: str | None = None, *, output=None, dataset: str |
     return Job(path=str(bundle), model="phoebe", data_file=str(bundle), fit_parameters=[],
                output=str(Path(output).resolve()), search_path=str(bundle.parent),
                options=dict(options or {}), steps=dict(steps or {}),
-               progress_every_niters=progress_every_niters,
+               scales=dict(scales or {}), progress_every_niters=progress_every_niters,
                phoebe={"bundle": str(bundle), "solver": solver, "dataset": dataset,
                        "solution": solution,
                        "save_bundle": None if save_bundle is None
@@ -155,9 +160,10 @@ def write_job_file(job: Job, path) -> Path:
     lines += [f"{k} = {_toml(v)}" for k, v in job.phoebe.items()
               if v is not None and k in ("bundle", "solver", "dataset", "solution",
                                          "save_bundle")]
-    if job.steps:
-        lines += ["", "[steps]"] + [f"{json.dumps(k)} = {_toml(v)}"
-                                    for k, v in job.steps.items()]
+    for table, entries in (("steps", job.steps), ("scales", job.scales)):
+        if entries:
+            lines += ["", f"[{table}]"] + [f"{json.dumps(k)} = {_toml(v)}"
+                                           for k, v in entries.items()]
     if job.options:
         lines += ["", "[fit]"] + [f"{k} = {_toml(v)}" for k, v in job.options.items()]
     lines += ["", "[output]", f"directory = {_toml(job.output)}"]
@@ -171,8 +177,14 @@ def write_job_file(job: Job, path) -> Path:
 def read_phoebe_job(job: Job) -> PhoebeFit:
     """Open the job's bundle and read its solver (every rank; errors raised on rank 0)."""
     steps = {name: Step(s["size"], s["kind"]) for name, s in job.steps.items()}
-    return read_phoebe_solver(job.phoebe["bundle"], job.phoebe["solver"],
-                              dataset=job.phoebe["dataset"], steps=steps)
+    scale = job.options.get("scale", "auto")
+    prepared = read_phoebe_solver(job.phoebe["bundle"], job.phoebe["solver"],
+                                  dataset=job.phoebe["dataset"], steps=steps,
+                                  scale=dict(job.scales) if job.scales else scale)
+    if job.scales:  # per parameter (by any twig); the others take [fit] scale
+        prepared.scale = {n: prepared.scale.get(n, scale)
+                          for n in prepared.bundle.fit_parameters}
+    return prepared
 
 
 def describe(job: Job, prepared: PhoebeFit) -> str:
@@ -187,8 +199,9 @@ def fit_phoebe_job(job: Job, prepared: PhoebeFit, progress_file, resume_from) ->
     """Run the job's fit (collective), writing PHOEBE's progress file beside mpicg's."""
     if is_root():  # a PHOEBE solution there must be this run's
         (Path(job.output) / PHOEBE_SOLUTION).unlink(missing_ok=True)
+    options = {k: v for k, v in job.options.items() if k != "scale"}  # in `prepared`
     return run_phoebe_solver(
-        prepared, **job.options, progress_every_niters=job.progress_every_niters,
+        prepared, **options, progress_every_niters=job.progress_every_niters,
         progress_file=progress_file, resume=resume_from,
         phoebe_progress_file=Path(job.output) / PHOEBE_PROGRESS,
         solution_label=job.phoebe["solution"])
@@ -208,11 +221,24 @@ def _parse_step(text: str, parser) -> tuple[str, dict]:
     return twig, {"size": value, "kind": kind or "absolute"}
 
 
-def phoebe_command(args, parser) -> int:
-    """``mpicg phoebe``: run (or, with ``--detach``, start) a bundle's solver."""
+def _scale(text: str | None, parser):
+    if text is None or text in ("auto", "none"):
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        parser.error(f"--scale must be auto, none or a number > 0; got {text!r}")
+    return value
+
+
+def phoebe_command(args, parser):
+    """``mpicg phoebe``: run a bundle's solver (the solution), or start it (``--detach``: 0)."""
     steps = dict(_parse_step(text, parser) for text in args.step)
     options = {k: v for k, v in (("fd_scheme", args.fd_scheme), ("gtol", args.gtol),
-                                 ("maxiter", args.maxiter)) if v is not None}
+                                 ("maxiter", args.maxiter), ("scale", _scale(args.scale, parser)),
+                                 ("uncertainties", args.uncertainties)) if v is not None}
     if args.progress_every_niters is not None and args.progress_every_niters < 0:
         parser.error(f"--progress-every-niters must be >= 0; got {args.progress_every_niters}")
     job = phoebe_job(args.bundle, args.solver, output=args.output, dataset=args.dataset,
@@ -227,8 +253,7 @@ def phoebe_command(args, parser) -> int:
         return detach(write_job_file(job, Path(job.output) / "phoebe-job.toml"), args.ranks)
     from .fit import run_fit
 
-    run_fit(job)
-    return 0
+    return run_fit(job)
 
 
 def write_phoebe_outputs(job: Job, solution: Solution, say=print) -> list[Path]:

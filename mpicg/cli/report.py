@@ -8,7 +8,9 @@ Writes, next to the solution (or into ``--output``):
     the data with the fitted model and, below, the residuals; folded on the period when the
     model has one and a ``t0``;
 ``convergence.png``
-    ln p and the gradient norm per iteration, from ``history.csv``.
+    ln p and the gradient norm per iteration, from ``history.csv``;
+``correlation.png``
+    the correlation matrix of the fitted parameters (when the fit has uncertainties).
 
 It runs serially (the model is evaluated once on the data, and on a grid for the curve).
 The plots need matplotlib (``pip install matplotlib``); without it only the text is written.
@@ -134,8 +136,29 @@ def _plot_convergence(path: Path, history: dict, solution: Solution) -> None:
     plt.close(fig)
 
 
+def _plot_correlation(path: Path, solution: Solution) -> None:
+    plt = _pyplot()
+    names = solution.fit_parameters
+    n = len(names)
+    corr = np.asarray(solution.correlation)
+    fig, ax = plt.subplots(figsize=(2.2 + 0.9 * n, 1.6 + 0.8 * n))
+    image = ax.imshow(corr, cmap="RdBu_r", vmin=-1.0, vmax=1.0)
+    ax.set_xticks(range(n), names, rotation=45, ha="right")
+    ax.set_yticks(range(n), names)
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, f"{corr[i, j]:+.2f}", ha="center", va="center", fontsize=8,
+                    color="white" if abs(corr[i, j]) > 0.6 else "black")
+    fig.colorbar(image, ax=ax, label="correlation", shrink=0.8)
+    sigma = ", ".join(f"σ({k}) = {solution.uncertainties[k]:.2g}" for k in names)
+    ax.set_title(f"correlations at the solution\n{sigma}", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def write_report(solution_file, output=None, say=print) -> list[Path]:
-    """Write ``report.txt``, ``fit.png`` and ``convergence.png`` for a solution.
+    """Write ``report.txt``, ``fit.png``, ``convergence.png`` and ``correlation.png``.
 
     Parameters
     ----------
@@ -201,5 +224,11 @@ def write_report(solution_file, output=None, say=print) -> list[Path]:
         written.append(out / "convergence.png")
     else:
         say(f"no history in {history_file}: no convergence plot")
+    if solution.correlation is not None:
+        _plot_correlation(out / "correlation.png", solution)
+        written.append(out / "correlation.png")
+    else:
+        say("no uncertainties in the solution: no correlation plot"
+            + (f" ({solution.uncertainties_note})" if solution.uncertainties_note else ""))
     say("wrote " + ", ".join(str(p) for p in written))
     return written

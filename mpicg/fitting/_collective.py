@@ -50,7 +50,8 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
                   names=("fun", "jac", "eps"), workers=None, as_scipy: bool = False,
                   halt_status: bool = True, require_problem: bool = False,
                   require_finite_start: bool = False, progress_every_niters: int = 0,
-                  progress_file=None, resume=None, comm=None) -> JobOutcome:
+                  progress_file=None, resume=None, comm=None,
+                  session=None) -> JobOutcome:
     """Check the arguments (on rank 0), share the evaluations over the ranks, and run CG.
 
     Every rank calls it (a collective call); with one rank it runs serially.
@@ -90,6 +91,10 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
         them) replace ``x0`` and the CG options given here.
     comm : mpi4py communicator, optional
         Where to run (default: the MPI world under ``mpirun``, else serially).
+    session : NamedSession, optional
+        A named fit's work on rank 0 around the CG run (:mod:`._session`): scales before
+        the first iteration (the run is then in scaled variables, and progress files keep
+        the scales), uncertainties and the diagnosis after the last.
 
     Returns
     -------
@@ -113,6 +118,8 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
         if progress_every_niters or resume is not None or progress_file is not None:
             _prepare_progress(ready, fun, progress_every_niters, progress_file, resume)
             if resume is not None:
+                if session is not None:
+                    session.check_resume(ready["checkpoint"])
                 return
         ready["x0"] = x0c = check_x0(x0)
         if pair is not None:
@@ -137,7 +144,7 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
                                               names=(jac_name, eps_name))
         ready["cg"] = check_cg_options(x0c, gtol, norm, maxiter, c1, c2, callback,
                                        as_scipy=as_scipy)
-        if progress_file is not None:
+        if progress_file is not None and session is None:  # a session's: once it has scales
             _progress_record(ready, fun)
 
     def make_work(world, rank: int, size: int) -> Work:
@@ -156,14 +163,22 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
         return None if signum is None else FitInterrupted(signum, str(progress_file))
 
     def root_task(evaluator: Evaluator) -> OptimizeResult:
+        if session is not None:
+            evaluator, ready["x0"], ready["gradient"], scaling = session.start(evaluator, ready)
+            if progress_file is not None and "checkpoint" not in ready:
+                _progress_record(ready, fun, scaling)
+                ready["record"]["scaling"] = scaling
         objective = BatchedObjective(evaluator, ready["x0"].size, ready["gradient"],
                                      gradient_name=jac_name)
-        return minimize_cg(objective, ready["x0"], **ready["cg"], callback=callback,
-                           return_all=return_all, disp=disp, halt_status=halt_status,
-                           require_finite_start=require_finite_start,
-                           resume=ready.get("checkpoint"), progress=ready.get("progress"),
-                           progress_every=progress_every_niters,
-                           interrupt=interrupt if progress_file is not None else None)
+        result = minimize_cg(objective, ready["x0"], **ready["cg"], callback=callback,
+                             return_all=return_all, disp=disp, halt_status=halt_status,
+                             require_finite_start=require_finite_start,
+                             resume=ready.get("checkpoint"), progress=ready.get("progress"),
+                             progress_every=progress_every_niters,
+                             interrupt=interrupt if progress_file is not None else None)
+        if session is not None:
+            result = session.finish(evaluator, result)
+        return result
 
     # With a progress file, a batch system's signal means "checkpoint and exit 75".
     with catch_signals(enabled=progress_file is not None):
@@ -200,7 +215,8 @@ def _prepare_progress(ready: dict, problem, every, path, resume) -> None:
         raise InputError("`progress_file` must name a file when progress_every_niters > 0")
     if resume is not None:
         checkpoint = load_checkpoint(resume)
-        fingerprint = problem_fingerprint(problem, checkpoint.state.x.size)
+        fingerprint = problem_fingerprint(problem, checkpoint.state.x.size,
+                                          checkpoint.options.get("scaling"))
         check_fingerprint(checkpoint, fingerprint, resume)
         fd = checkpoint.options["fd"]
         ready.update(
@@ -219,8 +235,12 @@ def _prepare_progress(ready: dict, problem, every, path, resume) -> None:
         ready["progress"] = write
 
 
-def _progress_record(ready: dict, problem) -> None:
-    """Rank 0, fresh run with progress files: what a progress file stores of the options."""
+def _progress_record(ready: dict, problem, scaling: dict | None = None) -> None:
+    """Rank 0, fresh run with progress files: what a progress file stores of the options.
+
+    A named fit's ``scaling`` (its scales, offsets and their sources) is part of the
+    fingerprint: the state is in scaled variables.
+    """
     from .checkpoint import problem_fingerprint
 
     rule = ready["gradient"]
@@ -235,4 +255,4 @@ def _progress_record(ready: dict, problem) -> None:
     ready["record"] = {**ready["cg"], "fd": {"method": rule.method,
                                              "abs_step": as_array(rule.abs_step),
                                              "rel_step": as_array(rule.rel_step)}}
-    ready["fingerprint"] = problem_fingerprint(problem, n)
+    ready["fingerprint"] = problem_fingerprint(problem, n, scaling)

@@ -62,8 +62,9 @@ class Checkpoint:
     fun_initial : float
         The objective at the start.
     options : dict
-        The CG options (``gtol``, ``norm``, ``maxiter``, ``c1``, ``c2``) and the gradient
-        rule (``fd``: method, absolute and relative steps).
+        The CG options (``gtol``, ``norm``, ``maxiter``, ``c1``, ``c2``), the gradient
+        rule (``fd``: method, absolute and relative steps) and, for a named fit, its
+        ``scaling`` (offsets and scales of the variables, their sources, the probes' cost).
     fingerprint : str
         A digest of the problem (data, model, parameters); resuming another problem fails.
     allvecs : list of ndarray or None
@@ -211,8 +212,12 @@ def _model_identity(model) -> str:
     return "|".join(parts)
 
 
-def problem_fingerprint(problem, n_parameters: int) -> str:
-    """A digest of a problem's data, blocks, model and number of fitted parameters."""
+def problem_fingerprint(problem, n_parameters: int, scaling: dict | None = None) -> str:
+    """A digest of a problem's data, blocks, model and number of fitted parameters.
+
+    A named fit's ``scaling`` (``{"offset": ..., "scale": ...}``: its CG runs in scaled
+    variables, so the state means nothing without them) is part of the digest.
+    """
     h = hashlib.sha256()
     h.update(f"{type(problem).__qualname__}|{n_parameters}|".encode())
     for name in ("times", "flux", "sigma", "edges"):
@@ -221,4 +226,7 @@ def problem_fingerprint(problem, n_parameters: int) -> str:
             h.update(np.ascontiguousarray(value).tobytes())
     h.update(_model_identity(getattr(problem, "model", None)).encode())
     h.update(repr(getattr(problem, "fit_parameters", None)).encode())
+    if scaling is not None:
+        for name in ("offset", "scale"):
+            h.update(np.ascontiguousarray(scaling[name], dtype=float).tobytes())
     return h.hexdigest()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..errors import InputError
+from .domain import Domain, as_domain
 
 __all__ = ["Parameter", "ParameterizedModel", "WithValues", "check_parameter_names"]
 
@@ -25,12 +26,20 @@ class Parameter:
         Unit of the value, for reports (``"deg"``, ``"d"``, ``""`` for none).
     description : str
         One line for people.
+    domain : Domain, (low, high) or None
+        The values the model can be asked for (:class:`~mpicg.fitting.domain.Domain`; a
+        pair is a closed interval, ``None`` an open end; None: any finite value). Named
+        fits stay inside it, with or without priors.
     """
 
     name: str
     default: float
     unit: str = ""
     description: str = ""
+    domain: Domain | tuple | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "domain", as_domain(self.domain, f"domain of {self.name!r}"))
 
 
 class ParameterizedModel:
@@ -43,6 +52,11 @@ class ParameterizedModel:
     """
 
     parameters: tuple[Parameter, ...] = ()
+    #: Whether the model's output jitters as its parameters move, by far more than
+    #: round-off (a mesh re-triangulated in jumps, as PHOEBE's): finite differences must
+    #: then step well above the jitter, and named fits' default steps do (half a scale
+    #: instead of a tenth, for central differences).
+    noisy: bool = False
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
@@ -58,6 +72,11 @@ class ParameterizedModel:
     def units(self) -> dict[str, str]:
         """Name -> unit."""
         return {p.name: p.unit for p in self.parameters}
+
+    @property
+    def domains(self) -> dict[str, Domain]:
+        """Name -> domain (:class:`~mpicg.fitting.domain.Domain`)."""
+        return {p.name: p.domain for p in self.parameters}
 
     def __call__(self, values: np.ndarray, times: np.ndarray) -> np.ndarray:
         """The flux at ``times`` for the full parameter vector ``values``."""
@@ -89,6 +108,11 @@ class WithValues(ParameterizedModel):
 
     model: ParameterizedModel
     values: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def noisy(self) -> bool:
+        """Whether the wrapped model is noisy (see :class:`ParameterizedModel`)."""
+        return bool(getattr(self.model, "noisy", False))
 
     @property
     def parameters(self) -> tuple[Parameter, ...]:

@@ -42,22 +42,27 @@ class PhoebeFit:
         The forward model (this process's copy of the bundle).
     steps : dict
         mpicg's finite-difference steps, keyed by the solver's fit parameter names.
+    scale : str, float or dict
+        mpicg's scaling of the fit variables (``optimizer_cg``'s ``scale``), per-parameter
+        entries keyed by the solver's fit parameter names.
     """
 
     bundle: BundleFit
     model: PhoebeLightCurve
     steps: dict
+    scale: str | float | dict = "auto"
 
 
 def read_phoebe_solver(bundle_file: str | os.PathLike, solver: str | None = None, *,
-                       dataset: str | None = None, steps: dict | None = None) -> PhoebeFit:
+                       dataset: str | None = None, steps: dict | None = None,
+                       scale="auto") -> PhoebeFit:
     """Open a saved bundle and read its ``optimizer.cg`` solver (on every rank).
 
     Parameters
     ----------
-    bundle_file, solver, dataset, steps
-        As in :func:`run_phoebe_solver`; ``steps`` may name a fitted parameter by any of
-        its twigs.
+    bundle_file, solver, dataset, steps, scale
+        As in :func:`run_phoebe_solver`; ``steps`` and a ``scale`` dict may name a fitted
+        parameter by any of its twigs.
 
     Returns
     -------
@@ -74,8 +79,10 @@ def read_phoebe_solver(bundle_file: str | os.PathLike, solver: str | None = None
         b = open_bundle(bundle_file)
         bundle = read_cg_solver(b, solver, bundle_file=bundle_file, dataset=dataset)
         steps = bundle.by_fit_parameter(b, steps, "steps")
+        if isinstance(scale, dict):
+            scale = bundle.by_fit_parameter(b, scale, "scale")
         del b  # the model opens its own copy of the bundle
-        return PhoebeFit(bundle, bundle.model(), steps)
+        return PhoebeFit(bundle, bundle.model(), steps, scale)
     except InputError as e:
         raise_on_root(e)
 
@@ -83,8 +90,9 @@ def read_phoebe_solver(bundle_file: str | os.PathLike, solver: str | None = None
 def run_phoebe_solver(bundle_file: str | os.PathLike | PhoebeFit, solver: str | None = None,
                       *,
                       dataset: str | None = None, steps: dict | None = None,
-                      fd_scheme: str = "forward", c1: float = DEFAULT_C1,
-                      c2: float = DEFAULT_C2, block_size: int | None = None,
+                      fd_scheme: str = "forward", scale="auto", uncertainties: bool = True,
+                      c1: float = DEFAULT_C1, c2: float = DEFAULT_C2,
+                      block_size: int | None = None,
                       gtol: float | None = None, maxiter: int | None = None,
                       norm: float | None = None, callback: Callable | None = None,
                       disp: bool = False, progress_every_niters: int | None = None,
@@ -102,7 +110,7 @@ def run_phoebe_solver(bundle_file: str | os.PathLike | PhoebeFit, solver: str | 
     ----------
     bundle_file : path or PhoebeFit
         A bundle saved with ``b.save(...)``, or one :func:`read_phoebe_solver` read (then
-        ``solver``, ``dataset`` and ``steps`` are its own).
+        ``solver``, ``dataset``, ``steps`` and ``scale`` are its own).
     solver : str, optional
         The ``optimizer.cg`` solver's label (default: the bundle's only one).
     dataset : str, optional
@@ -112,7 +120,15 @@ def run_phoebe_solver(bundle_file: str | os.PathLike | PhoebeFit, solver: str | 
         finite-difference steps. PHOEBE's own (scipy's ``sqrt(eps)``) lie far below a mesh
         model's discretization noise: give steps of about a tenth to one sigma.
     fd_scheme : {'forward', 'central'}
-        Forward or central differences.
+        Forward or central differences (central suits PHOEBE's jittering mesh).
+    scale : 'auto', 'none', float or dict
+        mpicg's scaling of the fit variables (:func:`~mpicg.optimizer_cg`): by default
+        ``'auto'``, so the solver's ``gtol`` bounds the gradient in units of each
+        parameter's σ at the start; ``'none'`` gives PHOEBE's meaning (the gradient in the
+        parameters' own units). A dict may name parameters by any of their twigs.
+    uncertainties : bool
+        The covariance at the solution from a finite-difference Hessian, and the
+        convergence diagnosis that uses it (:func:`~mpicg.optimizer_cg`).
     c1, c2 : float
         The strong Wolfe constants.
     block_size : int, optional
@@ -152,7 +168,7 @@ def run_phoebe_solver(bundle_file: str | os.PathLike | PhoebeFit, solver: str | 
         raised once, on rank 0.
     """
     prepared = bundle_file if isinstance(bundle_file, PhoebeFit) else read_phoebe_solver(
-        bundle_file, solver, dataset=dataset, steps=steps)
+        bundle_file, solver, dataset=dataset, steps=steps, scale=scale)
     bundle, model, steps = prepared.bundle, prepared.model, prepared.steps
     if not isinstance(solution_label, str) or not solution_label:
         raise_on_root(InputError(f"`solution_label` must be a non-empty string; got "
@@ -168,7 +184,8 @@ def run_phoebe_solver(bundle_file: str | os.PathLike | PhoebeFit, solver: str | 
         model, bundle.times, bundle.flux, bundle.sigma,
         fit_parameters=bundle.fit_parameters, initial_values=bundle.initial_values,
         priors=bundle.priors or None, priors_combine=bundle.priors_combine, steps=steps,
-        fd_scheme=fd_scheme, expose_lnprobabilities=bundle.expose_lnprobabilities,
+        fd_scheme=fd_scheme, scale=prepared.scale, uncertainties=uncertainties,
+        expose_lnprobabilities=bundle.expose_lnprobabilities,
         maxiter=bundle.maxiter if maxiter is None else maxiter,
         gtol=bundle.gtol if gtol is None else gtol,
         norm=bundle.norm if norm is None else norm, c1=c1, c2=c2, callback=hook,

@@ -52,6 +52,14 @@ from numbers import Integral
 import numpy as np
 
 from ..fitting.parameters import Parameter, ParameterizedModel
+from ._domains import (
+    ECCENTRICITY,
+    INCLINATION,
+    LIMB_DARKENING_U1,
+    LIMB_DARKENING_U2,
+    NON_NEGATIVE,
+    POSITIVE,
+)
 
 __all__ = ["EclipsingBinary", "eclipsed_fraction", "solve_kepler"]
 
@@ -264,18 +272,23 @@ class EclipsingBinary(ParameterizedModel):
     resolution: int = 16
 
     parameters = (
-        Parameter("period", 3.0, "d", "orbital period"),
+        Parameter("period", 3.0, "d", "orbital period", POSITIVE),
         Parameter("t0", 0.0, "d", "time of primary mid-eclipse (secondary in front)"),
-        Parameter("ecc", 0.0, "", "orbital eccentricity"),
+        Parameter("ecc", 0.0, "", "orbital eccentricity", ECCENTRICITY),
         Parameter("omega", 90.0, "deg", "argument of periastron of the secondary's orbit"),
-        Parameter("incl", 89.0, "deg", "orbital inclination"),
-        Parameter("r1", 0.1, "", "primary radius / semi-major axis"),
-        Parameter("r2", 0.08, "", "secondary radius / semi-major axis"),
-        Parameter("sbratio", 0.5, "", "disc-averaged surface brightness, secondary / primary"),
-        Parameter("ld1_u1", 0.4, "", "primary limb darkening, linear coefficient"),
-        Parameter("ld1_u2", 0.25, "", "primary limb darkening, quadratic coefficient"),
-        Parameter("ld2_u1", 0.4, "", "secondary limb darkening, linear coefficient"),
-        Parameter("ld2_u2", 0.25, "", "secondary limb darkening, quadratic coefficient"),
+        Parameter("incl", 89.0, "deg", "orbital inclination", INCLINATION),
+        Parameter("r1", 0.1, "", "primary radius / semi-major axis", POSITIVE),
+        Parameter("r2", 0.08, "", "secondary radius / semi-major axis", POSITIVE),
+        Parameter("sbratio", 0.5, "", "disc-averaged surface brightness, secondary / primary",
+                  NON_NEGATIVE),
+        Parameter("ld1_u1", 0.4, "", "primary limb darkening, linear coefficient",
+                  LIMB_DARKENING_U1),
+        Parameter("ld1_u2", 0.25, "", "primary limb darkening, quadratic coefficient",
+                  LIMB_DARKENING_U2),
+        Parameter("ld2_u1", 0.4, "", "secondary limb darkening, linear coefficient",
+                  LIMB_DARKENING_U1),
+        Parameter("ld2_u2", 0.25, "", "secondary limb darkening, quadratic coefficient",
+                  LIMB_DARKENING_U2),
     )
 
     def __post_init__(self):

@@ -76,6 +76,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..fitting.domain import Domain, as_domain
 from ..fitting.parameters import Parameter, ParameterizedModel
 
 __all__ = ["PhoebeLightCurve", "blackbody_binary", "import_phoebe"]
@@ -206,6 +207,22 @@ def blackbody_binary(*, ld_func: str = "logarithmic",
     return b
 
 
+def _limits_domain(param) -> Domain:
+    """The closed interval of PHOEBE's ``limits`` of a parameter, in its default unit.
+
+    PHOEBE refuses values outside these limits (``set_value`` raises), so they are the
+    domain a fit must stay in; ``None`` ends are unbounded.
+    """
+    unit = param.get_default_unit()
+    ends = []
+    for end in getattr(param, "limits", None) or (None, None):
+        if end is None:
+            ends.append(None)
+        else:
+            ends.append(float(end.to(unit).value) if hasattr(end, "to") else float(end))
+    return as_domain(tuple(ends), f"limits of {param.twig}")
+
+
 def _single_label(labels: list[str], given: str | None, what: str) -> str:
     """``given`` if it is one of ``labels``, else the only label; InputError otherwise."""
     if given is not None:
@@ -287,6 +304,10 @@ class PhoebeLightCurve(ParameterizedModel):
     >>> flux = model([86.0, 1.0], times)  # doctest: +SKIP
     """
 
+    #: PHOEBE's meshes make the fluxes jitter as the parameters move (the triangles another
+    #: star covers change in jumps): finite differences must step well above that.
+    noisy = True
+
     def __init__(self, bundle_factory: Callable[[], Any], twigs: str | Sequence[str], *,
                  dataset: str | None = None, compute: str | None = None,
                  reference_time: float | None = None, invalid: str = "raise",
@@ -317,7 +338,7 @@ class PhoebeLightCurve(ParameterizedModel):
         self.dataset, self.compute = self._labels
         self.parameters = tuple(
             Parameter(twig, float(p.get_value()), p.get_default_unit().to_string(),
-                      f"{p.description} ({p.twig})")
+                      f"{p.description} ({p.twig})", _limits_domain(p))
             for twig, p in zip(self.twigs, self._fit_params, strict=True))
         if reference_time is None:
             reference_time = self._bundle.get_value(qualifier="t0", context="system", unit="d")

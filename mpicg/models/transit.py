@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..fitting.parameters import Parameter, ParameterizedModel
+from ._domains import INCLINATION, POSITIVE, SEMI_MAJOR_AXIS
 
 __all__ = ["TransitModel"]
 
@@ -56,9 +57,9 @@ class TransitModel(ParameterizedModel):
 
     parameters = (
         Parameter("t0", 0.0, "d", "time of mid-transit"),
-        Parameter("rp", 0.1, "", "planet radius / stellar radius"),
-        Parameter("a", 10.0, "", "semi-major axis / stellar radius"),
-        Parameter("inc", 90.0, "deg", "orbital inclination"),
+        Parameter("rp", 0.1, "", "planet radius / stellar radius", POSITIVE),
+        Parameter("a", 10.0, "", "semi-major axis / stellar radius", SEMI_MAJOR_AXIS),
+        Parameter("inc", 90.0, "deg", "orbital inclination", INCLINATION),
     )
 
     def __post_init__(self):

@@ -31,6 +31,14 @@ from .finite_differences import (
     FunctionWithArgs,
     gradient_rule,
 )
+from .hessian import (
+    Hessian,
+    curvature_from_values,
+    curvature_points,
+    hessian_from_values,
+    hessian_points,
+    invert_hessian,
+)
 from .linesearch import LineSearchError, strong_wolfe_search
 from .objective import BatchedObjective, BatchEvaluator, ValueAndGradient
 from .result import (
@@ -55,6 +63,7 @@ __all__ = [
     "ComplexStep",
     "FiniteDifference",
     "FunctionWithArgs",
+    "Hessian",
     "InputError",
     "LineSearchError",
     "OptimizeResult",
@@ -71,8 +80,13 @@ __all__ = [
     "check_norm",
     "check_step",
     "check_x0",
+    "curvature_from_values",
+    "curvature_points",
     "gradient_rule",
+    "hessian_from_values",
+    "hessian_points",
     "initial_state",
+    "invert_hessian",
     "minimize_cg",
     "objective_value",
     "run_cg",
