@@ -3,12 +3,12 @@
 The acceptance test: the README's comparison problem (PHOEBE's default binary, blackbody
 atmospheres, manual logarithmic limb darkening, noise 0.002, truth incl@binary = 86,
 requiv@secondary = 1.0), made small for speed (8 times around the eclipses, 300 triangles per
-star, a start within about a sigma of the minimum), saved as a bundle with an optimizer.cg solver and priors
-as PHOEBE distributions, runs with ``mpirun -n 2 mpicg phoebe ...``, converges, its solution
-is imported and adopted by PHOEBE, and its fitted values are the bits that
-:func:`mpicg.optimizer_cg` gives for the same problem. The other tests read bundles without
-fitting (each PHOEBE model call costs 0.3-1 s here). benchmarks/phoebe_bundle.py runs the
-full-size problem (41 times, the default mesh, the comparison's start).
+star, a start within about a sigma of the minimum), saved as a bundle with an optimizer.cg
+solver and priors as PHOEBE distributions, runs with ``mpirun -n 2 mpicg phoebe ...``,
+converges, its solution is imported and adopted by PHOEBE, and its fitted values are the bits
+that :func:`mpicg.optimizer_cg` gives for the same problem. The other tests read bundles
+without fitting (each PHOEBE model call costs 0.3-1 s here). benchmarks/phoebe_bundle.py runs
+the full-size problem (41 times, the default mesh, the comparison's start).
 """
 
 import functools

@@ -3,6 +3,8 @@
 Subcommands::
 
     mpicg demo                       fit a synthetic eclipsing binary (the quick start)
+    mpicg example wasp4|hd23642      fetch a real light curve and fit it (TESS, K2)
+    mpicg models                     the built-in models, their parameters and units
     mpicg fit JOB.toml               fit what a job file describes (see mpicg.cli.jobfile)
     mpicg fit JOB.toml --detach      ... in the background (then: mpicg attach OUTPUT_DIR)
     mpicg phoebe BUNDLE --solver L   run a saved PHOEBE bundle's optimizer.cg solver
@@ -29,6 +31,7 @@ import warnings
 from ..errors import EXIT_INPUT, EXIT_NOT_CONVERGED, FitAborted, InputError
 from ..optimize import LOG
 from ..parallel import EXIT_INTERRUPTED, FitInterrupted, is_root, launch_size
+from .fetch import FetchError
 
 __all__ = ["main"]
 
@@ -52,6 +55,17 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--resolution", type=int, default=16,
                       help="model quadrature nodes; cost per time grows with it (default 16)")
     demo.add_argument("--seed", type=int, default=1, help="noise seed (default 1)")
+
+    example = sub.add_parser("example", help="fetch a real light curve (TESS: WASP-4b; "
+                             "K2: HD 23642) and fit it")
+    example.add_argument("name", choices=("wasp4", "hd23642"))
+    example.add_argument("--output", default=None,
+                         help="output directory (default: mpicg-NAME)")
+    example.add_argument("--cache", default=None,
+                         help="where fetched files are kept (default: $MPICG_CACHE or "
+                              "~/.cache/mpicg)")
+
+    sub.add_parser("models", help="list the built-in models with their parameters")
 
     fit = sub.add_parser("fit", help="fit what a job file describes")
     fit.add_argument("job", metavar="JOB.toml", help="the job file")
@@ -160,6 +174,16 @@ def _run(args, parser) -> int:
         _check_positive(parser, args.resolution, "--resolution")
         return _exit_code(run_demo(args.output, n_times=args.n_times,
                                    resolution=args.resolution, seed=args.seed), "demo")
+    if args.command == "example":
+        from .examples import run_example
+
+        run_example(args.name, args.output, args.cache)
+        return 0
+    if args.command == "models":
+        from .catalogue import describe_models
+
+        print(describe_models())
+        return 0
     if args.command == "fit":
         _check_positive(parser, args.ranks, "--ranks")
         if args.detach:
@@ -246,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     root = is_root()
     if not root:
         warnings.simplefilter("ignore")  # the same warnings as rank 0's, once is enough
-    if args.command in ("report", "attach", "submit") and (launch_size() or 1) > 1:
+    if args.command in ("report", "attach", "submit", "models") and (launch_size() or 1) > 1:
         if not root:
             return EXIT_INPUT
         parser.error(f"`mpicg {args.command}` runs on one process; start it without mpirun")
@@ -256,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"mpicg {args.command}: error: {e}", file=sys.stderr, flush=True)
         return EXIT_INPUT
+    except FetchError as e:
+        print(f"mpicg {args.command}: error: {e}", file=sys.stderr, flush=True)
+        return 1
     except FitInterrupted as e:
         if root:
             name = signal.Signals(e.signum).name

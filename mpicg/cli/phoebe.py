@@ -36,7 +36,7 @@ import math
 from pathlib import Path
 
 from ..errors import InputError
-from ..fitting import Solution, Step
+from ..fitting import Solution, Step, WithValues
 from ..fitting.phoebe_solver import (
     DEFAULT_SOLUTION_LABEL,
     PhoebeFit,
@@ -44,12 +44,26 @@ from ..fitting.phoebe_solver import (
     read_phoebe_solver,
     run_phoebe_solver,
 )
+from ..models.segments import Segments
 from ..parallel import is_root
 from .jobfile import Job, read_fit_options, read_output, read_scales, read_steps
+from .observations import Observations
 
-__all__ = ["PHOEBE_FIT_OPTIONS", "PHOEBE_PROGRESS", "PHOEBE_SOLUTION", "describe",
-           "fit_phoebe_job", "load_phoebe_job", "phoebe_command", "phoebe_job",
-           "read_phoebe_job", "write_job_file", "write_phoebe_outputs"]
+__all__ = [
+    "PHOEBE_FIT_OPTIONS",
+    "PHOEBE_PROGRESS",
+    "PHOEBE_SOLUTION",
+    "describe",
+    "fit_phoebe_job",
+    "fitted_and_start",
+    "load_phoebe_job",
+    "phoebe_command",
+    "phoebe_job",
+    "phoebe_observations",
+    "read_phoebe_job",
+    "write_job_file",
+    "write_phoebe_outputs",
+]
 
 PHOEBE_SOLUTION = "solution.ps"
 PHOEBE_PROGRESS = PHOEBE_SOLUTION + ".progress"  # PHOEBE's own progress file name
@@ -90,7 +104,7 @@ def load_phoebe_job(path: Path, doc: dict, lines: dict, error) -> Job:
         raise error(f"set it in the bundle's solver; with [phoebe], [fit] takes "
                     f"{list(PHOEBE_FIT_OPTIONS)}", "fit", unknown[0])
     directory, every = read_output(doc.get("output", {}), error, f"{path.stem}-out", None)
-    return Job(path=str(path), model="phoebe", data_file=str(bundle), fit_parameters=[],
+    return Job(path=str(path), model="phoebe", data_files=[str(bundle)], fit_parameters=[],
                output=str(here / directory), search_path=str(here),
                options=read_fit_options(fit, error),
                steps=read_steps(doc.get("steps", {}), error),
@@ -129,7 +143,7 @@ def phoebe_job(bundle, solver: str | None = None, *, output=None, dataset: str |
     bundle = Path(bundle).resolve()
     if output is None:
         output = bundle.parent / f"{bundle.stem}-{solver or 'cg'}-out"
-    return Job(path=str(bundle), model="phoebe", data_file=str(bundle), fit_parameters=[],
+    return Job(path=str(bundle), model="phoebe", data_files=[str(bundle)], fit_parameters=[],
                output=str(Path(output).resolve()), search_path=str(bundle.parent),
                options=dict(options or {}), steps=dict(steps or {}),
                scales=dict(scales or {}), progress_every_niters=progress_every_niters,
@@ -187,6 +201,20 @@ def read_phoebe_job(job: Job) -> PhoebeFit:
     return prepared
 
 
+def phoebe_observations(job: Job) -> tuple[Observations, WithValues]:
+    """A PHOEBE job's observations and model, as ``mpicg report`` reads a job's.
+
+    The model has no ephemeris to fold on, so the report plots against time: PHOEBE is
+    called at the observation times only.
+    """
+    prepared = read_phoebe_job(job)
+    b = prepared.bundle
+    observations = Observations(times=b.times, flux=b.flux, sigma=b.sigma,
+                                segments=Segments(), exposure_times=(0.0,),
+                                time_label="time", descriptions=[describe(job, prepared)])
+    return observations, WithValues(prepared.model)
+
+
 def describe(job: Job, prepared: PhoebeFit) -> str:
     """One line saying what the fit is (the command prints it on rank 0)."""
     b = prepared.bundle
@@ -195,7 +223,15 @@ def describe(job: Job, prepared: PhoebeFit) -> str:
             f"{', '.join(b.fit_parameters)}")
 
 
-def fit_phoebe_job(job: Job, prepared: PhoebeFit, progress_file, resume_from) -> Solution:
+def fitted_and_start(prepared: PhoebeFit) -> tuple[list[str], list[float]]:
+    """The fitted parameters' names and start values (for the history file)."""
+    b, defaults = prepared.bundle, prepared.model.defaults
+    return list(b.fit_parameters), [b.initial_values.get(n, defaults[n])
+                                     for n in b.fit_parameters]
+
+
+def fit_phoebe_job(job: Job, prepared: PhoebeFit, progress_file, resume_from,
+                   callback=None) -> Solution:
     """Run the job's fit (collective), writing PHOEBE's progress file beside mpicg's."""
     if is_root():  # a PHOEBE solution there must be this run's
         (Path(job.output) / PHOEBE_SOLUTION).unlink(missing_ok=True)
@@ -204,7 +240,7 @@ def fit_phoebe_job(job: Job, prepared: PhoebeFit, progress_file, resume_from) ->
         prepared, **options, progress_every_niters=job.progress_every_niters,
         progress_file=progress_file, resume=resume_from,
         phoebe_progress_file=Path(job.output) / PHOEBE_PROGRESS,
-        solution_label=job.phoebe["solution"])
+        solution_label=job.phoebe["solution"], callback=callback)
 
 
 def _parse_step(text: str, parser) -> tuple[str, dict]:

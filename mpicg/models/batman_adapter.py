@@ -61,8 +61,10 @@ class BatmanTransit(ParameterizedModel):
     ``u1``, ``u2``
         quadratic limb-darkening coefficients, ``I(mu) = 1 - u1 (1 - mu) - u2 (1 - mu)^2``.
 
-    It has no settings: the limb-darkening law is quadratic, with no exposure-time
-    supersampling (a per-time contract with mpicg).
+    It has no settings: the limb-darkening law is quadratic. For exposure-time integration
+    wrap it in :class:`~mpicg.models.Integrated` (a job file's ``[model] supersample``),
+    which averages any model over each exposure time by time; batman's own
+    ``supersample_factor`` is not used.
     """
 
     parameters = (
@@ -78,6 +80,8 @@ class BatmanTransit(ParameterizedModel):
         Parameter("u2", 0.25, "", "quadratic limb darkening, quadratic coefficient",
                   LIMB_DARKENING_U2),
     )
+    period_parameter = "per"
+    epoch_parameter = "t0"
 
     def __call__(self, values, times) -> np.ndarray:
         """Relative flux (1 out of transit) at ``times`` for the parameters ``values``.

@@ -291,6 +291,9 @@ class EclipsingBinary(ParameterizedModel):
                   LIMB_DARKENING_U2),
     )
 
+    period_parameter = "period"
+    epoch_parameter = "t0"
+
     def __post_init__(self):
         if self.ld_law not in _LD_LAWS:
             raise ValueError(f"`ld_law` must be one of {list(_LD_LAWS)}; got {self.ld_law!r}")
@@ -370,6 +373,16 @@ class EclipsingBinary(ParameterizedModel):
         times = np.asarray(times, dtype=float)
         shape = times.shape
         separation, los = self.sky_positions(values, times.ravel())
+        _, weight, hidden = self._eclipsed_light(p, separation, los)
+        return (1.0 - weight * hidden).reshape(shape)
+
+    def _eclipsed_light(self, p: dict[str, float], separation: np.ndarray,
+                        los: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Which star is behind, its share of the light, and the fraction of it hidden.
+
+        Returns ``primary_hidden`` (the secondary in front), the eclipsed star's
+        luminosity over the total, and the hidden fraction of its flux, per time.
+        """
         lum1 = p["r1"] * p["r1"]  # pi * R^2 * (disc-averaged surface brightness), pi dropped
         lum2 = p["sbratio"] * p["r2"] * p["r2"]
         total = lum1 + lum2
@@ -381,9 +394,8 @@ class EclipsingBinary(ParameterizedModel):
         weight = np.where(primary_hidden, lum1, lum2) / total
         z = separation / radius
         k = occultor / radius
-        flux = np.empty(separation.shape)
-        for lo in range(0, flux.size, _SLAB):
+        hidden = np.empty(separation.shape)
+        for lo in range(0, hidden.size, _SLAB):
             sl = slice(lo, lo + _SLAB)
-            hidden = eclipsed_fraction(z[sl], k[sl], u1[sl], u2[sl], self.resolution)
-            flux[sl] = 1.0 - weight[sl] * hidden
-        return flux.reshape(shape)
+            hidden[sl] = eclipsed_fraction(z[sl], k[sl], u1[sl], u2[sl], self.resolution)
+        return primary_hidden, weight, hidden

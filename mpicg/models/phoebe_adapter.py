@@ -429,6 +429,28 @@ class PhoebeLightCurve(ParameterizedModel):
         return (f"PhoebeLightCurve({factory}, {list(self.twigs)}, dataset={self.dataset!r}, "
                 f"compute={self.compute!r}, reference_time={self.reference_time!r})")
 
+    def ephemeris(self, values: dict[str, float]) -> tuple[float, float] | None:
+        """The top orbit's period and ``t0_supconj`` (d): fitted values where fitted.
+
+        PHOEBE's mid-eclipse reference is ``t0_supconj`` (superior conjunction of the
+        primary: the primary eclipse). None when the bundle has no orbit.
+        """
+        bundle = self._get_bundle()
+        try:
+            orbit = bundle.hierarchy.get_top()
+            found = {}
+            for qualifier in ("period", "t0_supconj"):
+                param = bundle.get_parameter(qualifier=qualifier, component=orbit,
+                                             context="component")
+                found[qualifier] = param.get_value(unit="d")
+                for twig, fitted in zip(self.twigs, self._fit_params, strict=True):
+                    if fitted.uniquetwig == param.uniquetwig:
+                        found[qualifier] = float(values[twig])
+        except (ValueError, AttributeError, KeyError):  # no orbit (a single star)
+            return None
+        period = float(found["period"])
+        return (period, float(found["t0_supconj"])) if period > 0 else None
+
     # -- the model ------------------------------------------------------------------------
 
     def __call__(self, values, times) -> np.ndarray:

@@ -68,6 +68,12 @@ class TransitModel(ParameterizedModel):
         if not (isinstance(self.resolution, int) and self.resolution >= 1):
             raise ValueError(f"`resolution` must be an integer >= 1; got {self.resolution!r}")
 
+    epoch_parameter = "t0"
+
+    def ephemeris(self, values: dict[str, float]) -> tuple[float, float] | None:
+        """The period (a setting of this model) and ``t0``."""
+        return float(self.period), float(values["t0"])
+
     def _grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n_r, n_theta = self.resolution, 2 * self.resolution
         rho = (np.arange(n_r) + 0.5) / n_r  # ring mid-radii, in units of rp
