@@ -271,6 +271,16 @@ def test_mpirun_mpicg_phoebe_converges_adopts_and_equals_optimizer_cg(bundle_fil
     assert solution["diagnosis"]["verdict"] == "converged", solution["diagnosis"]
     assert solution["n_ranks"] == 2
 
+    # the output directory is a job's: history with the parameters, and a report
+    history = (out / "history.csv").read_text().splitlines()
+    assert history[0].endswith(",incl@binary,requiv@secondary")
+    assert len(history) == solution["nit"] + 2
+    from mpicg.cli.report import write_report
+
+    written = write_report(out, say=lambda *a: None)
+    assert {p.name for p in written} >= {"report.txt", "fit.png", "convergence.png"}
+    assert f"{TIMES.size} observations; chi^2" in (out / "report.txt").read_text()
+
     # PHOEBE imports the solution file and adopts it
     b = open_bundle(bundle_file)
     b.import_solution(str(out / "solution.ps"))

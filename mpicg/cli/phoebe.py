@@ -201,18 +201,27 @@ def read_phoebe_job(job: Job) -> PhoebeFit:
     return prepared
 
 
-def phoebe_observations(job: Job) -> tuple[Observations, WithValues]:
-    """A PHOEBE job's observations and model, as ``mpicg report`` reads a job's.
+class _AgainstTime(WithValues):
+    """The model with no ephemeris: reports plot it against time, not folded.
 
-    The model has no ephemeris to fold on, so the report plots against time: PHOEBE is
-    called at the observation times only.
+    A fold draws the model on thousands of phases, each a PHOEBE time (seconds to
+    minutes), some before the model's reference time; against time it is computed at the
+    observations only.
     """
+
+    def ephemeris(self, values: dict[str, float]) -> None:
+        """None: do not fold."""
+        return None
+
+
+def phoebe_observations(job: Job) -> tuple[Observations, WithValues]:
+    """A PHOEBE job's observations and model, as ``mpicg report`` reads a job's."""
     prepared = read_phoebe_job(job)
     b = prepared.bundle
     observations = Observations(times=b.times, flux=b.flux, sigma=b.sigma,
                                 segments=Segments(), exposure_times=(0.0,),
                                 time_label="time", descriptions=[describe(job, prepared)])
-    return observations, WithValues(prepared.model)
+    return observations, WithValues(_AgainstTime(prepared.model))
 
 
 def describe(job: Job, prepared: PhoebeFit) -> str:
