@@ -13,7 +13,7 @@ mpi4py), :mod:`mpicg.fitting` (problems, named parameters, priors, solutions, ch
 """
 
 from . import priors
-from .errors import FitAborted, InputError, RemoteEvaluationError
+from .errors import FitAborted, InputError, RemoteEvaluationError, optimize_warning_class
 from .fitting import (
     Domain,
     Parameter,
@@ -26,7 +26,7 @@ from .fitting import (
     load_solution,
     optimizer_cg,
 )
-from .optimize import OptimizeResult, OptimizeWarning
+from .optimize import OptimizeResult
 from .parallel import install_abort_on_uncaught, launch_size
 from .scipy_api import fmin_cg, minimize
 
@@ -36,6 +36,16 @@ if (launch_size() or 1) > 1:
     # Started as one of several MPI ranks: an uncaught exception anywhere (in mpicg or in the
     # user's script) must end the whole job, not leave the other ranks waiting forever.
     install_abort_on_uncaught()
+
+
+
+def __getattr__(name: str):
+    # scipy's OptimizeWarning when scipy can be imported (mpicg.errors), looked up when asked
+    # for, so that `import mpicg` does not import scipy.
+    if name == "OptimizeWarning":
+        return optimize_warning_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Domain",

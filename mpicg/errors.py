@@ -1,12 +1,36 @@
-"""The errors mpicg raises, and the exit codes they map to."""
+"""The errors and warnings mpicg raises, and the exit codes they map to."""
 
 from __future__ import annotations
 
 # Defined in the optimizer, the lowest layer, which imports nothing of mpicg's but itself.
 from .optimize._checks import InputError
+from .optimize.result import OwnOptimizeWarning, use_warning_class
 
 __all__ = ["EXIT_INPUT", "EXIT_NOT_CONVERGED", "FitAborted", "InputError",
-           "RemoteEvaluationError"]
+           "RemoteEvaluationError", "optimize_warning_class"]
+
+_WARNING_CLASS: list = []
+
+
+def optimize_warning_class() -> type[Warning]:
+    """The class of mpicg's optimize warnings: ``scipy.optimize.OptimizeWarning`` if scipy imports.
+
+    So that ``warnings.simplefilter("error", OptimizeWarning)``, written for scipy, catches
+    mpicg's warnings too. Without scipy it is mpicg's own
+    :class:`~mpicg.optimize.result.OwnOptimizeWarning` (a ``UserWarning``). scipy is
+    imported on the first call only (when a warning is given or ``mpicg.OptimizeWarning`` is
+    looked up), not by ``import mpicg``: every MPI rank imports mpicg.
+    """
+    if not _WARNING_CLASS:
+        try:
+            from scipy.optimize import OptimizeWarning
+        except Exception:  # not installed, or broken: mpicg needs no scipy
+            OptimizeWarning = OwnOptimizeWarning
+        _WARNING_CLASS.append(OptimizeWarning)
+    return _WARNING_CLASS[0]
+
+
+use_warning_class(optimize_warning_class)
 
 
 class RemoteEvaluationError(RuntimeError):

@@ -167,10 +167,18 @@ def run_fit(job: Job, *, resume_from: Path | None = None) -> Solution:
     Solution
         The same on every rank.
     """
-    try:
-        inputs = read_job_inputs(job)
-    except InputError as e:
-        raise_on_root(e)
+    if job.phoebe is not None:
+        from . import phoebe
+
+        inputs = phoebe.read_phoebe_job(job)  # raises on rank 0 only
+        names, start = phoebe.fitted_and_start(inputs)
+    else:
+        try:
+            inputs = read_job_inputs(job)
+        except InputError as e:
+            raise_on_root(e)
+        names = job.fit_parameters
+        start = [inputs.model.defaults[n] for n in names]
     out = Path(job.output)
     progress_file = Path(resume_from) if resume_from is not None else out / PROGRESS
     root = is_root()
@@ -185,30 +193,40 @@ def run_fit(job: Job, *, resume_from: Path | None = None) -> Solution:
             # A bad progress file: optimizer_cg reports it, and every rank exits.
             with contextlib.suppress(InputError):
                 truncate_history(out / HISTORY, load_checkpoint(progress_file).state.k)
-        start = [inputs.model.defaults[n] for n in job.fit_parameters]
-        handler = HistoryFile(out / HISTORY, job.fit_parameters, start)
+        handler = HistoryFile(out / HISTORY, names, start)
         LOG.addHandler(handler)
         if LOG.getEffectiveLevel() > logging.INFO:
             LOG.setLevel(logging.INFO)
     what = f"resuming from {progress_file}" if resume_from is not None else "starting"
-    files = ", ".join(Path(f).name for f in job.data_files)
-    _say(f"mpicg fit {job.path}: model {job.model!r}, {inputs.times.size} observations from "
-         f"{files}; fitting {', '.join(job.fit_parameters)} on "
-         f"{launch_size() or 1} rank(s), {what}; output in {out}")
-    for line in inputs.observations.descriptions:
+    if job.phoebe is not None:
+        about, descriptions = phoebe.describe(job, inputs), []
+    else:
+        files = ", ".join(Path(f).name for f in job.data_files)
+        about = (f"model {job.model!r}, {inputs.times.size} observations from {files}; "
+                 f"fitting {', '.join(job.fit_parameters)}")
+        descriptions = inputs.observations.descriptions
+    _say(f"mpicg fit {job.path}: {about} on {launch_size() or 1} rank(s), {what}; "
+         f"output in {out}")
+    for line in descriptions:
         _say(f"  {line}")
+    callback = None if handler is None else handler.parameters_at
     try:
         started = time.perf_counter()
-        options = dict(job.options)
-        if job.scales:  # per parameter; the others take [fit] scale
-            default = options.get("scale", "auto")
-            options["scale"] = {n: job.scales.get(n, default) for n in job.fit_parameters}
-        solution = optimizer_cg(
-            inputs.model, inputs.times, inputs.flux, inputs.sigma,
-            fit_parameters=job.fit_parameters, priors=inputs.priors, steps=inputs.steps,
-            **options, progress_every_niters=job.progress_every_niters,
-            progress_file=progress_file, resume=resume_from,
-            callback=None if handler is None else handler.parameters_at)
+        if job.phoebe is not None:
+            solution = phoebe.fit_phoebe_job(job, inputs, progress_file, resume_from,
+                                             callback=callback)
+        else:
+            options = dict(job.options)
+            if job.scales:  # per parameter; the others take [fit] scale
+                default = options.get("scale", "auto")
+                options["scale"] = {n: job.scales.get(n, default)
+                                    for n in job.fit_parameters}
+            solution = optimizer_cg(
+                inputs.model, inputs.times, inputs.flux, inputs.sigma,
+                fit_parameters=job.fit_parameters, priors=inputs.priors,
+                steps=inputs.steps, **options,
+                progress_every_niters=job.progress_every_niters,
+                progress_file=progress_file, resume=resume_from, callback=callback)
     finally:
         if handler is not None:
             LOG.removeHandler(handler)
@@ -217,6 +235,8 @@ def run_fit(job: Job, *, resume_from: Path | None = None) -> Solution:
         _say(solution.summary())
         _say(f"wrote {out / SOLUTION} ({time.perf_counter() - started:.1f} s); "
              f"plots: mpicg report {out / SOLUTION}")
+    if job.phoebe is not None:
+        phoebe.write_phoebe_outputs(job, solution, say=_say)
     return solution
 
 

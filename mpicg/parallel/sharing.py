@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import InputError
-from ..optimize import objective_value
+from ..optimize import FunctionWithArgs, objective_value
 from .balance import FixedSharing, MeasuredSharing, Sharing
 from .blocks import sum_blocks
 from .layout import Piece
@@ -135,19 +135,29 @@ class PointWork(Work):
         Extra arguments of ``fun``.
     name : str
         How errors name ``fun``.
+    mapper : callable, optional
+        scipy's ``workers`` (a map-like callable; serial runs): a rank's points are computed
+        as ``mapper(f, points)`` instead of one call after the other.
     """
 
     n_blocks = 1
     sharing_name = "points"
 
-    def __init__(self, fun: Callable[..., float], args: tuple = (), name: str = "fun"):
+    def __init__(self, fun: Callable[..., float], args: tuple = (), name: str = "fun",
+                 mapper: Callable | None = None):
         self.fun, self.args, self.name = fun, args, name
+        self.mapper = mapper
 
     def piece_sums(self, points, first_block, last_block):
-        """Each point's value, one call of ``fun`` each (on a copy of the point)."""
+        """Each point's value (``fun`` on a copy of the point), one row per point."""
+        if self.mapper is not None:  # scipy's `workers`: a map-like callable
+            call = FunctionWithArgs(self.fun, self.args)
+            returned = list(self.mapper(call, [np.copy(x) for x in points]))
+        else:
+            returned = (self.fun(np.copy(x), *self.args) for x in points)
         values = np.empty((len(points), 1))
-        for i, x in enumerate(points):
-            values[i, 0] = objective_value(self.fun(np.copy(x), *self.args), self.name, x)
+        for i, (x, value) in enumerate(zip(points, returned, strict=True)):
+            values[i, 0] = objective_value(value, self.name, x)
         return values
 
     def values(self, grid, points):
