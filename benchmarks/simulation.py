@@ -17,13 +17,14 @@ points). The model sleeps, per call on a chunk of the times,
 * ``fixed``   -- 30 ms per call whatever the times + 5 us per time (50 ms on all: a model
   that builds a mesh in every call, like PHOEBE).
 
-Each is run serially (``python``, N = 1) and under ``mpirun -n N`` with two sharings: the old
-one (``sharing='blocks'`` with 250 blocks of 16 times: each rank every point on a fixed range
-of blocks, as mpicg did before measured layouts) and the new one (``sharing='auto'``, the
-default blocks). Every configuration is a fresh job; the configurations alternate within a
-repeat (the order reverses every other repeat) and the table quotes medians of the fit's wall
-time (rank 0's, from the start of the fit to the end; MPI start-up excluded: the ranks meet
-at a sleeping barrier first). Every run must end with the same bits (checked).
+Each is run serially (``python``, N = 1) and under ``mpirun -n N`` with two sharings on the
+same default blocks (250 of 16 times): the old one (``sharing='blocks'``: each rank every
+point on a fixed range of blocks, as mpicg did before measured layouts) and the new one
+(``sharing='auto'``, the default). Every configuration is a fresh job; the configurations
+alternate within a repeat (the order reverses every other repeat) and the table quotes
+medians of the fit's wall time (rank 0's, from the start of the fit to the end; MPI start-up
+excluded: the ranks meet at a sleeping barrier first) and of its rounds alone (from the first
+iteration's progress record to the last). Every run must end with the same bits (checked).
 
 E(N) = T(1) / (N T(N)). "best" is the wall time of a perfect schedule of the same batches
 (the batch sizes are those of the serial run): per batch of m points, m (c + W) / N when
@@ -96,9 +97,8 @@ def make_problem(kind: str, sharing: str):
     depth, t0, width, slope = TRUTH
     flux = (1.0 - depth * np.exp(-0.5 * ((times - t0) / width) ** 2) + slope * np.sin(times)
             + rng.normal(0.0, 1e-3, times.size))
-    # The old sharing ran on the old default blocks: at most 256 (here 250 of 16 times).
-    block_size = 16 if sharing == "blocks" else None
-    return mpicg.Problem(model, times, flux, np.full(times.size, 1e-3), block_size=block_size)
+    # Both sharings on the default blocks (here 250 of 16 times, as mpicg always cut them).
+    return mpicg.Problem(model, times, flux, np.full(times.size, 1e-3))
 
 
 class Records(logging.Handler):
