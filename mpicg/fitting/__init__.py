@@ -9,7 +9,15 @@ bits. No MPI calls here: the ranks are :mod:`mpicg.parallel`'s business.
 from . import priors
 from .checkpoint import Checkpoint, load_checkpoint, problem_fingerprint, save_checkpoint
 from .fit import fit
-from .named import FD_SCHEMES, NamedProblem, Step, check_fd_scheme, optimizer_cg
+from .named import (
+    FD_SCHEMES,
+    NamedFit,
+    NamedProblem,
+    Step,
+    check_fd_scheme,
+    named_fit,
+    optimizer_cg,
+)
 from .parameters import Parameter, ParameterizedModel, WithValues, check_parameter_names
 from .priors import Priors
 from .problem import Problem, SumObjective, check_block_size
@@ -18,6 +26,7 @@ from .solution import Solution, load_solution
 __all__ = [
     "FD_SCHEMES",
     "Checkpoint",
+    "NamedFit",
     "NamedProblem",
     "Parameter",
     "ParameterizedModel",
@@ -33,6 +42,7 @@ __all__ = [
     "fit",
     "load_checkpoint",
     "load_solution",
+    "named_fit",
     "optimizer_cg",
     "priors",
     "problem_fingerprint",

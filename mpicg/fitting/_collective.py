@@ -22,6 +22,7 @@ from ..optimize import (
     ValueAndGradient,
     check_callable,
     check_cg_options,
+    check_maxiter,
     check_x0,
     gradient_rule,
     minimize_cg,
@@ -41,6 +42,8 @@ from .problem import SumObjective
 
 __all__ = ["collective_cg", "with_statistics"]
 
+NAN_STATUS = 3  # scipy's warnflag: "NaN result encountered."
+
 
 def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e-5,
                   norm=np.inf, eps=EPSILON, maxiter=None, disp=False, return_all=False,
@@ -48,7 +51,8 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
                   names=("fun", "jac", "eps"),
                   halt_status: bool = True, require_problem: bool = False,
                   require_finite_start: bool = False, progress_every_niters: int = 0,
-                  progress_file=None, resume=None, comm=None) -> JobOutcome:
+                  progress_file=None, resume=None, comm=None,
+                  local_error: BaseException | None = None) -> JobOutcome:
     """Check the arguments (on rank 0), share the evaluations over the ranks, and run CG.
 
     Every rank calls it (a collective call); with one rank it runs serially.
@@ -78,15 +82,21 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
         Where (see :mod:`.checkpoint`).
     resume : str or path, optional
         Continue from a progress file: its state and its options (the trajectory depends on
-        them) replace ``x0`` and the CG options given here.
+        them) replace ``x0`` and the CG options given here, except ``maxiter`` when it is
+        given (not None): a resumed fit may go on longer (or stop sooner) than the stored
+        one; the trajectory up to there is the same.
     comm : mpi4py communicator, optional
         Where to run (default: the MPI world under ``mpirun``, else serially).
+    local_error : BaseException, optional
+        An error the caller met in its own set-up on this rank (bad data, say): raised on
+        every rank, at the start, by the collective verdict, so no rank is left waiting.
 
     Returns
     -------
     JobOutcome
-        The :class:`~mpicg.optimize.OptimizeResult` (with ``rounds`` and ``fun_initial``) on
-        every rank, and each rank's time accounting.
+        The :class:`~mpicg.optimize.OptimizeResult` (with ``rounds``, ``fun_initial`` and
+        ``options``: the CG and finite-difference options the run used, the stored ones
+        when resuming) on every rank, and each rank's time accounting.
     """
     fun_name, jac_name, eps_name = names
     # With require_problem (fit), ranks other than 0 may pass None and receive their blocks
@@ -104,6 +114,9 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
         if progress_every_niters or resume is not None or progress_file is not None:
             _prepare_progress(ready, fun, progress_every_niters, progress_file, resume)
             if resume is not None:
+                if maxiter is not None:  # the one option a resumed fit may change
+                    ready["cg"]["maxiter"] = ready["record"]["maxiter"] = check_maxiter(
+                        maxiter, ready["x0"].size)
                 return
         ready["x0"] = x0c = check_x0(x0)
         if pair is not None:
@@ -136,16 +149,25 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
     def root_task(evaluator: Evaluator) -> OptimizeResult:
         objective = BatchedObjective(evaluator, ready["x0"].size, ready["gradient"],
                                      gradient_name=jac_name)
-        return minimize_cg(objective, ready["x0"], **ready["cg"], callback=callback,
-                           return_all=return_all, disp=disp, halt_status=halt_status,
-                           require_finite_start=require_finite_start,
-                           resume=ready.get("checkpoint"), progress=ready.get("progress"),
-                           progress_every=progress_every_niters,
-                           interrupt=interrupt if progress_file is not None else None)
+        try:
+            res = minimize_cg(objective, ready["x0"], **ready["cg"], callback=callback,
+                              return_all=return_all, disp=disp, halt_status=halt_status,
+                              require_finite_start=require_finite_start,
+                              resume=ready.get("checkpoint"), progress=ready.get("progress"),
+                              progress_every=progress_every_niters,
+                              interrupt=interrupt if progress_file is not None else None)
+        except InputError as e:  # the start check: say where a NaN came from
+            if evaluator.nan_note is None:
+                raise
+            raise InputError(f"{e} ({evaluator.nan_note})") from None
+        if res.status == NAN_STATUS and evaluator.nan_note is not None:
+            res["message"] = f"{res.message} ({evaluator.nan_note})"
+        res["options"] = dict(ready["cg"], fd=ready.get("record", {}).get("fd"))
+        return res
 
     # With a progress file, a batch system's signal means "checkpoint and exit 75".
     with catch_signals(enabled=progress_file is not None):
-        return run_job(make_work, root_task, prepare, comm)
+        return run_job(make_work, root_task, prepare, comm, local_error)
 
 
 def with_statistics(outcome: JobOutcome) -> OptimizeResult:
