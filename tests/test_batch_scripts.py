@@ -142,7 +142,7 @@ def test_slurm_script_stops_on_usr1_resubmits_and_resumes_to_the_same_bits(
     script = work / "submit.slurm"
     batch_env = dict(env, SLURM_JOB_ID="777", SLURM_SUBMIT_DIR=str(work))
     proc = start(["bash", str(script)], cwd=work, env=batch_env)
-    wait_for_rows(work / "history.csv", 20, proc)
+    wait_for_rows(work / "history.partial.csv", 20, proc)  # the running fit's
     proc.send_signal(signal.SIGUSR1)  # what --signal=B:USR1@120 sends: the batch shell only
     out = finish(proc)
     assert proc.returncode == 75, out[-3000:]

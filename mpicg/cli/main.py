@@ -8,11 +8,14 @@ Subcommands::
     mpicg resume PROGRESS_FILE       continue an interrupted fit, exactly
     mpicg report SOLUTION            text summary and PNG plots of a fit
     mpicg attach OUTPUT_DIR          follow a detached fit; show its solution when done
+    mpicg stop OUTPUT_DIR            stop a running fit cleanly (progress file, exit 75)
     mpicg submit JOB.toml --scheduler slurm|pbs    write (and submit) a batch script
 
-Exit codes: 0 when a solution was written (its status says whether the fit converged),
-1 on a failure, 2 on bad input (the message names it), 75 when a signal stopped the fit
-after writing its progress file (resume it).
+Exit codes (every rank exits with the same one): 0 a solution was written and the fit
+converged; 4 a solution was written but the fit did not converge (its status says why);
+1 a failure (a model error, a dead or missing rank, a failed write); 2 bad input (one
+message names it); 75 a signal stopped the fit (after writing its progress file, if it had
+begun): resume it.
 """
 
 from __future__ import annotations
@@ -23,8 +26,17 @@ import signal
 import sys
 import warnings
 
-from ..errors import EXIT_INPUT, FitAborted, InputError
-from ..parallel import EXIT_INTERRUPTED, FitInterrupted, is_root, launch_size
+from ..errors import (
+    EXIT_FAILURE,
+    EXIT_INPUT,
+    EXIT_NOT_CONVERGED,
+    EXIT_OK,
+    FitAborted,
+    InputError,
+    RankError,
+    is_copy,
+)
+from ..parallel import EXIT_INTERRUPTED, FitInterrupted, catch_signals, is_root, launch_size
 
 __all__ = ["main"]
 
@@ -34,8 +46,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="mpicg",
         description="Conjugate-gradient fits of expensive models, spread over MPI ranks. "
                     "Run under mpirun/srun to use several ranks.",
-        epilog="Exit codes: 0 a solution was written, 1 failure, 2 bad input, "
-               f"{EXIT_INTERRUPTED} stopped by a signal with a progress file (resume it).")
+        epilog=f"Exit codes: {EXIT_OK} converged (solution written), {EXIT_NOT_CONVERGED} "
+               f"not converged (solution written), {EXIT_FAILURE} failure, {EXIT_INPUT} bad "
+               f"input, {EXIT_INTERRUPTED} stopped by a signal (resume it).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="fit a synthetic eclipsing-binary light curve")
@@ -60,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
 
     resume = sub.add_parser("resume", help="continue a fit from its progress file")
     resume.add_argument("progress_file", metavar="PROGRESS_FILE")
+    resume.add_argument("--maxiter", type=int, default=None,
+                        help="at most this many iterations in all (default: the stopped "
+                             "fit's; raise it to continue a fit that reached its maxiter)")
 
     report = sub.add_parser("report", help="text summary and plots of a solution")
     report.add_argument("solution", metavar="SOLUTION",
@@ -71,6 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     attach.add_argument("output_dir", metavar="OUTPUT_DIR")
     attach.add_argument("--no-follow", action="store_true",
                         help="show the progress so far and return")
+
+    stop = sub.add_parser("stop", help="stop a running fit cleanly (progress file, exit 75)")
+    stop.add_argument("output_dir", metavar="OUTPUT_DIR")
+    stop.add_argument("--timeout", type=float, default=600.0,
+                      help="seconds to wait for the fit to stop (default 600)")
 
     submit = sub.add_parser("submit", help="write and submit a batch script for a job")
     submit.add_argument("job", metavar="JOB.toml")
@@ -93,15 +114,19 @@ def _check_positive(parser, value, option: str) -> None:
         parser.error(f"{option} must be at least 1; got {value}")
 
 
+def _solution_code(solution) -> int:
+    """0 for a converged fit, :data:`~mpicg.errors.EXIT_NOT_CONVERGED` for another."""
+    return EXIT_OK if solution.status == 0 else EXIT_NOT_CONVERGED
+
+
 def _run(args, parser) -> int:
     if args.command == "demo":
         from .demo import run_demo
 
         _check_positive(parser, args.n_times, "--n-times")
         _check_positive(parser, args.resolution, "--resolution")
-        run_demo(args.output, n_times=args.n_times, resolution=args.resolution,
-                 seed=args.seed)
-        return 0
+        return _solution_code(run_demo(args.output, n_times=args.n_times,
+                                       resolution=args.resolution, seed=args.seed))
     if args.command == "fit":
         _check_positive(parser, args.ranks, "--ranks")
         if args.detach:
@@ -110,13 +135,12 @@ def _run(args, parser) -> int:
             return detach(args.job, args.ranks, args.resume_if_stopped)
         from .fit import fit_command
 
-        fit_command(args.job, resume_if_stopped=args.resume_if_stopped)
-        return 0
+        return _solution_code(fit_command(args.job, resume_if_stopped=args.resume_if_stopped))
     if args.command == "resume":
         from .fit import resume_command
 
-        resume_command(args.progress_file)
-        return 0
+        _check_positive(parser, args.maxiter, "--maxiter")
+        return _solution_code(resume_command(args.progress_file, maxiter=args.maxiter))
     if args.command == "report":
         from .report import write_report
 
@@ -126,6 +150,10 @@ def _run(args, parser) -> int:
         from .detach import attach
 
         return attach(args.output_dir, follow=not args.no_follow)
+    if args.command == "stop":
+        from .detach import stop
+
+        return stop(args.output_dir, timeout=args.timeout)
     if args.command == "submit":
         from .submit import submit
 
@@ -134,6 +162,12 @@ def _run(args, parser) -> int:
                       name=args.name, max_resubmits=args.max_resubmits,
                       dry_run=args.dry_run)
     return EXIT_INPUT  # pragma: no cover - argparse rejects unknown commands
+
+
+def _error(command: str, error: BaseException) -> None:
+    """Print an error once: rank 0's (or this process's), never another rank's copy."""
+    if not is_copy(error):
+        print(f"mpicg {command}: error: {error}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,21 +180,37 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO, format="  %(message)s", stream=sys.stdout)
     else:
         warnings.simplefilter("ignore")  # the same warnings as rank 0's, once is enough
-    if args.command in ("report", "attach", "submit") and (launch_size() or 1) > 1:
+    single = ("report", "attach", "submit", "stop")
+    if args.command in single and (launch_size() or 1) > 1:
         if not root:
             return EXIT_INPUT
         parser.error(f"`mpicg {args.command}` runs on one process; start it without mpirun")
-    try:
-        return _run(args, parser)
-    except InputError as e:
-        print(f"mpicg {args.command}: error: {e}", file=sys.stderr, flush=True)
-        return EXIT_INPUT
-    except FitInterrupted as e:
-        if root:
-            name = signal.Signals(e.signum).name
-            print(f"mpicg {args.command}: stopped by {name} after writing "
-                  f"{e.progress_file}; continue with: mpicg resume {e.progress_file}",
-                  file=sys.stderr, flush=True)
-        return EXIT_INTERRUPTED
-    except FitAborted as e:  # another rank reports the error
-        return int(e.code)
+    # A fit notes SIGTERM, SIGUSR1 and SIGINT from the start (while it reads its data, too):
+    # it stops at the next safe point with exit code 75, which batch scripts resubmit.
+    with catch_signals(enabled=args.command in ("fit", "resume", "demo")
+                       and not getattr(args, "detach", False)):
+        try:
+            return _run(args, parser)
+        except InputError as e:
+            _error(args.command, e)
+            return EXIT_INPUT
+        except FitInterrupted as e:
+            if not is_copy(e):
+                name = signal.Signals(e.signum).name
+                if e.progress_file:
+                    print(f"mpicg {args.command}: stopped by {name} after writing "
+                          f"{e.progress_file}; continue with: mpicg resume "
+                          f"{e.progress_file}", file=sys.stderr, flush=True)
+                else:
+                    print(f"mpicg {args.command}: stopped by {name} before the fit began; "
+                          "nothing was written: run it again", file=sys.stderr, flush=True)
+            return EXIT_INTERRUPTED
+        except RankError as e:
+            _error(args.command, e)
+            return EXIT_FAILURE
+        except FitAborted as e:  # rank 0 reports its own failure
+            return int(e.code)
+        except OSError as e:  # a file mpicg had to write (the output directory, mostly)
+            where = f" {e.filename!r}" if e.filename else ""
+            _error(args.command, RuntimeError(f"cannot write{where}: {e.strerror or e}"))
+            return EXIT_FAILURE

@@ -15,6 +15,7 @@ from typing import Any
 from .base import Evaluator, JobOutcome, RankClock
 from .serial import SerialEvaluator
 from .sharing import Work
+from .signals import FitInterrupted, requested
 
 __all__ = ["run_job"]
 
@@ -51,6 +52,8 @@ def run_job(make_work: Callable[[Any, int, int], Work], root_task: Callable[[Eva
             raise local_error
         if prepare is not None:
             prepare()
+        if requested() is not None:  # a signal noted while setting up: nothing to save yet
+            raise FitInterrupted(requested())
         clock = RankClock()
         result = root_task(SerialEvaluator(make_work(None, 0, 1), clock))
         return JobOutcome(result, [clock.summary()])

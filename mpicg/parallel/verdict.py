@@ -83,7 +83,8 @@ def agree(comm, error: BaseException | None, what: str,
     Parameters
     ----------
     comm : mpi4py communicator or None
-        The ranks; None for a serial run (``error`` is then simply raised).
+        The ranks; None for a serial run (``error``, or a pending signal, is then simply
+        raised).
     error : BaseException or None
         This rank's error in the step, if any.
     what : str
@@ -100,6 +101,8 @@ def agree(comm, error: BaseException | None, what: str,
     if comm is None:
         if error is not None:
             raise error
+        if requested() is not None:
+            raise mark_collective(FitInterrupted(requested()))
         return
     rank, size = comm.Get_rank(), comm.Get_size()
     handshake(comm, what)
