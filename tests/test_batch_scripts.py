@@ -72,9 +72,10 @@ def submit(job_dir: Path, env: dict, *args) -> subprocess.CompletedProcess:
                           timeout=60, check=False)
 
 
-@pytest.mark.parametrize("name", ["mpirun.sh", "slurm.sh", "pbs.sh"])
+@pytest.mark.parametrize("name", ["launch/mpirun.sh", "launch/slurm.sh", "launch/pbs.sh",
+                                  ".ci/run", ".ci/slurm/start.sh", ".ci/slurm/stop.sh"])
 def test_launch_scripts_pass_shellcheck(name):
-    shellcheck(ROOT / "launch" / name)
+    shellcheck(ROOT / name)
 
 
 def test_the_launch_templates_are_the_packaged_ones():
