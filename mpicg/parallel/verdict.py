@@ -132,7 +132,8 @@ def agree(comm, error: BaseException | None, what: str,
 def _verdict_error(verdict: dict, own: BaseException | None, rank: int) -> BaseException:
     """The exception this rank raises for a verdict."""
     if verdict["kind"] == "signal":
-        return mark_collective(FitInterrupted(verdict["signum"]))
+        stop = FitInterrupted(verdict["signum"])
+        return mark_collective(stop) if rank == 0 else mark_copy(stop)
     if rank == 0 and verdict["own"] and own is not None:
         return mark_collective(own)
     if verdict["kind"] == "input":
