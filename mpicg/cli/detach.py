@@ -131,8 +131,12 @@ def _alive(pid) -> bool:
     # from one process); reap it without blocking.
     try:
         done, _ = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True  # not our child: it exists
+    except ChildProcessError:  # not our child: it exists, unless it is a zombie
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return True
+        return stat.rsplit(")", 1)[-1].split()[0] != "Z"
     return done == 0
 
 
@@ -184,7 +188,8 @@ def attach(output_dir, follow: bool = True, say=print, poll: float = _POLL) -> i
 
     try:
         while True:
-            running = _alive(info["pid"])
+            # Ended once its exit code is recorded (its process may linger a moment).
+            running = _alive(info["pid"]) and _exit_code(out, info.get("run")) is None
             show_new()
             if not running or not follow:
                 break
