@@ -186,25 +186,35 @@ def test_slurm_script_gives_up_after_max_resubmits(tmp_path, stubs):
 def test_pbs_script_stops_before_the_wall_time_and_resubmits(tmp_path, stubs):
     env, log = stubs
     # Big enough that the fit is still running when the script's timeout fires.
-    write_demo_job(tmp_path, n_times=8000)
-    # Wall time 5 min 10 s less the 300 s margin: USR1 after 10 s (python, numpy and MPI
-    # start within that even on a loaded machine, so the fit is there to take it).
+    write_demo_job(tmp_path, n_times=12000)
+    # Wall time 5 min 15 s less the 300 s margin: USR1 after 15 s.
     assert submit(tmp_path, env, "--scheduler", "pbs", "--dry-run", "-n", "2",
-                  "--time", "00:05:10").returncode == 0
+                  "--time", "00:05:15").returncode == 0
     script = tmp_path / "submit.pbs"
     proc = start(["bash", str(script)], cwd=tmp_path,
                  env=dict(env, PBS_JOBID="55.server", PBS_O_WORKDIR=str(tmp_path)))
     out = finish(proc)
     assert proc.returncode == 75, out[-3000:]
-    assert "stopped by SIGUSR1" in out
     calls = (log / "qsub.calls").read_text().split()
     assert calls == ["-W", "depend=afterany:55.server", "-v", "MPICG_RESUBMITS=1",
                      str(script.resolve())]
-    checkpoint = load_checkpoint(tmp_path / "progress.json")
-    assert checkpoint.state.k >= 1
+    # The signal comes at the end of an iteration (the usual case), or, on a machine so
+    # loaded that the ranks still read their data after 15 s, before the fit began: then
+    # nothing was written and the resubmitted job starts the fit (both exit with 75).
+    began = "stopped by SIGUSR1 before the fit began" not in out
+    if began:
+        assert "stopped by SIGUSR1 after writing" in out, out[-3000:]
+        stopped_at = load_checkpoint(tmp_path / "progress.json").state.k
+        assert stopped_at >= 1
+    else:
+        assert not (tmp_path / "progress.json").exists()
     # What the resubmitted job runs continues from there (checked to the end in the SLURM
     # test; here: it accepts the file and finishes).
     done = mpicg("fit", "job.toml", "--resume-if-stopped", cwd=tmp_path, timeout=300)
     status = json.loads((tmp_path / "solution.json").read_text())["status"]
     assert done.returncode == (0 if status == 0 else 4), done.stdout[-2000:] + done.stderr
-    assert f"iter {checkpoint.state.k + 1:4d}" in done.stdout
+    if began:
+        assert "resuming from" in done.stdout
+        assert f"iter {stopped_at + 1:4d}" in done.stdout
+    else:
+        assert "starting;" in done.stdout

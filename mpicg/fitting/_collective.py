@@ -160,7 +160,8 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
             if evaluator.nan_note is None:
                 raise
             raise InputError(f"{e} ({evaluator.nan_note})") from None
-        if res.status == NAN_STATUS and evaluator.nan_note is not None:
+        # Say where a NaN came from; the scipy drop-ins keep scipy's message as it is.
+        if res.status == NAN_STATUS and evaluator.nan_note is not None and require_problem:
             res["message"] = f"{res.message} ({evaluator.nan_note})"
         res["options"] = dict(ready["cg"], fd=ready.get("record", {}).get("fd"))
         return res
