@@ -1,6 +1,7 @@
-"""PHOEBE's own CG optimizer against mpicg.fit on the same PHOEBE light curve, in one run.
+"""PHOEBE's own CG optimizer against mpicg.optimizer_cg on the same PHOEBE light curve, in one run.
 
-    python benchmarks/phoebe_comparison.py [--ranks 2] [--skip-phoebe] [--natural-units]
+    python benchmarks/phoebe_comparison.py [--ranks 2] [--skip-phoebe] [--unscaled]
+                                           [--gtol G]
 
 The problem: PHOEBE 2.5 ``default_binary()`` (default mesh, 1500 triangles per star) with
 blackbody atmospheres, manual logarithmic limb darkening (0.7, 0.2) and no irradiation
@@ -13,43 +14,25 @@ from 84 deg / 0.95 solRad.
   PHOEBE's defaults (scipy's CG: forward differences with relative steps of 1.5e-8, gtol
   1e-5), serially in this process. Its model evaluations are counted by wrapping
   ``Bundle.run_compute``.
-* mpicg: ``mpicg.fit`` on a :class:`~mpicg.models.phoebe_adapter.PhoebeLightCurve`, started
-  as ``mpirun -n RANKS`` (the mpirun beside this Python); every rank computes its chunk of
-  the 41 times for every point.
+* mpicg: :func:`mpicg.optimizer_cg` on a
+  :class:`~mpicg.models.phoebe_adapter.PhoebeLightCurve`, started as ``mpirun -n RANKS``
+  (the mpirun beside this Python), with mpicg's defaults: parameters scaled by the
+  curvature at the start (``scale="auto"``), default steps (half a scale), default gtol
+  (1e-5, PHOEBE's), uncertainties from the Hessian at the solution. The one setting given is
+  ``fd_scheme="central"``: PHOEBE's mesh makes -ln L jitter as the parameters move, and
+  forward differences would be biased by half a step. Every rank computes its chunk of the
+  41 times for every point.
+* ``--unscaled``: the same fit with ``scale="none"`` (PHOEBE's unscaled semantics, steps of
+  1e-4 and 1e-3 of the start values, gtol 1e-5), to show what scaling changes.
 
-How mpicg's settings were chosen (the script measures and prints each quantity):
+σ in the table: mpicg's own (``Solution.uncertainties``, the Hessian at its solution). The
+script also measures the mesh's jitter at mpicg's solution (-ln L at 7 points 0.25 σ
+apart along each parameter, less a fitted quadratic), which sets how close to the minimum
+any gradient-based fit can get.
 
-* PHOEBE's mesh makes -ln L jitter as the parameters move (the triangles the other star
-  covers change in jumps with incl; the mesh itself changes with requiv). The jitter J grows
-  with the residuals: about 1.5 at the start, a few hundredths near the minimum (measured at
-  mpicg's solution). At the start, PHOEBE's steps of 1.3e-6 deg and 1.5e-8 solRad change
-  -ln L by about 0.05, far less than J: its gradient is noise.
-* The parameters' uncertainties differ a hundredfold in PHOEBE's units (sigma_incl ~ 0.02
-  deg, sigma_requiv ~ 2e-4 solRad), and gtol bounds the largest gradient component, while a
-  gradient g moves a parameter by about g sigma^2, i.e. g sigma in units of its sigma. So the
-  fit runs on x / sigma(x0) (:class:`Scaled`; sigma(x0) from the curvature at the start, 5
-  model calls): every variable has an uncertainty of about 1 and one gtol and one relative
-  step serve both.
-* Steps: central differences (``jac='3-point'``), ``finite_diff_rel_step=1e-4`` on variables
-  of about 1e4, i.e. about one sigma(x0) (0.0084 deg, 9.5e-5 solRad at the start): -ln L
-  changes by about 0.5 over a step, far above J, so the gradient's noise is about J per
-  component; forward differences would be biased by half a step (half a sigma).
-* gtol = 0.25 on x / sigma(x0): stop within about a quarter of sigma(x0) of the minimum,
-  by the curvature at the start; the curvature at the solution is about 4 times lower here,
-  so within about half a sigma there. The jitter puts a floor of about sqrt(2 J) / sigma
-  (about 0.2 in these variables) under the gradient a line search can reach (it cannot tell
-  apart points whose -ln L differ by less than J): a much tighter gtol ends in "precision
-  loss" (status 2) instead of success.
-* ``--natural-units`` also runs the same fit on incl and requiv themselves, with relative
-  steps of 1e-4 and 1e-3 (0.0084 deg and 0.00095 solRad at the start) and gtol = 0.25 /
-  sigma_incl(x0): right for incl, about a hundred times below the jitter's floor for requiv.
-
-sigma for the report: the Hessian of -ln L at mpicg's solution by central second differences
-(9 model calls) with steps HESSIAN_STEPS (about one to three sigma, far above the jitter);
-sigma = sqrt(diag(H^-1)).
-
-Times: wall-clock seconds of the fit alone (PHOEBE: ``run_solver``; mpicg: ``fit`` on
-rank 0, MPI start-up and bundle set-up excluded). On a shared 2-core machine they are noisy.
+Times: wall-clock seconds of the fit alone (PHOEBE: ``run_solver``; mpicg: the
+``optimizer_cg`` call on rank 0, its scales and uncertainties included, MPI start-up and
+bundle set-up excluded). On a shared 2-core machine they are noisy.
 """
 
 from __future__ import annotations
@@ -83,19 +66,9 @@ X0 = np.array([84.0, 0.95])
 N_TIMES = 41
 NOISE = 0.002
 SEED = 2024
-# mpicg's gradient: central differences (jac='3-point'), h = rel_step * |variable|. The fit
-# variables are x / sigma(x0), about 1e4 here, so 1e-4 is a step of about one sigma(x0).
-REL_STEP_SCALED = 1e-4
-# A gradient component g of a variable of uncertainty ~1 moves it by ~g: stop within
-# a quarter sigma(x0) of the minimum in every parameter (half a sigma at the solution here,
-# where the curvature is lower); not much above the floor the mesh's jitter sets.
-GTOL_SCALED = 0.25
-# --natural-units: the same fit on incl (deg) and requiv (solRad) themselves; steps of
-# 0.0084 deg and 0.00095 solRad at the start, gtol = GTOL_SCALED / sigma_incl(x0): the same
-# criterion for incl, far below the jitter's floor for requiv.
-REL_STEP_NATURAL = np.array([1e-4, 1e-3])
-# Steps of the curvature estimates: one to three sigma at the solution, far above the jitter.
-HESSIAN_STEPS = np.array([0.02, 5e-4])
+# --unscaled: PHOEBE's own units, relative steps of 1e-4 and 1e-3 (0.0084 deg and 0.00095
+# solRad at the start).
+REL_STEP_UNSCALED = (1e-4, 1e-3)
 # One thread per process, as in benchmarks/scaling.py: ranks must not fight over cores.
 RUN_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -114,22 +87,6 @@ def observation_times() -> np.ndarray:
 def neg_log_like(model, x, times, flux) -> float:
     r = (flux - model(x, times)) / NOISE
     return 0.5 * float(r @ r)
-
-
-def hessian(f, x: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """Central second differences (1 + 2n + 2n(n-1) evaluations)."""
-    n = x.size
-    f0 = f(x)
-    e = np.eye(n) * h
-    plus = [f(x + e[i]) for i in range(n)]
-    minus = [f(x - e[i]) for i in range(n)]
-    H = np.empty((n, n))
-    for i in range(n):
-        H[i, i] = (plus[i] - 2 * f0 + minus[i]) / h[i] ** 2
-        for j in range(i + 1, n):
-            H[i, j] = H[j, i] = (f(x + e[i] + e[j]) - f(x + e[i] - e[j])
-                                 - f(x - e[i] + e[j]) + f(x - e[i] - e[j])) / (4 * h[i] * h[j])
-    return H
 
 
 # -- PHOEBE's own optimizer -----------------------------------------------------------------
@@ -165,53 +122,43 @@ def run_phoebe_solver(times, flux) -> dict:
 
 # -- mpicg, in the MPI job ------------------------------------------------------------------
 
-class Scaled:
-    """``model(u * scale, times)``: the fitted variables in units of ``scale``.
-
-    Diagonal preconditioning for CG: with ``scale`` the parameters' uncertainties, every
-    variable has an uncertainty of about 1, so that one ``gtol`` (a bound on the largest
-    gradient component) and one relative step mean the same for every parameter.
-    """
-
-    def __init__(self, model, scale):
-        self.model, self.scale = model, np.asarray(scale, dtype=float)
-
-    def __call__(self, u, times):
-        return self.model(np.asarray(u) * self.scale, times)
-
-
-def child(data_path: str, variant: str, gtol: float) -> None:
+def child(data_path: str, variant: str, gtol: float | None) -> None:
     """One rank of the mpicg job: every rank fits; rank 0 prints one RESULT line."""
     import mpicg
 
     data = np.load(data_path)
-    if variant == "scaled":
-        scale = data["scale"]
-        model, x0, rel_step = Scaled(make_model(), scale), X0 / scale, REL_STEP_SCALED
-    else:
-        scale = np.ones(X0.size)
-        model, x0, rel_step = make_model(), X0, REL_STEP_NATURAL
-    problem = mpicg.Problem(model, data["times"], data["flux"], data["sigma"])
-    res = mpicg.fit(problem, x0, jac="3-point", finite_diff_rel_step=rel_step, gtol=gtol)
+    options = {} if gtol is None else {"gtol": gtol}
+    if variant == "unscaled":
+        options.update(scale="none", steps={t: mpicg.Step(r, "relative") for t, r in
+                                            zip(TWIGS, REL_STEP_UNSCALED, strict=True)})
+    sol = mpicg.optimizer_cg(make_model(), data["times"], data["flux"], data["sigma"],
+                             fit_parameters=TWIGS,
+                             initial_values=dict(zip(TWIGS, X0.tolist(), strict=True)),
+                             fd_scheme="central", **options)
     rank = int(os.environ.get("PMI_RANK", os.environ.get("OMPI_COMM_WORLD_RANK", "0")))
     if rank == 0:
         print("RESULT " + json.dumps({
-            "seconds": res.wall_time, "x": (res.x * scale).tolist(), "fun": float(res.fun),
-            "jac": (res.jac / scale).tolist(), "jac_fitted": res.jac.tolist(),
-            "nit": int(res.nit), "nfev": int(res.nfev), "njev": int(res.njev),
-            "status": int(res.status), "message": res.message, "n_ranks": int(res.n_ranks),
-            "time_model": res.time_model, "time_waiting": res.time_waiting,
-            "rounds": int(res.rounds), "gtol": gtol, "rel_step": np.ravel(rel_step).tolist(),
-            "steps": (np.abs(x0 * rel_step) * scale).tolist()}), flush=True)
+            "seconds": sol.wall_time, "x": sol.x.tolist(), "fun": sol.fun,
+            "sigma": None if sol.uncertainties is None else [sol.uncertainties[t]
+                                                             for t in TWIGS],
+            "correlation": None if sol.correlation is None else float(sol.correlation[0, 1]),
+            "nit": sol.nit, "nfev": sol.nfev, "nfev_scales": sol.nfev_scales,
+            "nfev_uncertainties": sol.nfev_uncertainties, "status": sol.status,
+            "message": sol.message, "diagnosis": str(sol.diagnosis),
+            "scales": [sol.scales[t] for t in TWIGS], "n_ranks": sol.n_ranks,
+            "rounds": sol.rounds, "gtol": sol.options["gtol"],
+            "steps": sol.options["steps"]}), flush=True)
 
 
 def mpirun() -> str:
     return find_mpirun() or "mpirun"
 
 
-def run_mpicg(ranks: int, data_path: str, variant: str, gtol: float) -> dict:
+def run_mpicg(ranks: int, data_path: str, variant: str, gtol: float | None) -> dict:
     cmd = [mpirun(), "-n", str(ranks), sys.executable, str(Path(__file__).resolve()),
-           "--child", data_path, "--variant", variant, "--gtol", repr(float(gtol))]
+           "--child", data_path, "--variant", variant]
+    if gtol is not None:
+        cmd += ["--gtol", repr(float(gtol))]
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
                **RUN_ENV)
     t0 = time.perf_counter()
@@ -232,11 +179,12 @@ def main() -> None:
     parser.add_argument("--ranks", type=int, default=2, help="mpirun -n for mpicg")
     parser.add_argument("--skip-phoebe", action="store_true",
                         help="skip PHOEBE's own optimizer (minutes)")
-    parser.add_argument("--natural-units", action="store_true",
-                        help="also fit in PHOEBE's units, without scaling (minutes)")
+    parser.add_argument("--unscaled", action="store_true",
+                        help="also fit with scale='none', in PHOEBE's units (minutes)")
+    parser.add_argument("--gtol", type=float, default=None,
+                        help="mpicg's gtol (default: optimizer_cg's, 1e-5)")
     parser.add_argument("--child", metavar="DATA", help=argparse.SUPPRESS)
     parser.add_argument("--variant", default="scaled", help=argparse.SUPPRESS)
-    parser.add_argument("--gtol", type=float, default=GTOL_SCALED, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.variant, args.gtol)
@@ -260,14 +208,6 @@ def main() -> None:
     def f(x):
         return neg_log_like(model, x, times, flux)
 
-    # The scales: each parameter's uncertainty at the start, 1/sqrt of the curvature of
-    # -ln L along it (4 more model calls).
-    f_x0 = f(X0)
-    curv = np.array([(f(X0 + e) - 2 * f_x0 + f(X0 - e)) / h ** 2
-                     for h, e in zip(HESSIAN_STEPS, np.diag(HESSIAN_STEPS), strict=True)])
-    scale = 1 / np.sqrt(np.abs(curv))
-    print(f"sigma(x0) from the curvature at the start: {scale.tolist()}; fit variables "
-          f"x / sigma(x0) start at {(X0 / scale).round(1).tolist()}", flush=True)
     results = {}
     if not args.skip_phoebe:
         print("running PHOEBE's optimizer.cg (serial, in this process) ...", flush=True)
@@ -276,25 +216,21 @@ def main() -> None:
         results["phoebe"] = res
         print(f"  {res}", flush=True)
 
-    variants = [("scaled", GTOL_SCALED)]
-    if args.natural_units:
-        variants.append(("natural", GTOL_SCALED / scale[0]))
+    variants = ["scaled"] + (["unscaled"] if args.unscaled else [])
     with tempfile.TemporaryDirectory() as tmp:
         data_path = str(Path(tmp) / "data.npz")
-        np.savez(data_path, times=times, flux=flux, sigma=sigma, scale=scale)
-        for variant, gtol in variants:
-            print(f"running mpicg.fit ({variant}) under mpirun -n {args.ranks} ...", flush=True)
-            results[variant] = run_mpicg(args.ranks, data_path, variant, gtol)
+        np.savez(data_path, times=times, flux=flux, sigma=sigma)
+        for variant in variants:
+            print(f"running mpicg.optimizer_cg ({variant}) under mpirun -n {args.ranks} ...",
+                  flush=True)
+            results[variant] = run_mpicg(args.ranks, data_path, variant, args.gtol)
             print(f"  {results[variant]}", flush=True)
 
-    x = np.array(results["scaled"]["x"])
-    H = hessian(f, x, HESSIAN_STEPS)
-    cov = np.linalg.inv(H)
-    sig = np.sqrt(np.diag(cov))
-    corr = cov[0, 1] / (sig[0] * sig[1])
-    print(f"Hessian of -ln L at mpicg's solution (steps {HESSIAN_STEPS.tolist()}): "
-          f"{H.tolist()}; sigma = sqrt(diag(H^-1)) = {sig.tolist()}, correlation "
-          f"{corr:.3f}; -ln L at the truth: {f(TRUTH):.4f}", flush=True)
+    mine = results["scaled"]
+    if mine["sigma"] is None:
+        raise SystemExit(f"mpicg reported no uncertainties: {mine['diagnosis']}")
+    sig = np.array(mine["sigma"])
+    x = np.array(mine["x"])
     for res in results.values():
         res["pulls"] = ((np.array(res["x"]) - TRUTH) / sig).tolist()
     # The mesh's jitter near the minimum (it grows with the residuals, so it is measured at
@@ -309,66 +245,56 @@ def main() -> None:
         resid = vals - np.polyval(np.polyfit(ks * 0.25, vals, 2), ks * 0.25)
         jitter.append(float(np.sqrt(np.sum(resid ** 2) / (ks.size - 3))))
     print(f"jitter of -ln L at mpicg's solution (rms about a quadratic over +-0.75 sigma): "
-          f"{jitter}", flush=True)
+          f"{jitter}; -ln L at the truth {f(TRUTH):.4f}", flush=True)
 
     names = {"phoebe": "PHOEBE 2.5 `optimizer.cg` (1 process)",
-             "scaled": f"mpicg.fit (`mpirun -n {args.ranks}`)",
-             "natural": f"mpicg.fit, unscaled (`mpirun -n {args.ranks}`)"}
+             "scaled": f"mpicg.optimizer_cg, defaults (`mpirun -n {args.ranks}`)",
+             "unscaled": f"mpicg.optimizer_cg, `scale='none'` (`mpirun -n {args.ranks}`)"}
     cols = list(results)
 
     def row(label, cell):
         print(f"| {label} | " + " | ".join(cell(results[c], c) for c in cols) + " |")
 
+    def evaluations(r, c):
+        if c == "phoebe":
+            return str(r["nfev"])
+        return (f"{r['nfev']} (+ {r['nfev_scales']} scales, {r['nfev_uncertainties']} "
+                "uncertainties)")
+
     def settings(r, c):
         if c == "phoebe":
             return "scipy CG defaults: forward differences, h = 1.5e-8 max(1, \\|x\\|); gtol 1e-5"
-        h, rel = r["steps"], r["rel_step"]
-        on = " on x / σ(x0)" if c == "scaled" else ""
-        return (f"`jac='3-point'`{on}, rel. step {rel if len(rel) > 1 else rel[0]} (h = "
-                f"{h[0]:.2g} deg, {h[1]:.2g} solRad at x0); gtol {r['gtol']:.3g}{on}")
+        steps = "default steps (s / 2)" if not r["steps"] else "rel. steps 1e-4, 1e-3"
+        scale = ("scale 'auto': s = " + ", ".join(f"{v:.2g}" for v in r["scales"])
+                 if c == "scaled" else "scale 'none'")
+        return f"central differences, {steps}; {scale}; gtol {r['gtol']:g}"
 
     print()
     print("| | " + " | ".join(names[c] for c in cols) + " |")
     print("|---" * (len(cols) + 1) + "|")
     row("wall time (s)", lambda r, c: f"{r['seconds']:.1f}")
-    row("incl@binary (deg), truth 86", lambda r, c: f"{r['x'][0]:.4f}")
-    row("requiv@secondary (solRad), truth 1", lambda r, c: f"{r['x'][1]:.5f}")
+    row("incl@binary (deg), truth 86", lambda r, c: f"{r['x'][0]:.4f}"
+        + (f" ± {r['sigma'][0]:.4f}" if r.get("sigma") else ""))
+    row("requiv@secondary (solRad), truth 1", lambda r, c: f"{r['x'][1]:.5f}"
+        + (f" ± {r['sigma'][1]:.5f}" if r.get("sigma") else ""))
     row("(fit − truth) / σ", lambda r, c: ", ".join(f"{p:+.2f}" for p in r["pulls"]))
     row("−ln L = χ²/2", lambda r, c: f"{r['fun']:.3f}")
     row("iterations (nit)", lambda r, c: str(r["nit"]))
-    row("model evaluations (nfev)", lambda r, c: str(r["nfev"]))
+    row("model evaluations", evaluations)
     row("status / message", lambda r, c: (r["message"] if c == "phoebe"
                                           else f"{r['status']}: {r['message']}"))
+    row("diagnosis", lambda r, c: "—" if c == "phoebe" else r["diagnosis"])
     row("settings", settings)
     print()
-    # In the fitted variables x / sigma(x0) the uncertainties are sig / scale; a gradient g
-    # there is g * (sig / scale) sigmas from the minimum, and the jitter J leaves a gradient
-    # of about sqrt(2 J) / (sig / scale) that no line search can reduce.
-    sig_u = sig / scale
-    floor = np.sqrt(2 * np.array(jitter)) / sig_u
-    g_end = np.abs(results["scaled"]["jac_fitted"])
-    print(f"Steps and gtol: near the minimum the mesh makes −ln L jitter by J = "
-          f"{jitter[0]:.3f} (incl) and {jitter[1]:.3f} (requiv). mpicg fits x / σ(x0), "
-          f"σ(x0) = ({scale[0]:.4f} deg, {scale[1]:.2e} solRad) from the curvature at the "
-          f"start, with central differences of about one σ(x0), over which −ln L changes by "
-          f"about 0.5 ≫ J. In these variables σ = {sig_u.round(2).tolist()} at the solution, "
-          f"so gtol {GTOL_SCALED} stops within about gtol·σ = "
-          f"{(GTOL_SCALED * sig_u).round(2).tolist()} σ of the minimum; the jitter's floor "
-          f"sqrt(2J)/σ is {floor.round(2).tolist()} (a gtol far below it ends in precision "
-          f"loss, as the unscaled fit does for requiv); "
-          f"the final gradient {g_end.round(3).tolist()} is "
-          f"{(g_end * sig_u).round(2).tolist()} σ.")
-    print(f"σ = sqrt(diag(H⁻¹)) from the Hessian of −ln L at mpicg's solution (central "
-          f"differences, steps {HESSIAN_STEPS[0]} deg and {HESSIAN_STEPS[1]} solRad): "
-          f"σ_incl = {sig[0]:.4f} deg, σ_requiv = {sig[1]:.5f} solRad, correlation "
-          f"{corr:.2f}; −ln L at the truth {f(TRUTH):.3f}.")
-    pulls = np.array(results["scaled"]["pulls"])
+    print(f"σ (mpicg, from the Hessian at its solution): σ_incl = {sig[0]:.4f} deg, "
+          f"σ_requiv = {sig[1]:.5f} solRad, correlation {mine['correlation']:.2f}; the mesh's "
+          f"jitter of −ln L near the minimum: {jitter[0]:.3f} (incl), {jitter[1]:.3f} "
+          f"(requiv); −ln L at the truth {f(TRUTH):.3f}.")
+    pulls = np.array(mine["pulls"])
     print(f"mpicg is {'within' if np.all(np.abs(pulls) <= 3) else 'NOT within'} 3σ of the "
           f"truth: (fit − truth) / σ = {pulls.round(2).tolist()}.")
-    r = results["scaled"]
-    print(f"mpicg: model time per rank {[round(t, 1) for t in r['time_model']]} s, waiting "
-          f"{[round(t, 1) for t in r['time_waiting']]} s, {r['rounds']} rounds; whole job "
-          f"with MPI start-up and bundle set-up {r['job_seconds']:.1f} s.")
+    print(f"mpicg: {mine['rounds']} rounds; whole job with MPI start-up and bundle set-up "
+          f"{mine['job_seconds']:.1f} s.")
 
 
 if __name__ == "__main__":

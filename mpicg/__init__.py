@@ -14,6 +14,7 @@ mpi4py), :mod:`mpicg.fitting` (problems, named parameters, priors, solutions, ch
 from . import priors
 from .errors import FitAborted, InputError, RankError, RemoteEvaluationError
 from .fitting import (
+    Domain,
     Parameter,
     ParameterizedModel,
     Problem,
@@ -37,6 +38,7 @@ __version__ = "0.1.0"
 start_mpi()
 
 __all__ = [
+    "Domain",
     "FitAborted",
     "InputError",
     "OptimizeResult",

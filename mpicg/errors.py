@@ -22,7 +22,9 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 #: Bad input (arguments, data, job file, progress file, launch); one message names it.
 EXIT_INPUT = 2
-#: A solution was written, but the fit did not converge (its status says why).
+#: A solution was written, but the fit did not converge (its diagnosis says why: a parameter
+#: at an edge of its domain or prior, a Hessian that is not positive definite, the iteration
+#: limit, ...); what ``mpicg fit``, ``resume`` and ``demo`` return then.
 EXIT_NOT_CONVERGED = 4
 #: Stopped by a signal (SIGTERM, SIGUSR1, SIGINT); resume from the progress file (EX_TEMPFAIL).
 EXIT_INTERRUPTED = 75

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import sys
 import time
 
 import pytest
-from _jobs import bits, copy_job, finish, mpicg, start, wait_for_rows
+from _jobs import N_TIMES, bits, copy_job, finish, mpicg, start, wait_for_rows
 from _mpirun import mpirun_path, run_mpi
 
 from mpicg.cli.demo import START, TRUTH, write_demo_job
 from mpicg.cli.history import read_history
+from mpicg.errors import EXIT_NOT_CONVERGED
 
 
 def test_demo_under_mpirun_2_and_its_report(tmp_path):
@@ -29,10 +31,20 @@ def test_demo_under_mpirun_2_and_its_report(tmp_path):
     solution = json.loads((tmp_path / "demo" / "solution.json").read_text())
     assert solution["status"] == 0
     assert solution["n_ranks"] == 2
+    # Acceptance: converged, in at most 40 iterations, every parameter within 3 sigma of
+    # the truth, with the defaults (scale 'auto', default steps).
+    assert solution["diagnosis"]["verdict"] == "converged"
+    assert solution["nit"] <= 40
+    assert solution["options"]["scale"] == dict.fromkeys(START, "auto")
+    assert solution["options"]["steps"] == {}
     for name, start_value in START.items():
         fitted, truth = solution["fitted_values"][name], TRUTH[name]
+        sigma = solution["uncertainties"][name]
+        assert abs(fitted - truth) < 3 * sigma, name
         # much nearer the truth than the start was
         assert abs(fitted - truth) < 0.05 * abs(start_value - truth), name
+    assert "(fitted - truth) / sigma" in job.output
+    assert "converged: the scaled gradient" in job.output
     history = read_history(tmp_path / "demo" / "history.csv")
     assert history["iteration"] == list(range(solution["nit"] + 1))
     assert history["nfev"][-1] == solution["nfev"]
@@ -40,14 +52,49 @@ def test_demo_under_mpirun_2_and_its_report(tmp_path):
     done = mpicg("report", tmp_path / "demo" / "solution.json", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "reduced chi^2 = " in done.stdout
-    for name in ("fit.png", "convergence.png"):
+    for name in ("fit.png", "convergence.png", "correlation.png"):
         data = (tmp_path / "demo" / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
         assert len(data) > 20_000  # a drawn figure, not an empty canvas
     text = (tmp_path / "demo" / "report.txt").read_text()
     assert "Optimization terminated successfully. (status 0)" in text
-    assert "incl" in text
+    assert "diagnosis: converged" in text
+    assert re.search(r"incl +\= 86\.\d+ ± 0\.0\d+ deg", text), text  # value ± sigma, unit
     assert "sbratio" in text
+
+
+def test_a_fit_pushed_against_a_prior_edge_exits_4_naming_the_parameter(tmp_path):
+    # Acceptance: not converged (r1's prior excludes the truth, 0.12) -> a non-zero exit
+    # code and a diagnosis that names r1, on every rank.
+    write_demo_job(tmp_path, n_times=N_TIMES)
+    text = (tmp_path / "job.toml").read_text()
+    text = text.replace("[output]", '[priors]\nr1 = { kind = "uniform", low = 0.125, '
+                                    'high = 0.5 }\n\n[output]')
+    (tmp_path / "job.toml").write_text(text.replace("r1 = 0.11", "r1 = 0.13"))
+    job = run_mpi(2, ["-m", "mpicg", "fit", "job.toml"], timeout=120, cwd=tmp_path)
+    assert not job.timed_out
+    assert job.returncode == EXIT_NOT_CONVERGED, job.output[-3000:]
+    solution = json.loads((tmp_path / "solution.json").read_text())
+    assert solution["diagnosis"]["verdict"] == "not converged"
+    assert solution["diagnosis"]["parameters"] == ["r1"]
+    complaint = [line for line in job.output.splitlines() if "did not converge" in line]
+    assert len(complaint) == 1, job.output[-3000:]  # once, from rank 0
+    assert "mpicg fit: the fit did not converge (exit code 4)" in complaint[0]
+    assert "r1 = " in complaint[0]
+    assert "lower edge of its prior Uniform(low=0.125" in complaint[0]
+
+
+def test_a_resumed_fit_that_runs_out_of_iterations_exits_4(tmp_path):
+    write_demo_job(tmp_path, n_times=N_TIMES)
+    text = (tmp_path / "job.toml").read_text().replace("[fit]\n", "[fit]\nmaxiter = 3\n")
+    (tmp_path / "job.toml").write_text(text.replace("progress_every_niters = 10",
+                                                    "progress_every_niters = 1"))
+    first = run_mpi(2, ["-m", "mpicg", "fit", "job.toml"], timeout=120, cwd=tmp_path)
+    assert first.returncode == EXIT_NOT_CONVERGED, first.output[-3000:]
+    job = run_mpi(3, ["-m", "mpicg", "resume", "progress.json"], timeout=120, cwd=tmp_path)
+    assert job.returncode == EXIT_NOT_CONVERGED, job.output[-3000:]
+    assert "mpicg resume: the fit did not converge (exit code 4): the iteration limit " \
+           "maxiter = 3 was reached" in job.output
 
 
 def test_sigterm_then_resume_on_another_rank_count_gives_the_same_bits(reference, tmp_path):
@@ -95,7 +142,7 @@ def test_sigkill_then_fit_resume_if_stopped_gives_the_same_bits(reference, tmp_p
 def test_a_bad_job_file_under_mpirun_gives_one_error_and_every_rank_exits(reference,
                                                                           tmp_path):
     work = copy_job(reference, tmp_path / "job")
-    text = (work / "job.toml").read_text().replace("gtol = 0.1", "gtol = 0.1\ngtoll = 1")
+    text = (work / "job.toml").read_text().replace("[fit]\n", "[fit]\ngtoll = 1\n")
     (work / "job.toml").write_text(text)
     job = run_mpi(3, ["-m", "mpicg", "fit", "job.toml"], timeout=60, cwd=work)
     assert not job.timed_out

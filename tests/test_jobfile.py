@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import numpy as np
@@ -127,6 +128,17 @@ def test_defaults_of_optional_tables(tmp_path):
      "[model] options: must be a table"),
     # a misspelt required key is reported as unknown (before it is missed)
     ('file = "lc.csv"', 'path = "lc.csv"', 'path = "lc.csv"', "[data] path: unknown key"),
+    # scaling and uncertainties: the library's checks, located
+    ("gtol = 0.5", 'gtol = 0.5\nscale = "sigma"', "scale =",
+     "[fit] scale: must be 'auto', 'none' or a number > 0; got 'sigma'"),
+    ("gtol = 0.5", "gtol = 0.5\nscale = 0", "scale =",
+     "[fit] scale: must be 'auto', 'none' or a number > 0; got 0"),
+    ("gtol = 0.5", "gtol = 0.5\nuncertainties = 1", "uncertainties =",
+     "[fit] uncertainties: must be true or false; got 1"),
+    ("[priors]", "[scales]\nincl = -1.0\n\n[priors]", "incl = -1.0",
+     "[scales] incl: must be 'auto', 'none' or a number > 0; got -1.0"),
+    ("[priors]", '[scales]\nr1 = "tiny"\n\n[priors]', 'r1 = "tiny"',
+     "[scales] r1: must be 'auto', 'none' or a number > 0; got 'tiny'"),
 ])
 def test_each_mistake_names_the_key_and_its_line(job_dir, old, new, fragment, expected):
     path = _with(job_dir, old, new)
@@ -135,6 +147,22 @@ def test_each_mistake_names_the_key_and_its_line(job_dir, old, new, fragment, ex
     line = _line_of(path.read_text(), fragment)
     assert str(err.value).startswith(f"{path}, line {line}: ")
     assert expected in str(err.value)
+
+
+def test_scales_and_uncertainties_reach_the_fit(job_dir):
+    path = _with(job_dir, "gtol = 0.5", 'gtol = 0.5\nscale = 1e-3\nuncertainties = false')
+    path.write_text(path.read_text().replace("[priors]", '[scales]\nincl = "none"\n\n'
+                                                         "[priors]"))
+    job = load_job(path)
+    assert job.options == {"gtol": 0.5, "maxiter": 3, "scale": 1e-3, "uncertainties": False}
+    assert job.scales == {"incl": "none"}
+    assert main(["fit", str(path)]) in (0, 4)  # three iterations: converged or not
+    solution = json.loads((job_dir / "out" / "solution.json").read_text())
+    assert solution["options"]["scale"] == {"incl": "none", "r1": 1e-3}
+    assert solution["scale_sources"] == {"incl": "none", "r1": "given"}
+    assert solution["scales"] == {"incl": 1.0, "r1": 1e-3}
+    assert solution["uncertainties"] is None
+    assert solution["nfev_uncertainties"] == 0
 
 
 def test_a_missing_required_key_is_named(job_dir):
@@ -171,6 +199,8 @@ def test_a_missing_job_file(tmp_path):
      "[model] name: cannot import 'no_such_module'"),
     ("options = { resolution = 8 }", "options = { resolution = 0 }", "options =",
      "[model] options: 'eclipsing_binary' rejects the options"),
+    ("[priors]", "[scales]\nradius = 0.1\n\n[priors]", "radius = 0.1",
+     "[scales] radius: 'radius' is not a parameter of the model"),
 ])
 def test_model_mistakes_name_the_key_and_its_line(job_dir, old, new, fragment, expected):
     path = _with(job_dir, old, new)

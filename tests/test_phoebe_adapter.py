@@ -174,3 +174,11 @@ def test_fit_under_mpirun_equals_serial():
     assert (got["nit"], got["nfev"], got["status"]) == (res.nit, res.nfev, res.status)
     assert res.nit == 2  # it iterated: the fit moved from x0 towards the truth
     assert abs(res.x[0] - script.TRUTH[0]) < abs(script.X0[0] - script.TRUTH[0])
+
+
+def test_ephemeris_from_the_bundle_and_from_fitted_twigs(model):
+    values = dict(model.defaults)
+    assert model.ephemeris(values) == (1.0, 0.0)  # default_binary: period 1 d, t0_supconj 0
+    fitting_both = PhoebeLightCurve(FACTORY, ["period@binary", "t0_supconj@binary"])
+    assert fitting_both.ephemeris({"period@binary": 2.5, "t0_supconj@binary": 0.3}) == \
+        (2.5, 0.3)

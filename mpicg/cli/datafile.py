@@ -8,8 +8,9 @@
 * FITS (``.fits``, ``.fit``, ``.fts``, optionally gzipped): the first table extension, columns
   by name (case-insensitive); needs ``astropy``.
 
-Rows with a non-finite time, flux or sigma (gaps, as in Kepler and TESS files) are dropped,
-and how many is reported.
+Rows can be selected by the range of any named column (``keep``). Rows with a non-finite
+time, flux or sigma (gaps) are dropped, and how many is reported. Kepler, K2 and TESS
+light-curve files, with their quality flags and time systems, are read by :mod:`.missions`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["read_light_curve"]
+__all__ = ["in_range", "read_light_curve"]
 
 _FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
 
@@ -109,8 +110,19 @@ def _fits_table(path: Path, complain) -> tuple[list[str], np.ndarray]:
                                        np.full(len(data), np.nan) for n in names])
 
 
+def in_range(values: np.ndarray, bounds: dict) -> np.ndarray:
+    """Whether each value lies in ``[bounds['min'], bounds['max']]`` (either may be absent)."""
+    inside = np.ones(np.shape(values), dtype=bool)
+    if "min" in bounds:
+        inside &= values >= bounds["min"]
+    if "max" in bounds:
+        inside &= values <= bounds["max"]
+    return inside
+
+
 def read_light_curve(path, columns, sigma: float | None = None, complain=InputError,
-                     complain_column=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                     complain_column=None, keep: dict | None = None,
+                     complain_keep=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Read time, flux and sigma from a file.
 
     Parameters
@@ -121,9 +133,13 @@ def read_light_curve(path, columns, sigma: float | None = None, complain=InputEr
         Time, flux and, unless ``sigma`` is given, sigma: column names or indices from 0.
     sigma : float, optional
         One uncertainty for every point.
-    complain, complain_column : callable
-        ``complain(message) -> exception`` for problems with the file, and with its columns
-        (default: ``complain``); a job file passes ones that name its keys and lines.
+    complain, complain_column, complain_keep : callable
+        ``complain(message) -> exception`` for problems with the file, with its columns and
+        with ``keep`` (default: ``complain``); a job file passes ones that name its keys
+        and lines.
+    keep : dict, optional
+        ``{column: {"min": ..., "max": ...}}``: keep only the rows whose value of each named
+        column lies in the closed range (either bound optional).
 
     Returns
     -------
@@ -164,6 +180,12 @@ def read_light_curve(path, columns, sigma: float | None = None, complain=InputEr
     flux = _column(names, table, columns[1], source, bad)
     errors = (np.full(times.size, float(sigma)) if sigma is not None
               else _column(names, table, columns[2], source, bad))
+    selected = np.ones(times.size, dtype=bool)
+    for key, bounds in (keep or {}).items():
+        selected &= in_range(_column(names, table, key, source, complain_keep or bad), bounds)
+    times, flux, errors = times[selected], flux[selected], errors[selected]
+    if not selected.any():
+        raise (complain_keep or complain)(f"{path.name}: no row is left by keep = {keep}")
     good = np.isfinite(times) & np.isfinite(flux) & np.isfinite(errors)
     if not good.all():
         warnings.warn(f"{path.name}: dropped {int((~good).sum())} of {good.size} rows with a "

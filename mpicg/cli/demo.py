@@ -43,17 +43,17 @@ columns = ["time", "flux", "sigma"]
 
 [fit]
 parameters = [{fitted}]
+# CG runs on u = (x - x0) / s, with s about each parameter's sigma (scale = "auto", the
+# default): gtol bounds the gradient in u (a parameter about gtol sigma from the minimum,
+# more for strongly correlated ones: the solution's diagnosis measures it).
 gtol = {gtol}
-fd_scheme = "central"   # central differences: gradients accurate enough to reach gtol
+fd_scheme = "central"   # central differences, steps of s / 10 (the default steps)
+# scale = "auto"        # or "none" (PHOEBE's unscaled semantics), or a number; per
+#                       # parameter in a [scales] table
+# uncertainties = true  # covariance, sigma and correlations at the solution (the default)
 
-[steps]   # relative steps, well above the model's round-off
-{steps}
-
-[priors]   # the model's domain: the line search must not try r < 0 or sbratio < 0
-incl = {{ kind = "uniform", low = 70.0, high = 90.0 }}
-r1 = {{ kind = "uniform", low = 0.01, high = 0.5 }}
-r2 = {{ kind = "uniform", low = 0.01, high = 0.5 }}
-sbratio = {{ kind = "uniform", low = 0.0, high = 5.0 }}
+# No [priors] are needed to keep the fit physical: the model's domains (radii > 0,
+# 0 <= incl <= 90, sbratio >= 0) do that.
 
 [output]
 directory = "."
@@ -62,7 +62,7 @@ progress_every_niters = 10
 
 
 def write_demo_job(directory, n_times: int = 5000, noise: float = 1e-3,
-                   resolution: int = 16, seed: int = 1, gtol: float = 0.1) -> Path:
+                   resolution: int = 16, seed: int = 1, gtol: float = 3e-3) -> Path:
     """Write the demo's light curve and job file into ``directory``; return the job file.
 
     Parameters
@@ -78,7 +78,8 @@ def write_demo_job(directory, n_times: int = 5000, noise: float = 1e-3,
     seed : int
         Seed of the noise.
     gtol : float
-        Stop when every component of the gradient of -ln p is below this.
+        Stop when every component of the gradient of -ln p in scaled variables is below
+        this (about that many σ from the minimum).
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -94,8 +95,7 @@ def write_demo_job(directory, n_times: int = 5000, noise: float = 1e-3,
     job = _JOB.format(
         resolution=resolution, gtol=gtol,
         parameters="\n".join(f"{n} = {start[n]!r}" for n in model.parameter_names),
-        fitted=", ".join(f'"{n}"' for n in START),
-        steps="\n".join(f'{n} = {{ size = 1e-5, kind = "relative" }}' for n in START))
+        fitted=", ".join(f'"{n}"' for n in START))
     path = directory / "job.toml"
     path.write_text(job)
     return path
@@ -146,11 +146,18 @@ def run_demo(output="mpicg-demo", n_times: int = 5000, noise: float = 1e-3,
         f"{', '.join(START)} from {START}")
     started = time.perf_counter()
     solution = run_fit(job)
-    say("\n  parameter   fitted        truth      start")
+    sigma = solution.uncertainties or {}
+    say("\n  parameter   fitted       sigma       truth   (fitted - truth) / sigma   start")
     for name in solution.fit_parameters:
-        say(f"  {name:9s} {solution.fitted_values[name]:11.6f} {TRUTH[name]:10.4f} "
-            f"{START[name]:10.4f}")
-    say(f"  {solution.nit} iterations, {solution.nfev} model evaluations on {size} rank(s) "
-        f"in {time.perf_counter() - started:.1f} s")
+        fitted = solution.fitted_values[name]
+        pull = (f"{(fitted - TRUTH[name]) / sigma[name]:+8.2f}" if name in sigma
+                else "       -")
+        spread = f"{sigma[name]:10.2g}" if name in sigma else "         -"
+        say(f"  {name:9s} {fitted:11.6f} {spread} {TRUTH[name]:10.4f}   {pull}"
+            f"                {START[name]:8.4f}")
+    say(f"  {solution.diagnosis}")
+    say(f"  {solution.nit} iterations, {solution.nfev} model evaluations (and "
+        f"{solution.nfev_scales + solution.nfev_uncertainties} for the scales and the "
+        f"uncertainties) on {size} rank(s) in {time.perf_counter() - started:.1f} s")
     say(f"  next: mpicg report {Path(output) / 'solution.json'}")
     return solution

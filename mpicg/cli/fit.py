@@ -17,20 +17,30 @@ import json
 import logging
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
-from ..fitting import NamedFit, Solution, Step, WithValues, load_checkpoint, named_fit
+from ..fitting import (
+    NamedFit,
+    ParameterizedModel,
+    Solution,
+    Step,
+    WithValues,
+    load_checkpoint,
+    named_fit,
+)
 from ..fitting import optimizer_cg as _optimizer_cg
 from ..fitting.priors import distribution_from_dict
+from ..models import Baseline, Integrated
 from ..optimize import LOG
 from ..parallel import collective_verdict, is_root, launch_size
-from .datafile import read_light_curve
 from .history import HistoryFile, history_until
-from .jobfile import Job, load_job, make_model
+from .jobfile import Job, check_names, load_job, make_model
+from .observations import LONG_CADENCE, Observations, read_observations
 from .output import (
     HISTORY,
     JOB,
@@ -46,7 +56,8 @@ from .output import (
 )
 
 __all__ = ["HISTORY", "JOB", "PROGRESS", "SOLUTION", "JobInputs", "check_job", "fit_command",
-           "read_job_inputs", "read_job_record", "resume_command", "run_fit"]
+           "observation_model", "read_job_inputs", "read_job_record", "resume_command",
+           "run_fit"]
 
 
 def _say(*args) -> None:
@@ -89,6 +100,8 @@ class JobInputs:
         Name -> list of distributions.
     steps : dict
         Name -> :class:`~mpicg.Step`.
+    observations : Observations
+        The light curve with its segments, exposure times and time label.
     """
 
     model: WithValues
@@ -97,15 +110,52 @@ class JobInputs:
     sigma: np.ndarray
     priors: dict
     steps: dict
+    observations: Observations
+
+
+def observation_model(job: Job, observations: Observations,
+                      model: ParameterizedModel | None = None) -> WithValues:
+    """The job's model as it sees the observations: integrated, with a baseline, valued.
+
+    The model of ``[model] name`` is averaged over each segment's exposure time when
+    ``supersample`` > 1 (:class:`~mpicg.models.Integrated`), multiplied by a level (and
+    trend) per segment unless ``baseline = "none"`` (:class:`~mpicg.models.Baseline`), and
+    its parameters take the values of ``[parameters]``.
+
+    ``model`` is the job's model if already built (:func:`~.jobfile.make_model`).
+
+    Raises
+    ------
+    InputError
+        Supersampling without an exposure time, a baseline whose names clash with the
+        model's, or a parameter name the model does not have (naming the key and line).
+    """
+    model = make_model(job) if model is None else model
+    exposures = observations.exposure_times
+    if job.supersample > 1:
+        if not any(e > 0 for e in exposures):
+            raise job.error("integrating over the exposure needs its length: give [data] "
+                            "exposure_time (d)", "model", "supersample")
+        model = Integrated(model, exposures, job.supersample, observations.segments)
+    elif max(exposures) > LONG_CADENCE and is_root():
+        warnings.warn(f"exposures of {max(exposures) * 1440:.1f} min are fitted with an "
+                      "instantaneous model, which rounds off no contact of an eclipse: set "
+                      "[model] supersample (e.g. 7) to integrate over them", stacklevel=2)
+    if job.baseline != "none":
+        try:
+            model = Baseline(model, observations.segments, trend=job.baseline == "trend")
+        except ValueError as e:
+            raise job.error(str(e), "model", "baseline") from None
+    check_names(job, model.parameter_names)
+    return WithValues(model, tuple(job.values.items()))
 
 
 def read_job_inputs(job: Job) -> JobInputs:
     """The model, data, priors and steps of a job; InputError naming the job file's keys."""
-    model = make_model(job)
-    times, flux, sigma = read_light_curve(
-        job.data_file, job.columns, job.sigma,
-        complain=lambda m: job.error(m, "data", "file"),
-        complain_column=lambda m: job.error(m, "data", "columns"))
+    model = make_model(job)  # model errors first: they need no data
+    observations = read_observations(job)
+    model = observation_model(job, observations, model)
+    times, flux, sigma = observations.times, observations.flux, observations.sigma
     priors = {}
     for name, entries in job.priors.items():
         try:
@@ -118,8 +168,7 @@ def read_job_inputs(job: Job) -> JobInputs:
             steps[name] = Step(step["size"], step["kind"])
         except InputError as e:
             raise job.error(str(e), "steps", name) from None
-    return JobInputs(WithValues(model, tuple(job.values.items())), times, flux, sigma,
-                     priors, steps)
+    return JobInputs(model, times, flux, sigma, priors, steps, observations)
 
 
 def check_job(job: Job) -> tuple[JobInputs, NamedFit]:
@@ -134,13 +183,24 @@ def check_job(job: Job) -> tuple[JobInputs, NamedFit]:
         Naming the job file's key, or the argument, and the value.
     """
     inputs = read_job_inputs(job)
-    options = job.options
+    options = _fit_options(job)
     setup = named_fit(inputs.model, inputs.times, inputs.flux, inputs.sigma,
                       fit_parameters=job.fit_parameters, priors=inputs.priors,
                       priors_combine=options.get("priors_combine", "and"), steps=inputs.steps,
                       fd_scheme=options.get("fd_scheme", "forward"),
+                      scale=options.get("scale", "auto"),
+                      uncertainties=options.get("uncertainties", True),
                       block_size=options.get("block_size"))
     return inputs, setup
+
+
+def _fit_options(job: Job) -> dict:
+    """The job's ``[fit]`` options for :func:`mpicg.optimizer_cg`, ``[scales]`` folded in."""
+    options = dict(job.options)
+    if job.scales:  # per parameter; the others take [fit] scale
+        default = options.get("scale", "auto")
+        options["scale"] = {n: job.scales.get(n, default) for n in job.fit_parameters}
+    return options
 
 
 def run_fit(job: Job, *, resume_from: Path | None = None, maxiter: int | None = None,
@@ -217,18 +277,23 @@ def _fit(job: Job, inputs: JobInputs, out: Path, progress_file: Path, resume_fro
             if resumed_at is not None:
                 source = out / PARTIAL_HISTORY
                 rows = history_until(source if source.exists() else out / HISTORY,
-                                     resumed_at)
+                                     resumed_at, handler.header())
             begin(out, job.to_dict(), rows)
 
-        handler = HistoryFile(out / PARTIAL_HISTORY, on_first_row=start_writing)
+        start = [inputs.model.defaults[n] for n in job.fit_parameters]
+        handler = HistoryFile(out / PARTIAL_HISTORY, job.fit_parameters, start,
+                              on_first_row=start_writing)
         LOG.addHandler(handler)
         if LOG.getEffectiveLevel() > logging.INFO:
             LOG.setLevel(logging.INFO)
     what = f"resuming from {progress_file}" if resume_from is not None else "starting"
+    files = ", ".join(Path(f).name for f in job.data_files)
     _say(f"mpicg fit {job.path}: model {job.model!r}, {inputs.times.size} observations from "
-         f"{Path(job.data_file).name}; fitting {', '.join(job.fit_parameters)} on "
+         f"{files}; fitting {', '.join(job.fit_parameters)} on "
          f"{launch_size() or 1} rank(s), {what}; output in {out}")
-    options = dict(job.options)  # a resumed fit: the progress file's maxiter unless set
+    for line in inputs.observations.descriptions:
+        _say(f"  {line}")
+    options = _fit_options(job)  # a resumed fit: the progress file's maxiter unless set
     if maxiter is not None:
         options["maxiter"] = maxiter
     try:
@@ -237,7 +302,8 @@ def _fit(job: Job, inputs: JobInputs, out: Path, progress_file: Path, resume_fro
             inputs.model, inputs.times, inputs.flux, inputs.sigma,
             fit_parameters=job.fit_parameters, priors=inputs.priors, steps=inputs.steps,
             **options, progress_every_niters=job.progress_every_niters,
-            progress_file=progress_file, resume=resume_from)
+            progress_file=progress_file, resume=resume_from,
+            callback=None if handler is None else handler.parameters_at)
     finally:
         if handler is not None:
             LOG.removeHandler(handler)

@@ -5,23 +5,40 @@ A job file has these tables (only ``model``, ``data`` and ``fit.parameters`` are
     [model]
     name = "eclipsing_binary"      # a built-in model, or "package.module:callable"
     options = { resolution = 16 }  # keyword arguments for the model's constructor
+    supersample = 1                # instants averaged per exposure (exposure integration)
+    baseline = "level"             # "level" (per segment), "trend" (level and slope), "none"
 
     [data]
-    file = "lightcurve.csv"        # text (whitespace or CSV), .npy, .npz or FITS
+    file = "lightcurve.csv"        # text (whitespace or CSV), .npy, .npz or FITS; or
+                                   # files = [...] (several; Kepler/K2/TESS files read as such)
     columns = ["time", "flux", "sigma"]   # names (header, npz keys, FITS columns) or indices
     # sigma = 1e-3                 # one uncertainty for every point, instead of a column
+    # magnitudes = true            # the flux column is in magnitudes (and sigma too)
+    # flux_column = "PDCSAP_FLUX"  # mission files: or "SAP_FLUX"
+    # quality_bitmask = "default"  # mission files: "hard", "hardest", "none", or an integer
+    # keep = { Flag = { min = 0 } }   # keep the rows whose column lies in the range
+    # normalise = true             # divide each segment by its median flux (default: true for
+                                   # mission files and magnitudes)
+    # segments = "file"            # "file", "gap" (also split at gaps), "single"
+    # segment_gap = 0.5            # d, with segments = "gap"
+    # exposure_time = 0.0204       # d (default: a mission file's cadence, TIMEDEL)
+    # time_label = "BJD_TDB - 2450000"   # what the times are, for plots
 
     [parameters]                   # values of the model's parameters (others: defaults)
     incl = 85.5
 
     [fit]
     parameters = ["incl", "r1"]    # the ones to vary, from their values above
-    gtol = 0.1                     # maxiter, norm, c1, c2, fd_scheme, priors_combine,
-                                   # expose_lnprobabilities, block_size: as in optimizer_cg
+    gtol = 1e-3                    # maxiter, norm, c1, c2, fd_scheme, scale, uncertainties,
+                                   # priors_combine, expose_lnprobabilities, block_size: as
+                                   # in optimizer_cg
 
-    [steps]                        # finite-difference steps
+    [steps]                        # finite-difference steps (default: from the scales)
     incl = 1e-4                    # absolute
     r1 = { size = 1e-5, kind = "relative" }
+
+    [scales]                       # per parameter: "auto", "none" or a number (the rest:
+    incl = 0.01                    # [fit] scale, itself "auto" by default)
 
     [priors]                       # distributions of mpicg.priors, by their "kind"
     incl = { kind = "uniform", low = 70.0, high = 90.0 }
@@ -49,6 +66,7 @@ import inspect
 import math
 import re
 import sys
+import types
 import typing
 from dataclasses import asdict, dataclass, field
 from numbers import Integral, Real
@@ -56,8 +74,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..fitting import ParameterizedModel, check_block_size, check_fd_scheme
+from ..fitting import ParameterizedModel, check_block_size, check_fd_scheme, check_scale_value
 from ..fitting.priors import check_priors_combine
+from ..models.baseline import baseline_parameter_names
 from ..optimize import (
     DEFAULT_C1,
     DEFAULT_C2,
@@ -67,17 +86,19 @@ from ..optimize import (
     check_norm,
     show_value,
 )
+from .jobdata import DATA_KEYS, data_options
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["BUILTIN_MODELS", "Job", "load_job", "make_model"]
+__all__ = ["BASELINES", "BUILTIN_MODELS", "Job", "check_names", "load_job", "make_model"]
 
 #: Names of the built-in models (``[model] name``) and where they live.
 BUILTIN_MODELS = {
-    "eclipsing_binary": "mpicg.models.eclipsing_binary:EclipsingBinary",
+    # options = { proximity = true }: with ellipsoidal variation and reflection.
+    "eclipsing_binary": "mpicg.models.proximity:eclipsing_binary",
     "transit": "mpicg.models.transit:TransitModel",
     "batman": "mpicg.models.batman_adapter:BatmanTransit",
 }
@@ -97,6 +118,8 @@ _FIT_OPTIONS = {
     "c1": None,
     "c2": None,
     "fd_scheme": check_fd_scheme,
+    "scale": check_scale_value,
+    "uncertainties": lambda v: _check_bool(v, "uncertainties"),
     "priors_combine": check_priors_combine,
     "expose_lnprobabilities": lambda v: _check_bool(v, "expose_lnprobabilities"),
     "block_size": check_block_size,
@@ -108,12 +131,16 @@ def _without_name(error: Exception, key: str) -> str:
     text = str(error)
     prefix = f"`{key}` "
     return text[len(prefix):] if text.startswith(prefix) else text
+#: ``[model] baseline`` choices.
+BASELINES = ("level", "trend", "none")
+
 _SCHEMA = {
-    "model": {"name", "options"},
-    "data": {"file", "columns", "sigma"},
+    "model": {"name", "options", "supersample", "baseline"},
+    "data": {"file", "files", "columns", "sigma", *DATA_KEYS},
     "parameters": None,  # any names (checked against the model)
     "fit": {"parameters", *_FIT_OPTIONS},
     "steps": None,
+    "scales": None,
     "priors": None,
     "output": {"directory", "progress_every_niters"},
 }
@@ -176,12 +203,36 @@ class Job:
         A built-in model name or ``"package.module:callable"``.
     model_options : dict
         Keyword arguments for the model.
-    data_file : str
-        The light curve (absolute path).
+    supersample : int
+        Instants averaged per exposure (1: no exposure integration).
+    baseline : str
+        ``"level"``, ``"trend"`` or ``"none"``: what multiplies the model, per segment.
+    data_files : list of str
+        The light-curve files (absolute paths).
+    files_key : str
+        ``"file"`` or ``"files"``: the key that named them (for errors).
     columns : list
-        Time, flux and (unless :attr:`sigma` is set) sigma: names or indices.
+        Time, flux and (unless :attr:`sigma` is set) sigma: names or indices (tables).
+    columns_given : bool
+        Whether the job file gave ``columns``.
     sigma : float or None
         One uncertainty for every point.
+    magnitudes : bool
+        The flux column (and sigma) are magnitudes.
+    flux_column, quality_bitmask : str, int or None
+        For Kepler, K2 and TESS files (None: ``PDCSAP_FLUX`` and the ``"default"`` mask).
+    keep : dict
+        Column -> ``{"min", "max"}``: the rows to keep.
+    normalise : bool or None
+        Divide each segment by its median flux (None: for mission files and magnitudes).
+    segments : str
+        ``"file"``, ``"gap"`` or ``"single"``.
+    segment_gap : float
+        Gap (d) that starts a new segment with ``segments = "gap"``.
+    exposure_time : float or None
+        Exposure time (d) of every point (None: a mission file's cadence, else 0).
+    time_label : str or None
+        What the times are, for plots (None: from a mission file's header).
     values : dict
         Values of model parameters (the others keep the model's defaults).
     fit_parameters : list of str
@@ -190,6 +241,8 @@ class Job:
         :func:`mpicg.optimizer_cg` options from ``[fit]``.
     steps : dict
         Name -> size (absolute) or ``{"size", "kind"}``.
+    scales : dict
+        Name -> ``"auto"``, ``"none"`` or a number (``[scales]``).
     priors : dict
         Name -> distribution dict or list of them.
     output : str
@@ -202,19 +255,38 @@ class Job:
 
     path: str
     model: str
-    data_file: str
+    data_files: list[str]
     fit_parameters: list[str]
     output: str
     search_path: str
     model_options: dict[str, Any] = field(default_factory=dict)
+    supersample: int = 1
+    baseline: str = "level"
+    files_key: str = "file"
     columns: list = field(default_factory=lambda: ["time", "flux", "sigma"])
+    columns_given: bool = False
     sigma: float | None = None
+    magnitudes: bool = False
+    flux_column: str | None = None
+    quality_bitmask: str | int | None = None
+    keep: dict[str, dict[str, float]] = field(default_factory=dict)
+    normalise: bool | None = None
+    segments: str = "file"
+    segment_gap: float = 0.5
+    exposure_time: float | None = None
+    time_label: str | None = None
     values: dict[str, float] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     steps: dict[str, Any] = field(default_factory=dict)
+    scales: dict[str, Any] = field(default_factory=dict)
     priors: dict[str, Any] = field(default_factory=dict)
     progress_every_niters: int = 1
     lines: dict[str, int] = field(default_factory=dict)  # "table.key" -> line, for errors
+
+    @property
+    def data_file(self) -> str:
+        """The (first) light-curve file."""
+        return self.data_files[0]
 
     def to_dict(self) -> dict:
         """Everything as plain data (what ``job.json`` in the output directory holds)."""
@@ -297,8 +369,29 @@ def load_job(path) -> Job:
         raise error(f"must be a table of keyword arguments; got {_show(options)}",
                        "model", "options")
 
+    supersample = doc["model"].get("supersample", 1)
+    if not (_is_int(supersample) and supersample >= 1):
+        raise error(f"must be an integer >= 1; got {_show(supersample)}", "model",
+                    "supersample")
+    baseline = doc["model"].get("baseline", "level")
+    if baseline not in BASELINES:
+        raise error(f"must be one of {list(BASELINES)}; got {_show(baseline)}", "model",
+                    "baseline")
+
     data = doc["data"]
-    data_file = here / string("data", "file", required("data", "file"))
+    if ("file" in data) == ("files" in data):
+        raise error("give the light curve as file = '...' or files = ['...', ...] (one "
+                    "of them)", "data", *(("files",) if "files" in data else ()))
+    files_key = "file" if "file" in data else "files"
+    if files_key == "file":
+        data_files = [here / string("data", "file", data["file"])]
+    else:
+        given = data["files"]
+        if (not isinstance(given, list) or not given
+                or not all(isinstance(f, str) and f for f in given)):
+            raise error(f"must be a non-empty list of file names; got {_show(given)}",
+                        "data", "files")
+        data_files = [here / f for f in given]
     sigma = data.get("sigma")
     if sigma is not None and not (_is_real(sigma) and math.isfinite(sigma) and sigma > 0):
         raise error(f"must be a number > 0; got {_show(sigma)}", "data", "sigma")
@@ -311,6 +404,8 @@ def load_job(path) -> Job:
         raise error(f"must list {n_columns} columns ({what}) as names or indices from 0"
                        + ("" if sigma is None else " (sigma is given)")
                        + f"; got {_show(columns)}", "data", "columns")
+
+    data_keys = data_options(data, error)
 
     values = {}
     for name, value in doc.get("parameters", {}).items():
@@ -359,6 +454,13 @@ def load_job(path) -> Job:
                            "steps", name)
         steps[name] = {"size": float(size), "kind": kind}
 
+    scales = {}
+    for name, given in doc.get("scales", {}).items():
+        try:
+            scales[name] = check_scale_value(given, name)
+        except InputError as e:
+            raise error(_without_name(e, name), "scales", name) from None
+
     priors = {}
     for name, given in doc.get("priors", {}).items():
         entries = given if isinstance(given, list) else [given]
@@ -375,10 +477,12 @@ def load_job(path) -> Job:
         raise error(f"must be an integer >= 0; got {_show(every)}", "output",
                        "progress_every_niters")
 
-    return Job(path=str(path), model=model, model_options=options,
-               data_file=str(data_file), columns=columns, sigma=sigma, values=values,
+    return Job(path=str(path), model=model, model_options=options, supersample=supersample,
+               baseline=baseline, data_files=[str(f) for f in data_files],
+               files_key=files_key, columns=columns, columns_given="columns" in data,
+               sigma=sigma, **data_keys, values=values,
                fit_parameters=list(fit_parameters), options=fit_options, steps=steps,
-               priors=priors, output=str(here / directory),
+               scales=scales, priors=priors, output=str(here / directory),
                progress_every_niters=int(every), search_path=str(here), lines=lines)
 
 
@@ -426,7 +530,9 @@ def make_model(job: Job) -> ParameterizedModel:
         raise job.error(f"{job.model!r} made a {type(model).__name__}, not an "
                         "mpicg.ParameterizedModel (a model with named parameters)",
                         "model", "name")
-    check_names(job, model.parameter_names)
+    # The baseline's names depend on the number of segments, known once the data are read:
+    # here any of them may be used; the observation model is checked again once it exists.
+    check_names(job, model.parameter_names, may_be_baseline=True)
     return model
 
 
@@ -445,18 +551,37 @@ def _makes_a_model(target) -> bool:
         returned = typing.get_type_hints(target).get("return")
     except Exception:  # an annotation that does not resolve: not a declared model factory
         return False
-    return inspect.isclass(returned) and issubclass(returned, ParameterizedModel)
+    kinds = typing.get_args(returned) if typing.get_origin(returned) in (
+        typing.Union, types.UnionType) else (returned,)
+    return all(inspect.isclass(k) and issubclass(k, ParameterizedModel) for k in kinds)
 
 
-def check_names(job: Job, names) -> None:
-    """InputError for the first name in the job that is not one of the model's ``names``."""
+def _baseline_name(job: Job, name: str) -> bool:
+    """Whether ``name`` could be a parameter of the job's baseline (see :class:`Baseline`)."""
+    if job.baseline == "none":
+        return False
+    kinds = "level|slope" if job.baseline == "trend" else "level"
+    return re.fullmatch(rf"(?:{kinds})(?:_[1-9][0-9]*)?", name) is not None
+
+
+def check_names(job: Job, names, may_be_baseline: bool = False) -> None:
+    """InputError for the first name in the job that is not one of the model's ``names``.
+
+    With ``may_be_baseline``, names of the baseline's parameters (``level``, ``level_2``,
+    ``slope``, ...) pass too, as far as the job's ``[model] baseline`` allows them.
+    """
     known = list(names)
     uses = [("fit", "parameters", job.fit_parameters)]
     uses += [(table, None, list(given)) for table, given in
-             (("parameters", job.values), ("steps", job.steps), ("priors", job.priors))]
+             (("parameters", job.values), ("steps", job.steps), ("scales", job.scales),
+              ("priors", job.priors))]
     for table, key, used in uses:
         for name in used:
-            if name not in known:
+            if name not in known and not (may_be_baseline and _baseline_name(job, name)):
                 where = (table, key) if key else (table, name)
-                raise job.error(f"{name!r} is not a parameter of the model; it has {known}",
-                                *where)
+                more = ""
+                if may_be_baseline and job.baseline != "none":
+                    added = baseline_parameter_names(1, job.baseline == "trend")
+                    more = f", and the baseline's {added} (numbered _1, _2, ... per segment)"
+                raise job.error(f"{name!r} is not a parameter of the model; it has "
+                                f"{known}{more}", *where)

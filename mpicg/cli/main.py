@@ -3,6 +3,8 @@
 Subcommands::
 
     mpicg demo                       fit a synthetic eclipsing binary (the quick start)
+    mpicg example wasp4|hd23642      fetch a real light curve and fit it (TESS, K2)
+    mpicg models                     the built-in models, their parameters and units
     mpicg fit JOB.toml               fit what a job file describes (see mpicg.cli.jobfile)
     mpicg fit JOB.toml --detach      ... in the background (then: mpicg attach OUTPUT_DIR)
     mpicg resume PROGRESS_FILE       continue an interrupted fit, exactly
@@ -12,10 +14,11 @@ Subcommands::
     mpicg submit JOB.toml --scheduler slurm|pbs    write (and submit) a batch script
 
 Exit codes (every rank exits with the same one): 0 a solution was written and the fit
-converged; 4 a solution was written but the fit did not converge (its status says why);
-1 a failure (a model error, a dead or missing rank, a failed write); 2 bad input (one
-message names it); 75 a signal stopped the fit (after writing its progress file, if it had
-begun): resume it.
+converged (its diagnosis says converged, or converged within the noise); 4 a solution was
+written but the fit did not converge (the diagnosis, printed, says why); 1 a failure (a
+model error, a dead or missing rank, a failed write or fetch); 2 bad input (one message
+names it); 75 a signal stopped the fit (after writing its progress file, if it had begun):
+resume it.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from ..errors import (
     is_copy,
 )
 from ..parallel import EXIT_INTERRUPTED, FitInterrupted, catch_signals, is_root, launch_size
+from .fetch import FetchError
 
 __all__ = ["main"]
 
@@ -59,6 +63,17 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--resolution", type=int, default=16,
                       help="model quadrature nodes; cost per time grows with it (default 16)")
     demo.add_argument("--seed", type=int, default=1, help="noise seed (default 1)")
+
+    example = sub.add_parser("example", help="fetch a real light curve (TESS: WASP-4b; "
+                             "K2: HD 23642) and fit it")
+    example.add_argument("name", choices=("wasp4", "hd23642"))
+    example.add_argument("--output", default=None,
+                         help="output directory (default: mpicg-NAME)")
+    example.add_argument("--cache", default=None,
+                         help="where fetched files are kept (default: $MPICG_CACHE or "
+                              "~/.cache/mpicg)")
+
+    sub.add_parser("models", help="list the built-in models with their parameters")
 
     fit = sub.add_parser("fit", help="fit what a job file describes")
     fit.add_argument("job", metavar="JOB.toml", help="the job file")
@@ -114,9 +129,19 @@ def _check_positive(parser, value, option: str) -> None:
         parser.error(f"{option} must be at least 1; got {value}")
 
 
-def _solution_code(solution) -> int:
-    """0 for a converged fit, :data:`~mpicg.errors.EXIT_NOT_CONVERGED` for another."""
-    return EXIT_OK if solution.status == 0 else EXIT_NOT_CONVERGED
+def _exit_code(solution, command: str) -> int:
+    """0 for a converged fit, :data:`~mpicg.errors.EXIT_NOT_CONVERGED` otherwise.
+
+    Every rank holds the same solution, so every rank returns the same code; rank 0 says
+    why on stderr.
+    """
+    if solution.converged:
+        return EXIT_OK
+    if is_root():
+        print(f"mpicg {command}: the fit did not converge (exit code {EXIT_NOT_CONVERGED}): "
+              f"{solution.diagnosis.reason if solution.diagnosis else 'no diagnosis'}",
+              file=sys.stderr, flush=True)
+    return EXIT_NOT_CONVERGED
 
 
 def _run(args, parser) -> int:
@@ -125,8 +150,18 @@ def _run(args, parser) -> int:
 
         _check_positive(parser, args.n_times, "--n-times")
         _check_positive(parser, args.resolution, "--resolution")
-        return _solution_code(run_demo(args.output, n_times=args.n_times,
-                                       resolution=args.resolution, seed=args.seed))
+        return _exit_code(run_demo(args.output, n_times=args.n_times,
+                                   resolution=args.resolution, seed=args.seed), "demo")
+    if args.command == "example":
+        from .examples import run_example
+
+        run_example(args.name, args.output, args.cache)
+        return 0
+    if args.command == "models":
+        from .catalogue import describe_models
+
+        print(describe_models())
+        return 0
     if args.command == "fit":
         _check_positive(parser, args.ranks, "--ranks")
         if args.detach:
@@ -135,12 +170,13 @@ def _run(args, parser) -> int:
             return detach(args.job, args.ranks, args.resume_if_stopped)
         from .fit import fit_command
 
-        return _solution_code(fit_command(args.job, resume_if_stopped=args.resume_if_stopped))
+        return _exit_code(fit_command(args.job, resume_if_stopped=args.resume_if_stopped),
+                          "fit")
     if args.command == "resume":
         from .fit import resume_command
 
         _check_positive(parser, args.maxiter, "--maxiter")
-        return _solution_code(resume_command(args.progress_file, maxiter=args.maxiter))
+        return _exit_code(resume_command(args.progress_file, maxiter=args.maxiter), "resume")
     if args.command == "report":
         from .report import write_report
 
@@ -180,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO, format="  %(message)s", stream=sys.stdout)
     else:
         warnings.simplefilter("ignore")  # the same warnings as rank 0's, once is enough
-    single = ("report", "attach", "submit", "stop")
+    single = ("report", "attach", "submit", "stop", "models")
     if args.command in single and (launch_size() or 1) > 1:
         if not root:
             return EXIT_INPUT
@@ -205,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"mpicg {args.command}: stopped by {name} before the fit began; "
                           "nothing was written: run it again", file=sys.stderr, flush=True)
             return EXIT_INTERRUPTED
-        except RankError as e:
+        except (RankError, FetchError) as e:
             _error(args.command, e)
             return EXIT_FAILURE
         except FitAborted as e:  # rank 0 reports its own failure

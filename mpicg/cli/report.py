@@ -5,10 +5,16 @@ Writes, next to the solution (or into ``--output``):
 ``report.txt``
     the solution's summary, chi-square, reduced chi-square and residual scatter;
 ``fit.png``
-    the data with the fitted model and, below, the residuals; folded on the period when the
-    model has one and a ``t0``;
+    folded on the model's period, with panels zoomed on the eclipses or transits and the
+    binned residuals (see :mod:`.plots`); the light curve against time without a period;
+``lightcurve.png``
+    the light curve against time, the whole model and the binned residuals;
 ``convergence.png``
-    ln p and the gradient norm per iteration, from ``history.csv``.
+    ln p and the gradient norm per iteration, from ``history.csv``;
+``parameters.png``
+    each fitted parameter per iteration, from ``history.csv``;
+``correlation.png``
+    the correlation matrix of the fitted parameters (when the fit has uncertainties).
 
 It runs serially (the model is evaluated once on the data, and on a grid for the curve).
 The plots need matplotlib (``pip install matplotlib``); without it only the text is written.
@@ -16,20 +22,20 @@ The plots need matplotlib (``pip install matplotlib``); without it only the text
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
-from ..fitting import Solution, WithValues, load_solution
-from .datafile import read_light_curve
-from .fit import HISTORY, SOLUTION, read_job_record
-from .history import read_history
-from .jobfile import make_model
+from ..fitting import Solution, load_solution
+from ..models import Baseline
+from .fit import HISTORY, SOLUTION, observation_model, read_job_record
+from .history import parameter_column, read_history
+from .observations import read_observations
+from .plots import FoldedCurve, plot_fit, plot_lightcurve, plot_parameter_history, pyplot
 
 __all__ = ["write_report"]
-
-_GRID = 2000  # model points along the plotted curve
 
 
 def _solution_path(given) -> Path:
@@ -42,69 +48,8 @@ def _solution_path(given) -> Path:
     return path
 
 
-def _period_and_t0(model, values: dict) -> tuple[float, float] | None:
-    """The period and reference epoch to fold on, when the model has both."""
-    period = values.get("period", getattr(model, "period", None))
-    t0 = values.get("t0")
-    if isinstance(period, int | float) and period > 0 and t0 is not None:
-        return float(period), float(t0)
-    return None
-
-
-def _phase(times, period: float, t0: float) -> np.ndarray:
-    """Orbital phase in [-0.25, 0.75): primary eclipse at 0, secondary near 0.5."""
-    return np.mod((times - t0) / period + 0.25, 1.0) - 0.25
-
-
-def _pyplot():
-    """The pyplot module, drawing to files only (no display needed on a cluster)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _plot_fit(path: Path, times, flux, sigma, predicted, model, values,
-              solution: Solution) -> None:
-    plt = _pyplot()
-    x_all = np.array([values[n] for n in model.parameter_names])
-    residual = flux - predicted
-    fold = _period_and_t0(model, values)
-    if fold is not None:
-        period, t0 = fold
-        x = _phase(times, period, t0)
-        grid_phase = np.linspace(-0.25, 0.75, _GRID, endpoint=False)
-        grid_y = model(x_all, t0 + period * grid_phase)
-        grid_x, xlabel = grid_phase, f"phase (period {period:.6g}, t0 {t0:.6g})"
-    else:
-        x = times
-        grid_x = np.linspace(times.min(), times.max(), _GRID)
-        grid_y, xlabel = model(x_all, grid_x), "time"
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6.5), sharex=True,
-                                      gridspec_kw={"height_ratios": [3, 1.2]})
-    small = times.size > 2000
-    top.errorbar(x, flux, yerr=None if small else sigma, fmt=".", ms=2 if small else 3,
-                 color="0.45", alpha=0.6 if small else 0.9, lw=0.5, label="data")
-    top.plot(grid_x, grid_y, color="C3", lw=1.2, label="model at the solution")
-    top.set_ylabel("flux")
-    title = ", ".join(f"{n} = {solution.fitted_values[n]:.6g}"
-                      for n in solution.fit_parameters)
-    top.set_title(f"{title}\n{solution.message} (status {solution.status}), "
-                  f"{solution.nit} iterations", fontsize=9)
-    top.legend(loc="lower right", fontsize=8)
-    bottom.plot(x, residual, ".", ms=2 if small else 3, color="0.3", alpha=0.6)
-    bottom.axhline(0.0, color="C3", lw=1)
-    bottom.set_ylabel("data - model")
-    bottom.set_xlabel(xlabel)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
 def _plot_convergence(path: Path, history: dict, solution: Solution) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     it = np.array(history["iteration"])
     fun = np.array(history["fun"])
     gnorm = np.array(history["gnorm"])
@@ -133,8 +78,58 @@ def _plot_convergence(path: Path, history: dict, solution: Solution) -> None:
     plt.close(fig)
 
 
+def _folded_curve(model, x_all: np.ndarray, observations, predicted: np.ndarray,
+                  values: dict, solution: Solution) -> FoldedCurve:
+    """The data, the model and its baseline, as the plots need them."""
+    times = observations.times
+    if isinstance(model, Baseline):
+        inner = model.model
+        n_inner = len(inner.parameters)
+        baseline = model.baseline(x_all, times)
+
+        def signal(t):
+            return inner(x_all[:n_inner], t)
+    else:
+        baseline = np.ones(times.size)
+
+        def signal(t):
+            return model(x_all, t)
+    fitted = ", ".join(f"{n} = {solution.fitted_values[n]:.10g}"
+                       for n in solution.fit_parameters[:6])
+    more = ", ..." if len(solution.fit_parameters) > 6 else ""
+    title = (f"{fitted}{more}\n{solution.message} (status {solution.status}), "
+             f"{solution.nit} iterations")
+    normalised = bool(abs(np.median(observations.flux) - 1.0) < 0.5)
+    return FoldedCurve(times=times, flux=observations.flux, sigma=observations.sigma,
+                       predicted=predicted, baseline=baseline, signal=signal,
+                       ephemeris=model.ephemeris(values), time_label=observations.time_label,
+                       segment_starts=observations.segments.starts[1:], title=title,
+                       normalised=normalised)
+
+
+def _plot_correlation(path: Path, solution: Solution) -> None:
+    plt = pyplot()
+    names = solution.fit_parameters
+    n = len(names)
+    corr = np.asarray(solution.correlation)
+    fig, ax = plt.subplots(figsize=(2.2 + 0.9 * n, 1.6 + 0.8 * n))
+    image = ax.imshow(corr, cmap="RdBu_r", vmin=-1.0, vmax=1.0)
+    ax.set_xticks(range(n), names, rotation=45, ha="right")
+    ax.set_yticks(range(n), names)
+    for i in range(n):
+        for j in range(n):
+            ax.text(j, i, f"{corr[i, j]:+.2f}", ha="center", va="center", fontsize=8,
+                    color="white" if abs(corr[i, j]) > 0.6 else "black")
+    fig.colorbar(image, ax=ax, label="correlation", shrink=0.8)
+    sigma = ", ".join(f"σ({k}) = {solution.uncertainties[k]:.2g}" for k in names)
+    ax.set_title(f"correlations at the solution\n{sigma}", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def write_report(solution_file, output=None, say=print) -> list[Path]:
-    """Write ``report.txt``, ``fit.png`` and ``convergence.png`` for a solution.
+    """Write ``report.txt`` and the plots (see the module doc) for a solution.
 
     Parameters
     ----------
@@ -161,15 +156,20 @@ def write_report(solution_file, output=None, say=print) -> list[Path]:
     out = Path(output) if output is not None else directory
     out.mkdir(parents=True, exist_ok=True)
     job = read_job_record(directory)
-    model = WithValues(make_model(job), tuple(job.values.items()))
-    times, flux, sigma = read_light_curve(job.data_file, job.columns, job.sigma)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the fit said it already
+        observations = read_observations(job)
+        model = observation_model(job, observations)
+    times, flux, sigma = observations.times, observations.flux, observations.sigma
     values = solution.adopt(model.defaults)
-    predicted = model(np.array([values[n] for n in model.parameter_names]), times)
+    x_all = np.array([values[n] for n in model.parameter_names])
+    predicted = model(x_all, times)
     chi2 = float(np.sum(((flux - predicted) / sigma) ** 2))
     dof = times.size - len(solution.fit_parameters)
     text = "\n".join([
         f"mpicg report for {path}",
         solution.summary(),
+        *(f"  {line}" for line in observations.descriptions),
         f"  {times.size} observations; chi^2 = {chi2:.6g}, reduced chi^2 = "
         f"{chi2 / max(dof, 1):.4f} ({dof} degrees of freedom)",
         f"  residuals: rms {np.std(flux - predicted):.4g}, median sigma {np.median(sigma):.4g}",
@@ -182,14 +182,26 @@ def write_report(solution_file, output=None, say=print) -> list[Path]:
     except ImportError:
         say("matplotlib is not installed: no plots (pip install matplotlib)")
         return written
-    _plot_fit(out / "fit.png", times, flux, sigma, predicted, model, values, solution)
-    written.append(out / "fit.png")
+    curve = _folded_curve(model.model, x_all, observations, predicted, values, solution)
+    plot_fit(out / "fit.png", curve)
+    plot_lightcurve(out / "lightcurve.png", curve)
+    written += [out / "fit.png", out / "lightcurve.png"]
     history_file = directory / HISTORY
     history = read_history(history_file) if history_file.exists() else None
     if history and history["iteration"]:
         _plot_convergence(out / "convergence.png", history, solution)
         written.append(out / "convergence.png")
+        columns = {n: parameter_column(n) for n in solution.fit_parameters}
+        if plot_parameter_history(out / "parameters.png", history, solution.fit_parameters,
+                                  solution.units, columns):
+            written.append(out / "parameters.png")
     else:
         say(f"no history in {history_file}: no convergence plot")
+    if solution.correlation is not None:
+        _plot_correlation(out / "correlation.png", solution)
+        written.append(out / "correlation.png")
+    else:
+        say("no uncertainties in the solution: no correlation plot"
+            + (f" ({solution.uncertainties_note})" if solution.uncertainties_note else ""))
     say("wrote " + ", ".join(str(p) for p in written))
     return written

@@ -52,7 +52,7 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
                   halt_status: bool = True, require_problem: bool = False,
                   require_finite_start: bool = False, progress_every_niters: int = 0,
                   progress_file=None, resume=None, comm=None,
-                  local_error: BaseException | None = None) -> JobOutcome:
+                  session=None, local_error: BaseException | None = None) -> JobOutcome:
     """Check the arguments (on rank 0), share the evaluations over the ranks, and run CG.
 
     Every rank calls it (a collective call); with one rank it runs serially.
@@ -87,6 +87,10 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
         one; the trajectory up to there is the same.
     comm : mpi4py communicator, optional
         Where to run (default: the MPI world under ``mpirun``, else serially).
+    session : NamedSession, optional
+        A named fit's work on rank 0 around the CG run (:mod:`._session`): scales before
+        the first iteration (the run is then in scaled variables, and progress files keep
+        the scales), uncertainties and the diagnosis after the last.
     local_error : BaseException, optional
         An error the caller met in its own set-up on this rank (bad data, say): raised on
         every rank, at the start, by the collective verdict, so no rank is left waiting.
@@ -114,6 +118,8 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
         if progress_every_niters or resume is not None or progress_file is not None:
             _prepare_progress(ready, fun, progress_every_niters, progress_file, resume)
             if resume is not None:
+                if session is not None:
+                    session.check_resume(ready["checkpoint"])
                 if maxiter is not None:  # the one option a resumed fit may change
                     ready["cg"]["maxiter"] = ready["record"]["maxiter"] = check_maxiter(
                         maxiter, ready["x0"].size)
@@ -132,7 +138,7 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
             ready["gradient"] = gradient_rule(jac, eps, finite_diff_rel_step, x0c.size,
                                               names=(jac_name, eps_name))
         ready["cg"] = check_cg_options(x0c, gtol, norm, maxiter, c1, c2, callback)
-        if progress_file is not None:
+        if progress_file is not None and session is None:  # a session's: once it has scales
             _progress_record(ready, fun)
 
     def make_work(world, rank: int, size: int) -> Work:
@@ -147,24 +153,37 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
         return None if signum is None else FitInterrupted(signum, str(progress_file))
 
     def root_task(evaluator: Evaluator) -> OptimizeResult:
+        shared = evaluator  # every rank's evaluator (a session wraps it in scaled variables)
+        if session is not None:
+            evaluator, ready["x0"], ready["gradient"], scaling = session.start(evaluator, ready)
+            if progress_file is not None and "checkpoint" not in ready:
+                _progress_record(ready, fun, scaling)
+                ready["record"]["scaling"] = scaling
         objective = BatchedObjective(evaluator, ready["x0"].size, ready["gradient"],
                                      gradient_name=jac_name)
         try:
-            res = minimize_cg(objective, ready["x0"], **ready["cg"], callback=callback,
-                              return_all=return_all, disp=disp, halt_status=halt_status,
-                              require_finite_start=require_finite_start,
-                              resume=ready.get("checkpoint"), progress=ready.get("progress"),
-                              progress_every=progress_every_niters,
-                              interrupt=interrupt if progress_file is not None else None)
+            result = minimize_cg(objective, ready["x0"], **ready["cg"], callback=callback,
+                                 return_all=return_all, disp=disp, halt_status=halt_status,
+                                 require_finite_start=require_finite_start,
+                                 resume=ready.get("checkpoint"),
+                                 progress=ready.get("progress"),
+                                 progress_every=progress_every_niters,
+                                 interrupt=interrupt if progress_file is not None else None)
         except InputError as e:  # the start check: say where a NaN came from
-            if evaluator.nan_note is None:
+            if shared.nan_note is None:
                 raise
-            raise InputError(f"{e} ({evaluator.nan_note})") from None
+            raise InputError(f"{e} ({shared.nan_note})") from None
         # Say where a NaN came from; the scipy drop-ins keep scipy's message as it is.
-        if res.status == NAN_STATUS and evaluator.nan_note is not None and require_problem:
-            res["message"] = f"{res.message} ({evaluator.nan_note})"
-        res["options"] = dict(ready["cg"], fd=ready.get("record", {}).get("fd"))
-        return res
+        if result.status == NAN_STATUS and shared.nan_note is not None and require_problem:
+            result["message"] = f"{result.message} ({shared.nan_note})"
+        if session is not None:
+            # The diagnosis judges the run by the options it ran with (a resumed fit's are
+            # the progress file's).
+            session.gtol, session.norm, session.maxiter = (
+                ready["cg"][k] for k in ("gtol", "norm", "maxiter"))
+            result = session.finish(evaluator, result)
+        result["options"] = dict(ready["cg"], fd=ready.get("record", {}).get("fd"))
+        return result
 
     # With a progress file, a batch system's signal means "checkpoint and exit 75".
     with catch_signals(enabled=progress_file is not None):
@@ -201,7 +220,8 @@ def _prepare_progress(ready: dict, problem, every, path, resume) -> None:
         raise InputError("`progress_file` must name a file when progress_every_niters > 0")
     if resume is not None:
         checkpoint = load_checkpoint(resume)
-        fingerprint = problem_fingerprint(problem, checkpoint.state.x.size)
+        fingerprint = problem_fingerprint(problem, checkpoint.state.x.size,
+                                          checkpoint.options.get("scaling"))
         check_fingerprint(checkpoint, fingerprint, resume)
         fd = checkpoint.options["fd"]
         ready.update(
@@ -220,8 +240,12 @@ def _prepare_progress(ready: dict, problem, every, path, resume) -> None:
         ready["progress"] = write
 
 
-def _progress_record(ready: dict, problem) -> None:
-    """Rank 0, fresh run with progress files: what a progress file stores of the options."""
+def _progress_record(ready: dict, problem, scaling: dict | None = None) -> None:
+    """Rank 0, fresh run with progress files: what a progress file stores of the options.
+
+    A named fit's ``scaling`` (its scales, offsets and their sources) is part of the
+    fingerprint: the state is in scaled variables.
+    """
     from .checkpoint import problem_fingerprint
 
     rule = ready["gradient"]
@@ -236,4 +260,4 @@ def _progress_record(ready: dict, problem) -> None:
     ready["record"] = {**ready["cg"], "fd": {"method": rule.method,
                                              "abs_step": as_array(rule.abs_step),
                                              "rel_step": as_array(rule.rel_step)}}
-    ready["fingerprint"] = problem_fingerprint(problem, n)
+    ready["fingerprint"] = problem_fingerprint(problem, n, scaling)

@@ -74,8 +74,9 @@ class Checkpoint:
     fun_initial : float
         The objective at the start.
     options : dict
-        The CG options (``gtol``, ``norm``, ``maxiter``, ``c1``, ``c2``) and the gradient
-        rule (``fd``: method, absolute and relative steps).
+        The CG options (``gtol``, ``norm``, ``maxiter``, ``c1``, ``c2``), the gradient
+        rule (``fd``: method, absolute and relative steps) and, for a named fit, its
+        ``scaling`` (offsets and scales of the variables, their sources, the probes' cost).
     fingerprint : str
         A digest of the problem (data, model, parameters); resuming another problem fails.
     allvecs : list of ndarray or None
@@ -278,7 +279,7 @@ def _model_identity(model) -> str:
     return "|".join(parts)
 
 
-def problem_fingerprint(problem, n_parameters: int, extra: dict | None = None) -> str:
+def problem_fingerprint(problem, n_parameters: int, scaling: dict | None = None) -> str:
     """A digest of everything that defines a problem's objective.
 
     Parameters
@@ -288,8 +289,9 @@ def problem_fingerprint(problem, n_parameters: int, extra: dict | None = None) -
         fixed values of a named fit), fitted parameters and priors.
     n_parameters : int
         The number of fitted parameters.
-    extra : dict, optional
-        Anything else the objective depends on (JSON-safe; e.g. parameter scales).
+    scaling : dict, optional
+        A named fit's ``{"offset": ..., "scale": ...}``: its CG runs in scaled variables,
+        so the state means nothing without them.
     """
     h = hashlib.sha256()
     h.update(f"{type(problem).__qualname__}|{n_parameters}|".encode())
@@ -299,18 +301,7 @@ def problem_fingerprint(problem, n_parameters: int, extra: dict | None = None) -
     priors = getattr(problem, "priors", None)
     h.update(json.dumps(None if priors is None else priors.to_dict(), sort_keys=True,
                         default=repr).encode())
-    if extra:
-        h.update(json.dumps(_json_exact(extra), sort_keys=True).encode())
+    if scaling is not None:
+        for name in ("offset", "scale"):
+            h.update(np.ascontiguousarray(scaling[name], dtype=float).tobytes())
     return h.hexdigest()
-
-
-def _json_exact(value):
-    """Floats (and arrays of them) as hex strings, so a digest sees every bit."""
-    if isinstance(value, dict):
-        return {str(k): _json_exact(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | np.ndarray):
-        return [_json_exact(v) for v in np.asarray(value, dtype=object).tolist()] \
-            if isinstance(value, np.ndarray) else [_json_exact(v) for v in value]
-    if isinstance(value, float | np.floating):
-        return float(value).hex()
-    return value

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..errors import InputError
+from .domain import Domain, as_domain
 
 __all__ = ["Parameter", "ParameterizedModel", "WithValues", "check_parameter_names"]
 
@@ -25,12 +26,20 @@ class Parameter:
         Unit of the value, for reports (``"deg"``, ``"d"``, ``""`` for none).
     description : str
         One line for people.
+    domain : Domain, (low, high) or None
+        The values the model can be asked for (:class:`~mpicg.fitting.domain.Domain`; a
+        pair is a closed interval, ``None`` an open end; None: any finite value). Named
+        fits stay inside it, with or without priors.
     """
 
     name: str
     default: float
     unit: str = ""
     description: str = ""
+    domain: Domain | tuple | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "domain", as_domain(self.domain, f"domain of {self.name!r}"))
 
 
 class ParameterizedModel:
@@ -43,6 +52,16 @@ class ParameterizedModel:
     """
 
     parameters: tuple[Parameter, ...] = ()
+    #: The parameter that is the orbital period, and the one that is the reference epoch
+    #: (a time of mid-eclipse or mid-transit): what a report folds the light curve on. None
+    #: when the model has no such parameter (see :meth:`ephemeris`).
+    period_parameter: str | None = None
+    epoch_parameter: str | None = None
+    #: Whether the model's output jitters as its parameters move, by far more than
+    #: round-off (a mesh re-triangulated in jumps, as PHOEBE's): finite differences must
+    #: then step well above the jitter, and named fits' default steps do (half a scale
+    #: instead of a tenth, for central differences).
+    noisy: bool = False
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
@@ -59,9 +78,35 @@ class ParameterizedModel:
         """Name -> unit."""
         return {p.name: p.unit for p in self.parameters}
 
+    @property
+    def domains(self) -> dict[str, Domain]:
+        """Name -> domain (:class:`~mpicg.fitting.domain.Domain`)."""
+        return {p.name: p.domain for p in self.parameters}
+
     def __call__(self, values: np.ndarray, times: np.ndarray) -> np.ndarray:
         """The flux at ``times`` for the full parameter vector ``values``."""
         raise NotImplementedError
+
+    def ephemeris(self, values: dict[str, float]) -> tuple[float, float] | None:
+        """The period and reference epoch to fold on, at these parameter values.
+
+        Parameters
+        ----------
+        values : dict
+            Name -> value of every parameter.
+
+        Returns
+        -------
+        tuple of float or None
+            ``(period, epoch)`` in the unit of the times, from :attr:`period_parameter` and
+            :attr:`epoch_parameter`; None when the model declares no period. A model whose
+            period is a setting rather than a parameter overrides this.
+        """
+        if self.period_parameter is None:
+            return None
+        period = float(values[self.period_parameter])
+        epoch = float(values[self.epoch_parameter]) if self.epoch_parameter else 0.0
+        return (period, epoch) if period > 0 else None
 
     def check_values(self, values) -> np.ndarray:
         """``values`` as a 1-D float array, one per parameter (ValueError naming them)."""
@@ -91,6 +136,11 @@ class WithValues(ParameterizedModel):
     values: tuple[tuple[str, float], ...] = ()
 
     @property
+    def noisy(self) -> bool:
+        """Whether the wrapped model is noisy (see :class:`ParameterizedModel`)."""
+        return bool(getattr(self.model, "noisy", False))
+
+    @property
     def parameters(self) -> tuple[Parameter, ...]:
         """The model's parameters with the given values as defaults."""
         given = dict(self.values)
@@ -100,6 +150,10 @@ class WithValues(ParameterizedModel):
     def __call__(self, values: np.ndarray, times: np.ndarray) -> np.ndarray:
         """The model's flux."""
         return self.model(values, times)
+
+    def ephemeris(self, values: dict[str, float]) -> tuple[float, float] | None:
+        """The model's own (see :meth:`ParameterizedModel.ephemeris`)."""
+        return self.model.ephemeris(values)
 
 
 def check_parameter_names(names, known, what: str = "fit_parameters") -> list[str]:

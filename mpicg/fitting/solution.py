@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
 from ._files import write_atomically
+from .diagnosis import Diagnosis
 
 __all__ = ["Solution", "load_solution"]
 
@@ -49,6 +50,16 @@ def _floats(values: dict) -> dict[str, float]:
     return {k: float(v) for k, v in values.items()}
 
 
+def _with_sigma(value: float, sigma: float) -> str:
+    """``value ± sigma``, the value to the σ's second significant digit."""
+    if not (np.isfinite(sigma) and sigma > 0):
+        return f"{value:.10g} ± {sigma:.2g}"
+    digits = max(0, 1 - int(np.floor(np.log10(sigma))))
+    if abs(value) >= 1e6 or (digits > 8 and abs(value) < 1e-3):
+        return f"{value:.10g} ± {sigma:.2g}"
+    return f"{value:.{digits}f} ± {sigma:.2g}"
+
+
 @dataclass
 class Solution:
     """The outcome of :func:`mpicg.optimizer_cg`.
@@ -84,6 +95,28 @@ class Solution:
         The solver options used (JSON-safe).
     model : str
         A description of the model.
+    diagnosis : Diagnosis or None
+        Whether the fit converged (``converged``, ``converged within the noise`` or ``not
+        converged``) and why (:mod:`.diagnosis`).
+    scales : dict or None
+        Name -> the scale ``s`` CG's variables ``u = (x - x0) / s`` used, in the
+        parameter's unit (1 for ``scale="none"``).
+    scale_sources : dict or None
+        Name -> where the scale came from (``"curvature"``, ``"prior"``, ``"probe step"``,
+        ``"given"``, ``"none"``).
+    uncertainties : dict or None
+        Name -> σ, the square root of the covariance's diagonal (None when not computed
+        or when the Hessian is not positive definite; :attr:`uncertainties_note` says why).
+    covariance : ndarray, shape (n, n) or None
+        The inverse Hessian of -ln p at the solution, in :attr:`fit_parameters` order and
+        the parameters' units.
+    correlation : ndarray, shape (n, n) or None
+        The covariance normalised by the σ's.
+    nfev_scales, nfev_uncertainties : int
+        Model evaluations of the scales' curvature probes and of the Hessian, not counted
+        in :attr:`nfev` (which counts the CG's, as scipy does).
+    uncertainties_note : str
+        Why there are no uncertainties ("" when there are).
     """
 
     fit_parameters: list[str]
@@ -104,6 +137,36 @@ class Solution:
     lnprobabilities: dict[str, float] | None = None
     options: dict = field(default_factory=dict)
     model: str = ""
+    diagnosis: Diagnosis | None = None
+    scales: dict[str, float] | None = None
+    scale_sources: dict[str, str] | None = None
+    uncertainties: dict[str, float] | None = None
+    covariance: np.ndarray | None = None
+    correlation: np.ndarray | None = None
+    nfev_scales: int = 0
+    nfev_uncertainties: int = 0
+    uncertainties_note: str = ""
+
+    def __post_init__(self):
+        for name in ("covariance", "correlation"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, np.array(value, dtype=float))
+        if isinstance(self.diagnosis, dict):
+            self.diagnosis = Diagnosis.from_dict(self.diagnosis)
+
+    def __eq__(self, other) -> bool:
+        # Field by field, with the matrices compared as arrays (NaN equal to NaN).
+        if not isinstance(other, Solution):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = None
+
+    @property
+    def converged(self) -> bool:
+        """Whether the diagnosis says converged (or converged within the noise)."""
+        return self.diagnosis is not None and self.diagnosis.converged
 
     @property
     def x(self) -> np.ndarray:
@@ -121,15 +184,34 @@ class Solution:
         return adopted
 
     def summary(self) -> str:
-        """A few lines for people: status, values with units, counts."""
+        """A few lines for people: the diagnosis, values ± σ with units, counts."""
+        extra = [f"{k} {v}" for k, v in (("for the scales", self.nfev_scales),
+                                          ("for the uncertainties",
+                                           self.nfev_uncertainties)) if v]
         lines = [f"{self.message} (status {self.status}) after {self.nit} iterations, "
-                 f"{self.nfev} model evaluations in {self.rounds} rounds on "
-                 f"{self.n_ranks} rank(s), {self.wall_time:.2f} s"]
+                 f"{self.nfev} model evaluations"
+                 + (f" (and {', '.join(extra)})" if extra else "")
+                 + f" in {self.rounds} rounds on {self.n_ranks} rank(s), "
+                 f"{self.wall_time:.2f} s"]
+        if self.diagnosis is not None:
+            lines.append(f"  diagnosis: {self.diagnosis}")
         width = max(map(len, self.fit_parameters))
         for name in self.fit_parameters:
             unit = f" {self.units.get(name, '')}".rstrip()
-            lines.append(f"  {name:<{width}} = {self.fitted_values[name]:.10g}{unit}"
+            value = f"{self.fitted_values[name]:.10g}"
+            if self.uncertainties is not None:
+                value = _with_sigma(self.fitted_values[name], self.uncertainties[name])
+            lines.append(f"  {name:<{width}} = {value}{unit}"
                          f"   (start {self.initial_values[name]:.10g})")
+        if self.correlation is not None and len(self.fit_parameters) > 1:
+            pairs = [(abs(self.correlation[i, j]), i, j)
+                     for i in range(len(self.fit_parameters))
+                     for j in range(i + 1, len(self.fit_parameters))]
+            _, i, j = max(pairs)
+            lines.append(f"  strongest correlation: {self.fit_parameters[i]}, "
+                         f"{self.fit_parameters[j]}: {self.correlation[i, j]:+.3f}")
+        elif self.uncertainties is None and self.uncertainties_note:
+            lines.append(f"  no uncertainties: {self.uncertainties_note}")
         lines.append(f"  -ln p = {self.fun:.6f}")
         if self.lnprobabilities is not None:
             lines.append(f"  ln p: initial {self.lnprobabilities['initial']:.6f}, "
@@ -138,7 +220,9 @@ class Solution:
 
     def to_dict(self) -> dict:
         """A JSON-safe dict (``inf``/``nan`` as strings)."""
-        return _json_safe({"format": FORMAT, **asdict(self)})
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["diagnosis"] = None if self.diagnosis is None else self.diagnosis.to_dict()
+        return _json_safe({"format": FORMAT, **data})
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the solution as JSON (atomically: a temporary file renamed over ``path``)."""
@@ -155,8 +239,16 @@ class Solution:
             kwargs[key] = _floats(kwargs[key])
         kwargs["fun"] = float(kwargs["fun"])
         kwargs["options"] = _restore_non_finite(kwargs.get("options", {}))
-        if kwargs.get("lnprobabilities") is not None:
-            kwargs["lnprobabilities"] = _floats(kwargs["lnprobabilities"])
+        for key in ("lnprobabilities", "scales", "uncertainties"):
+            if kwargs.get(key) is not None:
+                kwargs[key] = _floats(_restore_non_finite(kwargs[key]))
+        for key in ("covariance", "correlation"):
+            if kwargs.get(key) is not None:
+                kwargs[key] = np.array(_restore_non_finite(kwargs[key]), dtype=float)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise InputError(f"not an mpicg solution: unknown keys {unknown}")
         return cls(**kwargs)
 
 

@@ -16,6 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..fitting.parameters import Parameter, ParameterizedModel
+from ._domains import (
+    ECCENTRICITY,
+    INCLINATION,
+    LIMB_DARKENING_U1,
+    LIMB_DARKENING_U2,
+    POSITIVE,
+    SEMI_MAJOR_AXIS,
+)
 
 __all__ = ["BatmanTransit"]
 
@@ -53,21 +61,27 @@ class BatmanTransit(ParameterizedModel):
     ``u1``, ``u2``
         quadratic limb-darkening coefficients, ``I(mu) = 1 - u1 (1 - mu) - u2 (1 - mu)^2``.
 
-    It has no settings: the limb-darkening law is quadratic, with no exposure-time
-    supersampling (a per-time contract with mpicg).
+    It has no settings: the limb-darkening law is quadratic. For exposure-time integration
+    wrap it in :class:`~mpicg.models.Integrated` (a job file's ``[model] supersample``),
+    which averages any model over each exposure time by time; batman's own
+    ``supersample_factor`` is not used.
     """
 
     parameters = (
         Parameter("t0", 0.0, "d", "time of inferior conjunction (mid-transit)"),
-        Parameter("per", 3.0, "d", "orbital period"),
-        Parameter("rp", 0.1, "", "planet radius / stellar radius"),
-        Parameter("a", 10.0, "", "semi-major axis / stellar radius"),
-        Parameter("inc", 89.0, "deg", "orbital inclination"),
-        Parameter("ecc", 0.0, "", "eccentricity"),
+        Parameter("per", 3.0, "d", "orbital period", POSITIVE),
+        Parameter("rp", 0.1, "", "planet radius / stellar radius", POSITIVE),
+        Parameter("a", 10.0, "", "semi-major axis / stellar radius", SEMI_MAJOR_AXIS),
+        Parameter("inc", 89.0, "deg", "orbital inclination", INCLINATION),
+        Parameter("ecc", 0.0, "", "eccentricity", ECCENTRICITY),
         Parameter("w", 90.0, "deg", "argument of periastron"),
-        Parameter("u1", 0.4, "", "quadratic limb darkening, linear coefficient"),
-        Parameter("u2", 0.25, "", "quadratic limb darkening, quadratic coefficient"),
+        Parameter("u1", 0.4, "", "quadratic limb darkening, linear coefficient",
+                  LIMB_DARKENING_U1),
+        Parameter("u2", 0.25, "", "quadratic limb darkening, quadratic coefficient",
+                  LIMB_DARKENING_U2),
     )
+    period_parameter = "per"
+    epoch_parameter = "t0"
 
     def __call__(self, values, times) -> np.ndarray:
         """Relative flux (1 out of transit) at ``times`` for the parameters ``values``.

@@ -52,6 +52,14 @@ from numbers import Integral
 import numpy as np
 
 from ..fitting.parameters import Parameter, ParameterizedModel
+from ._domains import (
+    ECCENTRICITY,
+    INCLINATION,
+    LIMB_DARKENING_U1,
+    LIMB_DARKENING_U2,
+    NON_NEGATIVE,
+    POSITIVE,
+)
 
 __all__ = ["EclipsingBinary", "eclipsed_fraction", "solve_kepler"]
 
@@ -264,19 +272,27 @@ class EclipsingBinary(ParameterizedModel):
     resolution: int = 16
 
     parameters = (
-        Parameter("period", 3.0, "d", "orbital period"),
+        Parameter("period", 3.0, "d", "orbital period", POSITIVE),
         Parameter("t0", 0.0, "d", "time of primary mid-eclipse (secondary in front)"),
-        Parameter("ecc", 0.0, "", "orbital eccentricity"),
+        Parameter("ecc", 0.0, "", "orbital eccentricity", ECCENTRICITY),
         Parameter("omega", 90.0, "deg", "argument of periastron of the secondary's orbit"),
-        Parameter("incl", 89.0, "deg", "orbital inclination"),
-        Parameter("r1", 0.1, "", "primary radius / semi-major axis"),
-        Parameter("r2", 0.08, "", "secondary radius / semi-major axis"),
-        Parameter("sbratio", 0.5, "", "disc-averaged surface brightness, secondary / primary"),
-        Parameter("ld1_u1", 0.4, "", "primary limb darkening, linear coefficient"),
-        Parameter("ld1_u2", 0.25, "", "primary limb darkening, quadratic coefficient"),
-        Parameter("ld2_u1", 0.4, "", "secondary limb darkening, linear coefficient"),
-        Parameter("ld2_u2", 0.25, "", "secondary limb darkening, quadratic coefficient"),
+        Parameter("incl", 89.0, "deg", "orbital inclination", INCLINATION),
+        Parameter("r1", 0.1, "", "primary radius / semi-major axis", POSITIVE),
+        Parameter("r2", 0.08, "", "secondary radius / semi-major axis", POSITIVE),
+        Parameter("sbratio", 0.5, "", "disc-averaged surface brightness, secondary / primary",
+                  NON_NEGATIVE),
+        Parameter("ld1_u1", 0.4, "", "primary limb darkening, linear coefficient",
+                  LIMB_DARKENING_U1),
+        Parameter("ld1_u2", 0.25, "", "primary limb darkening, quadratic coefficient",
+                  LIMB_DARKENING_U2),
+        Parameter("ld2_u1", 0.4, "", "secondary limb darkening, linear coefficient",
+                  LIMB_DARKENING_U1),
+        Parameter("ld2_u2", 0.25, "", "secondary limb darkening, quadratic coefficient",
+                  LIMB_DARKENING_U2),
     )
+
+    period_parameter = "period"
+    epoch_parameter = "t0"
 
     def __post_init__(self):
         if self.ld_law not in _LD_LAWS:
@@ -357,6 +373,16 @@ class EclipsingBinary(ParameterizedModel):
         times = np.asarray(times, dtype=float)
         shape = times.shape
         separation, los = self.sky_positions(values, times.ravel())
+        _, weight, hidden = self._eclipsed_light(p, separation, los)
+        return (1.0 - weight * hidden).reshape(shape)
+
+    def _eclipsed_light(self, p: dict[str, float], separation: np.ndarray,
+                        los: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Which star is behind, its share of the light, and the fraction of it hidden.
+
+        Returns ``primary_hidden`` (the secondary in front), the eclipsed star's
+        luminosity over the total, and the hidden fraction of its flux, per time.
+        """
         lum1 = p["r1"] * p["r1"]  # pi * R^2 * (disc-averaged surface brightness), pi dropped
         lum2 = p["sbratio"] * p["r2"] * p["r2"]
         total = lum1 + lum2
@@ -368,9 +394,8 @@ class EclipsingBinary(ParameterizedModel):
         weight = np.where(primary_hidden, lum1, lum2) / total
         z = separation / radius
         k = occultor / radius
-        flux = np.empty(separation.shape)
-        for lo in range(0, flux.size, _SLAB):
+        hidden = np.empty(separation.shape)
+        for lo in range(0, hidden.size, _SLAB):
             sl = slice(lo, lo + _SLAB)
-            hidden = eclipsed_fraction(z[sl], k[sl], u1[sl], u2[sl], self.resolution)
-            flux[sl] = 1.0 - weight[sl] * hidden
-        return flux.reshape(shape)
+            hidden[sl] = eclipsed_fraction(z[sl], k[sl], u1[sl], u2[sl], self.resolution)
+        return primary_hidden, weight, hidden

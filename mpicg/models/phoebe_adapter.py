@@ -76,6 +76,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..fitting.domain import Domain, as_domain
 from ..fitting.parameters import Parameter, ParameterizedModel
 
 __all__ = ["PhoebeLightCurve", "blackbody_binary", "import_phoebe"]
@@ -206,6 +207,22 @@ def blackbody_binary(*, ld_func: str = "logarithmic",
     return b
 
 
+def _limits_domain(param) -> Domain:
+    """The closed interval of PHOEBE's ``limits`` of a parameter, in its default unit.
+
+    PHOEBE refuses values outside these limits (``set_value`` raises), so they are the
+    domain a fit must stay in; ``None`` ends are unbounded.
+    """
+    unit = param.get_default_unit()
+    ends = []
+    for end in getattr(param, "limits", None) or (None, None):
+        if end is None:
+            ends.append(None)
+        else:
+            ends.append(float(end.to(unit).value) if hasattr(end, "to") else float(end))
+    return as_domain(tuple(ends), f"limits of {param.twig}")
+
+
 def _single_label(labels: list[str], given: str | None, what: str) -> str:
     """``given`` if it is one of ``labels``, else the only label; InputError otherwise."""
     if given is not None:
@@ -287,6 +304,10 @@ class PhoebeLightCurve(ParameterizedModel):
     >>> flux = model([86.0, 1.0], times)  # doctest: +SKIP
     """
 
+    #: PHOEBE's meshes make the fluxes jitter as the parameters move (the triangles another
+    #: star covers change in jumps): finite differences must step well above that.
+    noisy = True
+
     def __init__(self, bundle_factory: Callable[[], Any], twigs: str | Sequence[str], *,
                  dataset: str | None = None, compute: str | None = None,
                  reference_time: float | None = None, invalid: str = "raise",
@@ -317,7 +338,7 @@ class PhoebeLightCurve(ParameterizedModel):
         self.dataset, self.compute = self._labels
         self.parameters = tuple(
             Parameter(twig, float(p.get_value()), p.get_default_unit().to_string(),
-                      f"{p.description} ({p.twig})")
+                      f"{p.description} ({p.twig})", _limits_domain(p))
             for twig, p in zip(self.twigs, self._fit_params, strict=True))
         if reference_time is None:
             reference_time = self._bundle.get_value(qualifier="t0", context="system", unit="d")
@@ -407,6 +428,28 @@ class PhoebeLightCurve(ParameterizedModel):
         factory = getattr(self.bundle_factory, "__qualname__", repr(self.bundle_factory))
         return (f"PhoebeLightCurve({factory}, {list(self.twigs)}, dataset={self.dataset!r}, "
                 f"compute={self.compute!r}, reference_time={self.reference_time!r})")
+
+    def ephemeris(self, values: dict[str, float]) -> tuple[float, float] | None:
+        """The top orbit's period and ``t0_supconj`` (d): fitted values where fitted.
+
+        PHOEBE's mid-eclipse reference is ``t0_supconj`` (superior conjunction of the
+        primary: the primary eclipse). None when the bundle has no orbit.
+        """
+        bundle = self._get_bundle()
+        try:
+            orbit = bundle.hierarchy.get_top()
+            found = {}
+            for qualifier in ("period", "t0_supconj"):
+                param = bundle.get_parameter(qualifier=qualifier, component=orbit,
+                                             context="component")
+                found[qualifier] = param.get_value(unit="d")
+                for twig, fitted in zip(self.twigs, self._fit_params, strict=True):
+                    if fitted.uniquetwig == param.uniquetwig:
+                        found[qualifier] = float(values[twig])
+        except (ValueError, AttributeError, KeyError):  # no orbit (a single star)
+            return None
+        period = float(found["period"])
+        return (period, float(found["t0_supconj"])) if period > 0 else None
 
     # -- the model ------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..fitting.parameters import Parameter, ParameterizedModel
+from ._domains import INCLINATION, POSITIVE, SEMI_MAJOR_AXIS
 
 __all__ = ["TransitModel"]
 
@@ -56,9 +57,9 @@ class TransitModel(ParameterizedModel):
 
     parameters = (
         Parameter("t0", 0.0, "d", "time of mid-transit"),
-        Parameter("rp", 0.1, "", "planet radius / stellar radius"),
-        Parameter("a", 10.0, "", "semi-major axis / stellar radius"),
-        Parameter("inc", 90.0, "deg", "orbital inclination"),
+        Parameter("rp", 0.1, "", "planet radius / stellar radius", POSITIVE),
+        Parameter("a", 10.0, "", "semi-major axis / stellar radius", SEMI_MAJOR_AXIS),
+        Parameter("inc", 90.0, "deg", "orbital inclination", INCLINATION),
     )
 
     def __post_init__(self):
@@ -66,6 +67,12 @@ class TransitModel(ParameterizedModel):
             raise ValueError(f"`period` must be > 0; got {self.period!r}")
         if not (isinstance(self.resolution, int) and self.resolution >= 1):
             raise ValueError(f"`resolution` must be an integer >= 1; got {self.resolution!r}")
+
+    epoch_parameter = "t0"
+
+    def ephemeris(self, values: dict[str, float]) -> tuple[float, float] | None:
+        """The period (a setting of this model) and ``t0``."""
+        return float(self.period), float(values["t0"])
 
     def _grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n_r, n_theta = self.resolution, 2 * self.resolution

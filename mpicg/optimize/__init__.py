@@ -24,6 +24,14 @@ from ._checks import (
 from .cg import MESSAGES, CGOutcome, CGState, cg_iteration, initial_state, run_cg, vecnorm
 from .driver import LOG, STOPPED_BY_CALLBACK, minimize_cg
 from .finite_differences import EPSILON, FiniteDifference, gradient_rule
+from .hessian import (
+    Hessian,
+    curvature_from_values,
+    curvature_points,
+    hessian_from_values,
+    hessian_points,
+    invert_hessian,
+)
 from .linesearch import LineSearchError, strong_wolfe_search
 from .objective import BatchedObjective, BatchEvaluator, ValueAndGradient
 from .result import OptimizeResult, OptimizeWarning, warn_unsuccessful
@@ -40,6 +48,7 @@ __all__ = [
     "CGOutcome",
     "CGState",
     "FiniteDifference",
+    "Hessian",
     "InputError",
     "LineSearchError",
     "OptimizeResult",
@@ -54,8 +63,13 @@ __all__ = [
     "check_norm",
     "check_step",
     "check_x0",
+    "curvature_from_values",
+    "curvature_points",
     "gradient_rule",
+    "hessian_from_values",
+    "hessian_points",
     "initial_state",
+    "invert_hessian",
     "minimize_cg",
     "objective_value",
     "run_cg",

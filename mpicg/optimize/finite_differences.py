@@ -16,6 +16,13 @@ returned values. The step rules are those users know from scipy:
 In every rule the divisor is the step as the arithmetic actually made it, ``(x + h) - x``,
 not the nominal ``h``; and a step that vanishes in ``x + h`` (x huge, or a relative step at
 x = 0) is replaced by the default relative one, so no column is ever divided by zero.
+
+A rule may be given bounds (``lower``, ``upper``: a named fit's parameter domains and prior
+supports). Without them every rule is scipy's, bit for bit. With them, no point leaves the
+box: a forward step that would cross a bound is taken backwards, and a central difference
+whose one side would cross becomes the one-sided second-order difference
+``(-3 f(x) + 4 f(x + h) - f(x + 2h)) / (2h)`` towards the other side, as scipy's
+``approx_derivative`` does with ``bounds``. The number of points per gradient is unchanged.
 """
 
 from __future__ import annotations
@@ -57,11 +64,41 @@ class FiniteDifference:
     rel_step : float or ndarray, optional
         The relative step (``h = rel_step * sign(x) * |x|``) of ``'2-point'``/``'3-point'``,
         or of the parameters whose ``abs_step`` is NaN; None for the default.
+    lower, upper : ndarray, optional
+        Closed bounds no point may cross (``-inf``/``inf`` where there is none); None for
+        none (scipy's rules).
     """
 
     method: str = "forward"
     abs_step: float | np.ndarray | None = None
     rel_step: float | np.ndarray | None = None
+    lower: np.ndarray | None = None
+    upper: np.ndarray | None = None
+
+    def _inside(self, values: np.ndarray) -> np.ndarray:
+        inside = np.ones(values.shape, dtype=bool)
+        if self.lower is not None:
+            inside &= values >= self.lower
+        if self.upper is not None:
+            inside &= values <= self.upper
+        return inside
+
+    def directions(self, x: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """Per parameter: 0 for a central difference, +1 or -1 for a one-sided one.
+
+        Only central rules with bounds are ever one-sided: towards the side where both
+        ``x + h`` and ``x + 2h`` stay inside when ``x - h`` or ``x + h`` would not.
+        """
+        side = np.zeros(x.shape, dtype=int)
+        if self.method not in _CENTRAL or (self.lower is None and self.upper is None):
+            return side
+        h = np.abs(h)
+        blocked = ~(self._inside(x - h) & self._inside(x + h))
+        forward_fits = self._inside(x + 2 * h)
+        backward_fits = self._inside(x - 2 * h)
+        side[blocked & forward_fits] = 1
+        side[blocked & ~forward_fits & backward_fits] = -1
+        return side
 
     def steps(self, x: np.ndarray) -> np.ndarray:
         """The step for each parameter at ``x`` (one float per parameter)."""
@@ -75,17 +112,24 @@ class FiniteDifference:
         else:
             h = self.rel_step * _sign(x) * np.abs(x)
         # A step lost in x + h (x huge, or x == 0 with a relative step) would divide by 0.
-        return np.where((x + h) - x == 0, default, h)
+        h = np.where((x + h) - x == 0, default, h)
+        if self.method not in _CENTRAL and (self.lower is not None or self.upper is not None):
+            # A forward step that would leave the box goes backwards instead.
+            h = np.where(~self._inside(x + h) & self._inside(x - h), -h, h)
+        return h
 
     def points(self, x: np.ndarray, h: np.ndarray) -> np.ndarray:
         """The perturbed points, one row each, in the order :meth:`gradient` expects."""
         n = x.size
         if self.method in _CENTRAL:
-            # Rows alternate x - h_i e_i, x + h_i e_i.
+            # Rows alternate x - h_i e_i, x + h_i e_i (one-sided: x + d h_i e_i,
+            # x + 2 d h_i e_i).
+            side = self.directions(x, h)
             pts = np.repeat(x[np.newaxis, :], 2 * n, axis=0)
             idx = np.arange(n)
-            pts[2 * idx, idx] = x - h
-            pts[2 * idx + 1, idx] = x + h
+            step = np.abs(h) * side
+            pts[2 * idx, idx] = np.where(side == 0, x - h, x + step)
+            pts[2 * idx + 1, idx] = np.where(side == 0, x + h, x + 2 * step)
             return pts
         pts = np.repeat(x[np.newaxis, :], n, axis=0)
         pts[np.arange(n), np.arange(n)] = x + h
@@ -98,7 +142,13 @@ class FiniteDifference:
         with np.errstate(invalid="ignore", over="ignore"):
             if self.method in _CENTRAL:
                 lower, upper = values[0::2], values[1::2]
-                return (upper - lower) / ((x + h) - (x - h))
+                central = (upper - lower) / ((x + h) - (x - h))
+                side = self.directions(x, h)
+                if not side.any():
+                    return central
+                step = np.abs(h) * np.where(side == 0, 1, side)  # no 0/0 where unused
+                one_sided = (-3 * f0 + 4 * lower - upper) / (2 * ((x + step) - x))
+                return np.where(side == 0, central, one_sided)
             return (values - f0) / ((x + h) - x)
 
 

@@ -1,0 +1,162 @@
+"""Uncertainties at the optimum: the covariance from the Hessian of ``-ln p``.
+
+Near its minimum ``-ln p`` is about quadratic, ``1/2 (x - x*)^T H (x - x*)``, and the
+posterior about Gaussian with covariance ``H^-1`` (the Laplace approximation; with a plain
+chi-square and a model linear in ``x``, ``H = X^T W X`` and ``H^-1`` is exactly the
+least-squares covariance). ``H`` comes from central second differences
+(:mod:`mpicg.optimize.hessian`) in variables scaled by about one σ, with steps of a tenth
+of a σ (a whole σ for a noisy model, far above its jitter): all 2n^2 + 1 points in one
+batch, shared over the ranks like a gradient. When a step turns out far from that fraction
+of the σ along its parameter (outside half to twice), the Hessian is measured again with
+steps of that fraction: a second batch. Steps shrink to stay inside the domains and prior
+supports.
+
+The first batch also holds 2n points of a central-difference gradient with a small step
+(a hundredth of a σ; half a σ for a noisy model, whose jitter the step must rise above):
+with the covariance it gives the Newton step ``-H^-1 g`` to the minimum, which the
+diagnosis uses. (The CG's own last gradient would not do: its wider steps are biased where
+the valley is curved, and the inverse Hessian amplifies a bias along a correlated pair's
+degenerate direction many times.)
+
+A Hessian that is not positive definite means the point is not a minimum (or the model is
+too noisy at these steps): then there are no numbers, and the solution says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..optimize import FiniteDifference, hessian_from_values, hessian_points, invert_hessian
+from .scaling import HESSIAN_STEP, Scaling
+
+__all__ = ["Uncertainties", "estimate_uncertainties"]
+
+# A Hessian step within these factors of the σ it finds along its parameter is kept.
+_STEP_ACCEPT = (0.5, 2.0)
+# Steps are kept this far inside the bounds (a fraction of the room left).
+_ROOM = 0.99
+
+
+@dataclass(frozen=True)
+class Uncertainties:
+    """The curvature of ``-ln p`` at a solution and what follows from it.
+
+    Attributes
+    ----------
+    positive_definite : bool
+        Whether the Hessian is positive definite (a minimum); the arrays below are None
+        when it is not.
+    covariance : ndarray, shape (n, n) or None
+        ``H^-1``, in the parameters' units.
+    sigma : ndarray, shape (n,) or None
+        ``sqrt(diag(covariance))``.
+    correlation : ndarray, shape (n, n) or None
+        ``covariance_ij / (sigma_i sigma_j)``.
+    gradient : ndarray, shape (n,)
+        The central gradient with the small steps of the first batch, in the parameters'
+        units.
+    newton_step : ndarray, shape (n,) or None
+        ``-H^-1 g``: where the minimum of the quadratic lies from the solution, in the
+        parameters' units.
+    hessian : ndarray, shape (n, n)
+        ``H`` in the parameters' units (NaN where a value was not finite).
+    steps : ndarray, shape (n,)
+        The steps of the last batch, in the parameters' units.
+    nfev : int
+        Model evaluations (not counted in the fit's ``nfev``).
+    rounds : int
+        Batches (1 or 2).
+    """
+
+    positive_definite: bool
+    covariance: np.ndarray | None
+    sigma: np.ndarray | None
+    correlation: np.ndarray | None
+    gradient: np.ndarray
+    newton_step: np.ndarray | None
+    hessian: np.ndarray
+    steps: np.ndarray
+    nfev: int
+    rounds: int
+
+
+def _steps_inside(u: np.ndarray, wanted: np.ndarray, lower: np.ndarray,
+                  upper: np.ndarray) -> np.ndarray:
+    room = np.minimum(upper - u, u - lower)
+    return np.minimum(wanted, _ROOM * room)
+
+
+def estimate_uncertainties(evaluate: Callable[[np.ndarray], np.ndarray], u: np.ndarray,
+                           scaling: Scaling, lower: np.ndarray, upper: np.ndarray,
+                           step: float = HESSIAN_STEP[False],
+                           gradient_step: float = 1e-2) -> Uncertainties:
+    """The covariance at ``u`` (scaled variables) from a finite-difference Hessian.
+
+    Parameters
+    ----------
+    evaluate : callable
+        ``evaluate(points) -> values`` of ``-ln p`` in scaled variables (one collective
+        round per call).
+    u : ndarray, shape (n,)
+        The solution, in scaled variables.
+    scaling : Scaling
+        The map to the parameters' units.
+    lower, upper : ndarray, shape (n,)
+        Closed bounds (scaled variables) no point may cross.
+    step : float
+        The Hessian's step, in σ along each parameter (the first batch's in scaled
+        variables).
+    gradient_step : float
+        The step of the central gradient (scaled variables).
+
+    Returns
+    -------
+    Uncertainties
+        In the parameters' units.
+    """
+    n = u.size
+    h = _steps_inside(u, np.full(n, float(step)), lower, upper)
+    small = _steps_inside(u, np.full(n, float(gradient_step)), lower, upper)
+    gradient_rule = FiniteDifference("central", abs_step=small)
+    nfev = rounds = 0
+    for attempt in range(2):
+        points = hessian_points(u, h)
+        if attempt == 0:
+            points = np.vstack([points, gradient_rule.points(u, small)])
+        values = np.asarray(evaluate(points), dtype=float)
+        nfev += len(points)
+        rounds += 1
+        if attempt == 0:
+            n_hessian = 2 * n * n + 1
+            gradient_u = gradient_rule.gradient(u, small, values[0], values[n_hessian:])
+            values = values[:n_hessian]
+        hess = hessian_from_values(u, h, values)
+        diagonal = np.diag(hess.matrix)
+        if attempt == 1 or not np.all(diagonal > 0):
+            break
+        along = 1.0 / np.sqrt(diagonal)  # the σ along each parameter, the others fixed
+        ratio = h / (step * along)
+        if np.all((ratio >= _STEP_ACCEPT[0]) & (ratio <= _STEP_ACCEPT[1])):
+            break
+        wanted = _steps_inside(u, step * along, lower, upper)
+        if np.array_equal(wanted, h):
+            break
+        h = wanted
+    s = scaling.scale
+    outer = s[:, np.newaxis] * s[np.newaxis, :]
+    hessian_x = hess.matrix / outer
+    inverse = invert_hessian(hess.matrix)
+    gradient = gradient_u / s
+    if inverse is None:
+        return Uncertainties(False, None, None, None, gradient, None, hessian_x, h * s, nfev,
+                             rounds)
+    covariance = inverse * outer
+    sigma = np.sqrt(np.diag(covariance))
+    correlation = covariance / (sigma[:, np.newaxis] * sigma[np.newaxis, :])
+    np.fill_diagonal(correlation, 1.0)
+    newton = -(covariance @ gradient)
+    return Uncertainties(True, covariance, sigma, correlation, gradient, newton, hessian_x,
+                         h * s, nfev, rounds)

@@ -1,0 +1,51 @@
+"""Scaled named fits and their uncertainties under MPI: the serial bits on every rank count."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mpi4py import MPI
+
+import mpicg
+from mpicg.models import BatmanTransit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from _linear import START, Polynomial, data, exact
+
+comm = MPI.COMM_WORLD
+NAMES = ["c0", "c1", "c2"]
+T, F, S = data()
+
+
+@pytest.mark.mpi(min_size=1)
+def test_linear_covariance_under_mpi_is_the_serial_one_and_the_least_squares_one():
+    # Acceptance: covariance = (X^T W X)^-1 within 1 %, with the same bits for any number
+    # of ranks (the scales' probes and the Hessian's points are shared out like gradients).
+    options = {"fit_parameters": NAMES, "initial_values": START, "gtol": 1e-4}
+    par = mpicg.optimizer_cg(Polynomial(), T, F, S, block_size=47, **options)
+    ser = mpicg.optimizer_cg(Polynomial(), T, F, S, block_size=47, comm=MPI.COMM_SELF,
+                             **options)
+    assert par.n_ranks == comm.Get_size()
+    assert par.covariance.tobytes() == ser.covariance.tobytes()
+    assert par.x.tobytes() == ser.x.tobytes()
+    assert par.scales == ser.scales
+    assert par.diagnosis == ser.diagnosis
+    assert (par.nfev, par.nfev_scales, par.nfev_uncertainties) == (
+        ser.nfev, ser.nfev_scales, ser.nfev_uncertainties)
+    _, covariance = exact(T, F, S)
+    norm = np.sqrt(np.outer(np.diag(covariance), np.diag(covariance)))
+    assert np.max(np.abs(par.covariance - covariance) / norm) < 0.01
+    assert len(set(comm.allgather(par.covariance.tobytes()))) == 1
+
+
+@pytest.mark.mpi(min_size=1)
+def test_a_not_converged_fit_says_the_same_on_every_rank():
+    model = BatmanTransit()
+    t = np.linspace(-0.1, 0.1, 200)
+    flux = 1.0 + 1e-3 * (np.abs(t) < 0.05) + np.random.default_rng(0).normal(0, 1e-3, t.size)
+    sol = mpicg.optimizer_cg(model, t, flux, np.full(t.size, 1e-3), fit_parameters=["rp"],
+                             initial_values={"rp": 0.05})
+    assert not sol.converged
+    assert sol.diagnosis.parameters == ["rp"]
+    assert len(set(comm.allgather(str(sol.diagnosis)))) == 1

@@ -1,0 +1,203 @@
+"""Uncertainties at the optimum, and the diagnosis, of named fits (optimizer_cg)."""
+
+import json
+
+import numpy as np
+import pytest
+from _linear import START, Polynomial, data, exact
+
+import mpicg
+from mpicg.fitting.diagnosis import NOT_CONVERGED, WITHIN_NOISE, Edge, diagnose
+from mpicg.fitting.uncertainties import Uncertainties
+from mpicg.models import BatmanTransit
+from mpicg.priors import Gaussian
+
+NAMES = ["c0", "c1", "c2"]
+T, F, S = data()
+BEST, COVARIANCE = exact(T, F, S)
+SIGMA = np.sqrt(np.diag(COVARIANCE))
+
+
+def fit(**kw):
+    options = {"fit_parameters": NAMES, "initial_values": START, "gtol": 1e-4} | kw
+    return mpicg.optimizer_cg(Polynomial(), T, F, S, **options)
+
+
+@pytest.fixture(scope="module")
+def solution():
+    return fit()
+
+
+def relative_error(found, expected):
+    """The largest error of a covariance, relative to sqrt(C_ii C_jj)."""
+    norm = np.sqrt(np.outer(np.diag(expected), np.diag(expected)))
+    return float(np.max(np.abs(found - expected) / norm))
+
+
+def test_covariance_of_a_linear_model_is_the_least_squares_one(solution):
+    # Acceptance: (X^T W X)^-1 within 1 %.
+    assert solution.diagnosis.verdict == "converged", solution.diagnosis
+    assert relative_error(solution.covariance, COVARIANCE) < 0.01
+    np.testing.assert_allclose([solution.uncertainties[k] for k in NAMES], SIGMA, rtol=0.01)
+    expected_corr = COVARIANCE / np.outer(SIGMA, SIGMA)
+    np.testing.assert_allclose(solution.correlation, expected_corr, atol=0.01)
+    assert np.all(np.abs(solution.x - BEST) < 1e-3 * SIGMA)
+    # the Hessian's evaluations are counted apart from the fit's: 2 n^2 + 1 and 2 n more
+    assert solution.nfev_uncertainties in (2 * 9 + 1 + 6, 2 * (2 * 9 + 1) + 6)
+    assert solution.nfev_scales >= 2 * 3 + 1
+
+
+def test_a_prior_adds_its_curvature():
+    width = SIGMA[0] / 2
+    sol = fit(priors={"c0": Gaussian(1.0, width)})
+    expected = np.linalg.inv(np.linalg.inv(COVARIANCE) + np.diag([1 / width**2, 0, 0]))
+    assert relative_error(sol.covariance, expected) < 0.01
+
+
+def test_solution_json_keeps_covariance_uncertainties_and_correlation(solution, tmp_path):
+    path = solution.save(tmp_path / "solution.json")
+    saved = json.loads(path.read_text())
+    assert np.array(saved["covariance"]).shape == (3, 3)
+    assert set(saved["uncertainties"]) == set(NAMES)
+    assert np.array(saved["correlation"]).shape == (3, 3)
+    assert saved["diagnosis"]["verdict"] == "converged"
+    loaded = mpicg.load_solution(path)
+    assert loaded == solution
+    assert np.array_equal(loaded.covariance, solution.covariance)
+    text = solution.summary()
+    assert "diagnosis: converged" in text
+    assert " ± " in text
+    assert "1/d^2" in text  # units
+
+
+def test_an_old_solution_without_uncertainties_still_loads(solution):
+    old = solution.to_dict()
+    for key in ("diagnosis", "scales", "scale_sources", "uncertainties", "covariance",
+                "correlation", "nfev_scales", "nfev_uncertainties", "uncertainties_note"):
+        del old[key]
+    loaded = mpicg.load_solution(old)
+    assert loaded.uncertainties is None
+    assert loaded.covariance is None
+    assert not loaded.converged  # no diagnosis: nothing to vouch for it
+
+
+def test_uncertainties_can_be_switched_off(solution):
+    sol = fit(uncertainties=False)
+    assert sol.uncertainties is None
+    assert sol.covariance is None
+    assert sol.nfev_uncertainties == 0
+    assert "switched off" in sol.uncertainties_note
+    assert sol.x.tobytes() == solution.x.tobytes()  # the fit itself is the same
+    assert sol.nfev == solution.nfev
+
+
+@pytest.mark.parametrize(("gtol", "verdict"), [(1.0, NOT_CONVERGED), (0.01, "converged")])
+def test_the_diagnosis_measures_how_far_a_loose_gtol_stopped(gtol, verdict):
+    # The distance to the minimum it reports (the Newton step -H^-1 g, in sigma) is the
+    # distance to the exact least-squares solution: gtol = 1 stops early here, almost a
+    # sigma away along c1, and the diagnosis says so.
+    sol = fit(gtol=gtol)
+    offset = np.abs(sol.x - BEST) / SIGMA
+    reason = sol.diagnosis.reason
+    assert sol.diagnosis.verdict == verdict, reason
+    assert (offset.max() < 0.1) == (verdict == "converged")
+    key = "the minimum is " if verdict == NOT_CONVERGED else "the minimum is within "
+    reported = float(reason.split(key)[1].split(" σ")[0])
+    assert reported == pytest.approx(offset.max(), rel=0.05)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_radius_pushed_against_its_domain_is_diagnosed_by_name(seed):
+    # A transit model fitted to a light curve that brightens where the transit would be:
+    # the best depth is negative, the best radius the edge of its domain (0, inf). Without
+    # priors the fit must neither leave the domain nor call it a success (the issue: a
+    # transit fitted without priors ended with "success" at rp = -0.064).
+    t = np.linspace(-0.1, 0.1, 200)
+    flux = (1.0 + 1e-3 * (np.abs(t) < 0.05)
+            + np.random.default_rng(seed).normal(0.0, 1e-3, t.size))
+    sol = mpicg.optimizer_cg(BatmanTransit(), t, flux, np.full(t.size, 1e-3),
+                             fit_parameters=["rp"], initial_values={"rp": 0.05})
+    assert 0 < sol.fitted_values["rp"] < 1e-3
+    assert sol.diagnosis.verdict == NOT_CONVERGED
+    assert sol.diagnosis.parameters == ["rp"]
+    assert "is at the lower edge of its domain (0, inf)" in sol.diagnosis.reason
+    assert not sol.converged
+
+
+@pytest.mark.parametrize("seed", [0, 1, 3])
+def test_an_edge_on_transit_is_diagnosed_at_the_inclination_edge(seed):
+    # Data at inc = 90 deg: for these noise draws the best fit is edge-on, the edge of the
+    # domain [0, 90]; the fit gets there without leaving the domain and says so.
+    model = mpicg.fitting.WithValues(BatmanTransit(), (("inc", 90.0),))
+    t = np.linspace(-0.1, 0.1, 200)
+    flux = (model(np.array(list(model.defaults.values())), t)
+            + np.random.default_rng(seed).normal(0.0, 1e-3, t.size))
+    sol = mpicg.optimizer_cg(model, t, flux, np.full(t.size, 1e-3),
+                             fit_parameters=["rp", "a", "inc"], initial_values={"inc": 88.5})
+    assert 89.99 < sol.fitted_values["inc"] <= 90.0
+    assert sol.diagnosis.verdict == NOT_CONVERGED
+    assert sol.diagnosis.parameters == ["inc"]
+    assert "upper edge of its domain [0, 90]" in sol.diagnosis.reason
+
+
+def test_50_refits_to_renoised_light_curves_spread_as_sigma_says():
+    # Acceptance: a light-curve fit's sigma agrees within 20 % with the spread of 50 fits
+    # to re-noised data (benchmarks/uncertainty_calibration.py does 200 and an emcee run).
+    model = mpicg.fitting.WithValues(BatmanTransit(), (("inc", 87.13),))  # b = 0.5
+    names = ["t0", "rp", "a", "inc"]
+    t = np.linspace(-0.12, 0.12, 400)
+    clean = model(np.array(list(model.defaults.values())), t)
+    noise = 5e-4
+    rng = np.random.default_rng(0)
+    fitted, sigmas = [], []
+    for _ in range(50):
+        flux = clean + rng.normal(0.0, noise, t.size)
+        sol = mpicg.optimizer_cg(model, t, flux, np.full(t.size, noise), fit_parameters=names,
+                                 gtol=1e-3)
+        assert sol.uncertainties is not None, sol.diagnosis
+        fitted.append(sol.x)
+        sigmas.append([sol.uncertainties[k] for k in names])
+    spread = np.std(fitted, axis=0, ddof=1)
+    ratio = np.median(sigmas, axis=0) / spread
+    assert np.all(np.abs(ratio - 1) < 0.2), dict(zip(names, ratio.round(3), strict=True))
+
+
+# -- the diagnosis on its own -------------------------------------------------------------
+
+def _uncertainties(positive_definite=True, newton=(0.0, 0.0)):
+    cov = np.diag([0.04, 0.01]) if positive_definite else None
+    return Uncertainties(positive_definite, cov, None if cov is None else np.sqrt(np.diag(cov)),
+                         None if cov is None else np.eye(2), np.zeros(2),
+                         None if cov is None else np.array(newton), np.eye(2), np.ones(2),
+                         9, 1)
+
+
+def _diagnose(status=0, x=(0.5, 3.0), uncertainties=None, edges=((), ()), **kw):
+    return diagnose(status=status, names=["a", "b"], x=np.array(x), units={"a": "deg"},
+                    edges=[list(e) for e in edges], scale=np.array([0.1, 0.1]), gnorm=1e-6,
+                    gtol=1e-5, maxiter=50, uncertainties=uncertainties, **kw)
+
+
+@pytest.mark.parametrize(("kwargs", "verdict", "words"), [
+    ({}, "converged", "below gtol"),
+    ({"uncertainties": _uncertainties()}, "converged", "within 0 σ"),
+    ({"status": 1, "uncertainties": _uncertainties()}, NOT_CONVERGED, "maxiter = 50"),
+    ({"status": 3}, NOT_CONVERGED, "NaN"),
+    ({"status": 99}, NOT_CONVERGED, "callback"),
+    ({"uncertainties": _uncertainties(False)}, NOT_CONVERGED, "not positive definite"),
+    ({"status": 2, "uncertainties": _uncertainties(newton=(0.01, 0.005))}, WITHIN_NOISE,
+     "at most 0.05 σ"),
+    ({"status": 2, "uncertainties": _uncertainties(newton=(0.1, 0.0))}, NOT_CONVERGED,
+     "0.5 σ away in a"),
+    ({"status": 2}, NOT_CONVERGED, "no Hessian"),
+    ({"x": (0.0, 3.0), "edges": ([Edge(0.0, "lower", "domain [0, 90]")], ())},
+     NOT_CONVERGED, "a = 0 deg is at the lower edge of its domain [0, 90]"),
+    ({"status": 2, "x": (0.3, 3.0), "uncertainties": _uncertainties(newton=(-0.5, 0.0)),
+      "edges": ([Edge(0.0, "lower", "prior Uniform(low=0.0, high=1.0)")], ())},
+     NOT_CONVERGED, "stopped 0.3 deg from the lower edge of its prior"),
+])
+def test_diagnosis(kwargs, verdict, words):
+    found = _diagnose(**kwargs)
+    assert found.verdict == verdict
+    assert words in found.reason
+    assert found.converged == (verdict != NOT_CONVERGED)
