@@ -22,10 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _jobs import finish, mpicg, start
+from _jobs import finish, mpicg, start, write_slow_demo_job
 from _mpirun import Job, mpirun_path, run_mpi, run_script
 
-from mpicg.cli.demo import write_demo_job
 from mpicg.cli.history import read_history
 
 RANKS = (2, 3)
@@ -136,7 +135,7 @@ class Outcome:
 
 def _concurrent(n: int, directory: Path) -> Outcome:
     """Two fits on one output directory: the second is refused, naming the first."""
-    write_demo_job(directory, n_times=600)
+    write_slow_demo_job(directory, n_times=300, delay=0.01)
     first = start([mpirun_path(), "-n", str(n), sys.executable, "-m", "mpicg", "fit",
                    "job.toml"], cwd=directory)
     rows = directory / "history.partial.csv"

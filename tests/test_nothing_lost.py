@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from _jobs import bits, finish, mpicg, start, wait_for_rows
+from _jobs import bits, finish, mpicg, start, wait_for_rows, write_slow_demo_job
 from _mpirun import mpirun_path
 from test_failure_matrix import line_job
 
@@ -26,7 +26,7 @@ from mpicg.cli.demo import write_demo_job
 from mpicg.cli.history import read_history
 from mpicg.fitting.checkpoint import load_checkpoint
 
-SMALL = 300  # demo observations: a fit of 160 iterations, about 2 s serially
+SMALL = 300  # demo observations: a fit of some 35 iterations, under a second serially
 
 
 def files(directory: Path) -> dict[str, bytes]:
@@ -42,7 +42,7 @@ def wait_until(predicate, timeout: float, what: str) -> None:
 
 
 def test_a_stopped_fit_keeps_the_previous_solution_until_its_own_exists(tmp_path):
-    write_demo_job(tmp_path, n_times=SMALL)
+    write_slow_demo_job(tmp_path, n_times=SMALL, delay=0.005)
     first = mpicg("fit", "job.toml", cwd=tmp_path)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr
     before = files(tmp_path)
@@ -78,7 +78,7 @@ def test_resume_with_a_higher_maxiter_ends_as_the_longer_fit(tmp_path):
     for directory in (reference, work):
         write_demo_job(directory, n_times=SMALL)
     text = (work / "job.toml").read_text()
-    (work / "job.toml").write_text(text.replace("gtol = 0.1", "gtol = 0.1\nmaxiter = 5"))
+    (work / "job.toml").write_text(text.replace("[fit]\n", "[fit]\nmaxiter = 5\n"))
     done = mpicg("fit", "job.toml", cwd=work)
     assert done.returncode == 4, done.stdout[-2000:] + done.stderr  # written, not converged
     assert json.loads((work / "solution.json").read_text())["status"] == 1
@@ -91,7 +91,7 @@ def test_resume_with_a_higher_maxiter_ends_as_the_longer_fit(tmp_path):
 
 @pytest.mark.parametrize("how", ["mpicg stop", "kill"])
 def test_a_detached_fit_stops_cleanly_on_every_rank(tmp_path, how):
-    write_demo_job(tmp_path, n_times=1200)
+    write_slow_demo_job(tmp_path, n_times=SMALL, delay=0.02)
     done = mpicg("fit", "job.toml", "--detach", "-n", "2", cwd=tmp_path, timeout=60)
     assert done.returncode == 0, done.stderr
     record = json.loads((tmp_path / "detached.json").read_text())
