@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from _jobs import bits, copy_job, finish, mpicg, start, wait_for_rows
+from _jobs import bits, copy_job, finish, mpicg, start, wait_for_rows, write_slow_demo_job
 from _mpirun import ROOT, mpirun_path
 
 from mpicg.cli.demo import write_demo_job
@@ -185,8 +185,8 @@ def test_slurm_script_gives_up_after_max_resubmits(tmp_path, stubs):
 
 def test_pbs_script_stops_before_the_wall_time_and_resubmits(tmp_path, stubs):
     env, log = stubs
-    # Big enough that the fit is still running when the script's timeout fires.
-    write_demo_job(tmp_path, n_times=12000)
+    # Slow enough that the fit is still running when the script's timeout fires.
+    write_slow_demo_job(tmp_path, n_times=300, delay=0.03)
     # Wall time 5 min 15 s less the 300 s margin: USR1 after 15 s.
     assert submit(tmp_path, env, "--scheduler", "pbs", "--dry-run", "-n", "2",
                   "--time", "00:05:15").returncode == 0

@@ -34,6 +34,7 @@ DEFAULT_HANDSHAKE_TIMEOUT = 300.0
 TIMEOUT_VARIABLE = "MPICG_HANDSHAKE_TIMEOUT"
 
 _exit = os._exit  # the real one, even while a guard (launcher.guard_exits) replaces it
+_SAY_GRACE = 0.25  # seconds between a message and the abort that ends the job
 _TAG = 31_415  # the handshake's messages; no other mpicg message is point-to-point
 _calls: dict[int, int] = {}  # communicator handle -> collective calls made so far
 _LEFT = -1  # in place of a call number: this rank's process is ending
@@ -96,6 +97,7 @@ def abort_job(comm, code: int) -> None:
     MPICH's ``MPI_Abort`` was seen to return when a peer had already finalized; the job
     must end anyway, and this rank with it.
     """
+    time.sleep(_SAY_GRACE)  # let the launcher pass our last words on before it ends all
     try:
         comm.Abort(code)
     finally:

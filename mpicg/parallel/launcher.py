@@ -154,10 +154,9 @@ def _abort_world(code: int) -> None:
         except Exception:  # no usable MPI: the plain exit is all we can do
             return
     if mpi is not None and mpi.Is_initialized() and not mpi.Is_finalized():
-        try:
-            mpi.COMM_WORLD.Abort(code)
-        finally:  # MPI_Abort may return (a peer already finalized): end this rank anyway
-            os._exit(code)
+        from .handshake import abort_job
+
+        abort_job(mpi.COMM_WORLD, code)
 
 
 def _with_rank(text: str) -> str:
@@ -228,6 +227,7 @@ def guard_exits(comm):
                 f"mpicg: rank {rank} called os._exit({code}) during a collective fit; "
                 "every rank stops\n"))
             sys.stderr.flush()
+            time.sleep(0.25)  # let the launcher pass the message on before it ends all
             try:
                 comm.Abort(EXIT_FAILURE)
             finally:  # should MPI_Abort return
