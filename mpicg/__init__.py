@@ -12,7 +12,13 @@ mpi4py), :mod:`mpicg.fitting` (problems, named parameters, priors, solutions, ch
 """
 
 from . import priors
-from .errors import FitAborted, InputError, RankError, RemoteEvaluationError
+from .errors import (
+    FitAborted,
+    InputError,
+    RankError,
+    RemoteEvaluationError,
+    optimize_warning_class,
+)
 from .fitting import (
     Domain,
     Parameter,
@@ -25,7 +31,7 @@ from .fitting import (
     load_solution,
     optimizer_cg,
 )
-from .optimize import OptimizeResult, OptimizeWarning
+from .optimize import OptimizeResult
 from .parallel import start_mpi
 from .scipy_api import fmin_cg, minimize
 
@@ -36,6 +42,15 @@ __version__ = "0.1.0"
 # and so that an uncaught exception anywhere (in mpicg or in the user's script) ends the
 # whole job instead of leaving the other ranks waiting for ever. Serially: nothing happens.
 start_mpi()
+
+
+def __getattr__(name: str):
+    # scipy's OptimizeWarning when scipy can be imported (mpicg.errors), looked up when asked
+    # for, so that `import mpicg` does not import scipy.
+    if name == "OptimizeWarning":
+        return optimize_warning_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Domain",

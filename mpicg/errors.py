@@ -1,4 +1,4 @@
-"""The errors mpicg raises, and the exit codes they map to.
+"""The errors and warnings mpicg raises, and the exit codes they map to.
 
 A collective call (a fit, a verdict on a set-up step) that fails raises the same error on
 every rank, so that code catching it (a pipeline going on to its next light curve) does the
@@ -11,10 +11,12 @@ from __future__ import annotations
 
 # Defined in the optimizer, the lowest layer, which imports nothing of mpicg's but itself.
 from .optimize._checks import InputError
+from .optimize.result import OwnOptimizeWarning, use_warning_class
 
 __all__ = ["EXIT_FAILURE", "EXIT_INPUT", "EXIT_INTERRUPTED", "EXIT_NOT_CONVERGED", "EXIT_OK",
            "FitAborted", "InputError", "RankError", "RemoteEvaluationError", "exit_code_of",
-           "is_collective", "is_copy", "mark_collective", "mark_copy"]
+           "is_collective", "is_copy", "mark_collective", "mark_copy",
+           "optimize_warning_class"]
 
 #: A solution was written and the fit converged.
 EXIT_OK = 0
@@ -28,6 +30,29 @@ EXIT_INPUT = 2
 EXIT_NOT_CONVERGED = 4
 #: Stopped by a signal (SIGTERM, SIGUSR1, SIGINT); resume from the progress file (EX_TEMPFAIL).
 EXIT_INTERRUPTED = 75
+
+_WARNING_CLASS: list = []
+
+
+def optimize_warning_class() -> type[Warning]:
+    """The class of mpicg's optimize warnings: ``scipy.optimize.OptimizeWarning`` if scipy imports.
+
+    So that ``warnings.simplefilter("error", OptimizeWarning)``, written for scipy, catches
+    mpicg's warnings too. Without scipy it is mpicg's own
+    :class:`~mpicg.optimize.result.OwnOptimizeWarning` (a ``UserWarning``). scipy is
+    imported on the first call only (when a warning is given or ``mpicg.OptimizeWarning`` is
+    looked up), not by ``import mpicg``: every MPI rank imports mpicg.
+    """
+    if not _WARNING_CLASS:
+        try:
+            from scipy.optimize import OptimizeWarning
+        except Exception:  # not installed, or broken: mpicg needs no scipy
+            OptimizeWarning = OwnOptimizeWarning
+        _WARNING_CLASS.append(OptimizeWarning)
+    return _WARNING_CLASS[0]
+
+
+use_warning_class(optimize_warning_class)
 
 
 class RankError(RuntimeError):

@@ -79,7 +79,8 @@ def detach(job_file, ranks: int | None = None, resume_if_stopped: bool = False,
         cannot be written or is in use, no ``mpirun`` for several ranks.
     """
     job = load_job(job_file)
-    check_job(job)  # everything the fit would reject before its first evaluation
+    if job.phoebe is None:  # a bundle is read by the fit itself (PHOEBE takes seconds)
+        check_job(job)  # everything the fit would reject before its first evaluation
     out = prepare_directory(job.output)
     with OutputLock(out, "mpicg fit --detach (checking the job)"):
         pass  # in use by another fit: InputError naming it (the fit takes the lock itself)

@@ -229,13 +229,20 @@ def run_fit(job: Job, *, resume_from: Path | None = None, maxiter: int | None = 
     InputError
         Bad input, on every rank (rank 0 reports it), before anything is written.
     """
-    error, inputs = None, None
-    try:
-        inputs, _ = check_job(job)
-    except Exception as e:
-        error = e
-    collective_verdict(error, "while reading the job, its model and its data")
+    if job.phoebe is not None:
+        from . import phoebe
 
+        inputs = phoebe.read_phoebe_job(job)  # collective: every rank gets the verdict
+        names, start = phoebe.fitted_and_start(inputs)
+    else:
+        error, inputs = None, None
+        try:
+            inputs, _ = check_job(job)
+        except Exception as e:
+            error = e
+        collective_verdict(error, "while reading the job, its model and its data")
+        names = job.fit_parameters
+        start = [inputs.model.defaults[n] for n in names]
     out = Path(job.output)
     progress_file = Path(resume_from) if resume_from is not None else out / PROGRESS
     root = is_root()
@@ -250,7 +257,8 @@ def run_fit(job: Job, *, resume_from: Path | None = None, maxiter: int | None = 
             error = e
     try:
         collective_verdict(error, "while preparing the output directory")
-        solution = _fit(job, inputs, out, progress_file, resume_from, resumed_at, maxiter)
+        solution = _fit(job, inputs, (names, start), out, progress_file, resume_from,
+                        resumed_at, maxiter)
         error = None
         if root:
             try:
@@ -259,17 +267,30 @@ def run_fit(job: Job, *, resume_from: Path | None = None, maxiter: int | None = 
                 error = InputError(f"cannot write the solution into {str(out)!r}: "
                                    f"{e.strerror or e}")
         collective_verdict(error, "while writing the solution")
+        _say(solution.summary())
+        _say(f"wrote {out / SOLUTION}; plots: mpicg report {out / SOLUTION}")
+        if job.phoebe is not None:
+            error = None
+            try:
+                phoebe.write_phoebe_outputs(job, solution, say=_say)  # rank 0 writes
+            except Exception as e:
+                error = e
+            collective_verdict(error, "while writing the PHOEBE solution")
     finally:
         if lock is not None:
             lock.release()
-    _say(solution.summary())
-    _say(f"wrote {out / SOLUTION}; plots: mpicg report {out / SOLUTION}")
     return solution
 
 
-def _fit(job: Job, inputs: JobInputs, out: Path, progress_file: Path, resume_from,
-         resumed_at: int | None, maxiter: int | None) -> Solution:
-    """The collective fit; rank 0 keeps the history (staged from the first row on)."""
+def _fit(job: Job, inputs, fitted: tuple[list[str], list[float]], out: Path,
+         progress_file: Path, resume_from, resumed_at: int | None,
+         maxiter: int | None) -> Solution:
+    """The collective fit; rank 0 keeps the history (staged from the first row on).
+
+    ``inputs`` is a :class:`JobInputs`, or a PHOEBE job's prepared bundle; ``fitted`` the
+    fitted parameters' names and start values (the history's columns and first row).
+    """
+    names, start = fitted
     handler = None
     if is_root():
         def start_writing() -> None:
@@ -280,30 +301,40 @@ def _fit(job: Job, inputs: JobInputs, out: Path, progress_file: Path, resume_fro
                                      resumed_at, handler.header())
             begin(out, job.to_dict(), rows)
 
-        start = [inputs.model.defaults[n] for n in job.fit_parameters]
-        handler = HistoryFile(out / PARTIAL_HISTORY, job.fit_parameters, start,
+        handler = HistoryFile(out / PARTIAL_HISTORY, names, start,
                               on_first_row=start_writing)
         LOG.addHandler(handler)
         if LOG.getEffectiveLevel() > logging.INFO:
             LOG.setLevel(logging.INFO)
     what = f"resuming from {progress_file}" if resume_from is not None else "starting"
-    files = ", ".join(Path(f).name for f in job.data_files)
-    _say(f"mpicg fit {job.path}: model {job.model!r}, {inputs.times.size} observations from "
-         f"{files}; fitting {', '.join(job.fit_parameters)} on "
-         f"{launch_size() or 1} rank(s), {what}; output in {out}")
-    for line in inputs.observations.descriptions:
+    if job.phoebe is not None:
+        from . import phoebe
+
+        about, descriptions = phoebe.describe(job, inputs), []
+    else:
+        files = ", ".join(Path(f).name for f in job.data_files)
+        about = (f"model {job.model!r}, {inputs.times.size} observations from {files}; "
+                 f"fitting {', '.join(job.fit_parameters)}")
+        descriptions = inputs.observations.descriptions
+    _say(f"mpicg fit {job.path}: {about} on {launch_size() or 1} rank(s), {what}; "
+         f"output in {out}")
+    for line in descriptions:
         _say(f"  {line}")
-    options = _fit_options(job)  # a resumed fit: the progress file's maxiter unless set
-    if maxiter is not None:
-        options["maxiter"] = maxiter
+    callback = None if handler is None else handler.parameters_at
     try:
         started = time.perf_counter()
-        solution = _optimizer_cg(
-            inputs.model, inputs.times, inputs.flux, inputs.sigma,
-            fit_parameters=job.fit_parameters, priors=inputs.priors, steps=inputs.steps,
-            **options, progress_every_niters=job.progress_every_niters,
-            progress_file=progress_file, resume=resume_from,
-            callback=None if handler is None else handler.parameters_at)
+        if job.phoebe is not None:
+            solution = phoebe.fit_phoebe_job(job, inputs, progress_file, resume_from,
+                                             maxiter=maxiter, callback=callback)
+        else:
+            options = _fit_options(job)  # a resumed fit: the progress file's maxiter unless set
+            if maxiter is not None:
+                options["maxiter"] = maxiter
+            solution = _optimizer_cg(
+                inputs.model, inputs.times, inputs.flux, inputs.sigma,
+                fit_parameters=job.fit_parameters, priors=inputs.priors, steps=inputs.steps,
+                **options, progress_every_niters=job.progress_every_niters,
+                progress_file=progress_file, resume=resume_from, callback=callback)
     finally:
         if handler is not None:
             LOG.removeHandler(handler)

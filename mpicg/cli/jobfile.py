@@ -93,7 +93,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["BASELINES", "BUILTIN_MODELS", "Job", "check_names", "load_job", "make_model"]
+__all__ = ["BASELINES", "BUILTIN_MODELS", "Job", "check_names", "load_job", "make_model",
+           "read_fit_options", "read_output", "read_scales", "read_steps"]
 
 #: Names of the built-in models (``[model] name``) and where they live.
 BUILTIN_MODELS = {
@@ -143,6 +144,7 @@ _SCHEMA = {
     "scales": None,
     "priors": None,
     "output": {"directory", "progress_every_niters"},
+    "phoebe": {"bundle", "solver", "dataset", "solution", "save_bundle"},
 }
 
 
@@ -247,10 +249,14 @@ class Job:
         Name -> distribution dict or list of them.
     output : str
         The output directory (absolute path).
-    progress_every_niters : int
-        Progress-file period in iterations (0: none).
+    progress_every_niters : int or None
+        Progress-file period in iterations (0: none; None: a PHOEBE solver's own).
     search_path : str
         Directory put on ``sys.path`` to import a ``package.module:callable`` model.
+    phoebe : dict or None
+        A PHOEBE bundle's solver to run instead of a model and data (see
+        :mod:`mpicg.cli.phoebe`): ``bundle`` (absolute path), ``solver``, ``dataset``,
+        ``solution`` (the PHOEBE solution's label), ``save_bundle`` (absolute path or None).
     """
 
     path: str
@@ -280,8 +286,9 @@ class Job:
     steps: dict[str, Any] = field(default_factory=dict)
     scales: dict[str, Any] = field(default_factory=dict)
     priors: dict[str, Any] = field(default_factory=dict)
-    progress_every_niters: int = 1
+    progress_every_niters: int | None = 1
     lines: dict[str, int] = field(default_factory=dict)  # "table.key" -> line, for errors
+    phoebe: dict[str, Any] | None = None
 
     @property
     def data_file(self) -> str:
@@ -349,6 +356,10 @@ def load_job(path) -> Job:
         for key in value:
             if allowed is not None and key not in allowed:
                 raise error(f"unknown key; [{table}] takes {sorted(allowed)}", table, key)
+    if "phoebe" in doc:
+        from .phoebe import load_phoebe_job
+
+        return load_phoebe_job(path, doc, lines, error)
     for table in ("model", "data", "fit"):
         if table not in doc:
             raise InputError(f"{path}: the table [{table}] is missing")
@@ -419,6 +430,31 @@ def load_job(path) -> Job:
             or not all(isinstance(p, str) and p for p in fit_parameters)):
         raise error(f"must be a non-empty list of parameter names; got "
                        f"{_show(fit_parameters)}", "fit", "parameters")
+    fit_options = read_fit_options(fit, error)
+    steps = read_steps(doc.get("steps", {}), error)
+    scales = read_scales(doc.get("scales", {}), error)
+
+    priors = {}
+    for name, given in doc.get("priors", {}).items():
+        entries = given if isinstance(given, list) else [given]
+        if not entries or not all(isinstance(e, dict) and "kind" in e for e in entries):
+            raise error(f"must be a distribution {{ kind = ..., ... }} or a list of them; "
+                           f"got {_show(given)}", "priors", name)
+        priors[name] = entries
+
+    directory, every = read_output(doc.get("output", {}), error, f"{path.stem}-out", 1)
+
+    return Job(path=str(path), model=model, model_options=options, supersample=supersample,
+               baseline=baseline, data_files=[str(f) for f in data_files],
+               files_key=files_key, columns=columns, columns_given="columns" in data,
+               sigma=sigma, **data_keys, values=values,
+               fit_parameters=list(fit_parameters), options=fit_options, steps=steps,
+               scales=scales, priors=priors, output=str(here / directory),
+               progress_every_niters=int(every), search_path=str(here), lines=lines)
+
+
+def read_fit_options(fit: dict, error) -> dict[str, Any]:
+    """The ``[fit]`` options of :data:`_FIT_OPTIONS` given in ``fit``, each checked."""
     fit_options = {}
     for key, check in _FIT_OPTIONS.items():
         if key in fit:
@@ -436,14 +472,18 @@ def load_job(path) -> Job:
             check_line_search_constants(given["c1"], given["c2"])
         except ValueError as e:
             raise error(str(e), "fit", "c1" if "c1" in fit_options else "c2") from None
+    return fit_options
 
+
+def read_steps(table: dict, error) -> dict[str, dict]:
+    """The ``[steps]`` table: name -> ``{"size": float, "kind": "absolute"|"relative"}``."""
     steps = {}
-    for name, step in doc.get("steps", {}).items():
+    for name, step in table.items():
         if isinstance(step, dict):
             unknown = set(step) - {"size", "kind"}
             if unknown or "size" not in step:
                 raise error(f"must be a number or {{ size = ..., kind = 'absolute' or "
-                               f"'relative' }}; got {_show(step)}", "steps", name)
+                            f"'relative' }}; got {_show(step)}", "steps", name)
             size, kind = step["size"], step.get("kind", "absolute")
         else:
             size, kind = step, "absolute"
@@ -451,39 +491,33 @@ def load_job(path) -> Job:
             raise error(f"a step must be a number > 0; got {_show(size)}", "steps", name)
         if kind not in ("absolute", "relative"):
             raise error(f"kind must be 'absolute' or 'relative'; got {_show(kind)}",
-                           "steps", name)
+                        "steps", name)
         steps[name] = {"size": float(size), "kind": kind}
+    return steps
 
+
+def read_scales(table: dict, error) -> dict[str, Any]:
+    """The ``[scales]`` table: name -> ``"auto"``, ``"none"`` or a number, checked."""
     scales = {}
-    for name, given in doc.get("scales", {}).items():
+    for name, given in table.items():
         try:
             scales[name] = check_scale_value(given, name)
         except InputError as e:
             raise error(_without_name(e, name), "scales", name) from None
+    return scales
 
-    priors = {}
-    for name, given in doc.get("priors", {}).items():
-        entries = given if isinstance(given, list) else [given]
-        if not entries or not all(isinstance(e, dict) and "kind" in e for e in entries):
-            raise error(f"must be a distribution {{ kind = ..., ... }} or a list of them; "
-                           f"got {_show(given)}", "priors", name)
-        priors[name] = entries
 
-    out = doc.get("output", {})
-    directory = out.get("directory", f"{path.stem}-out")
-    string("output", "directory", directory)
-    every = out.get("progress_every_niters", 1)
-    if not (_is_int(every) and every >= 0):
+def read_output(out: dict, error, default_directory: str, default_every):
+    """The ``[output]`` table: (directory, progress_every_niters), checked."""
+    directory = out.get("directory", default_directory)
+    if not isinstance(directory, str) or not directory:
+        raise error(f"must be a non-empty string; got {_show(directory)}", "output",
+                    "directory")
+    every = out.get("progress_every_niters", default_every)
+    if every is not None and not (_is_int(every) and every >= 0):
         raise error(f"must be an integer >= 0; got {_show(every)}", "output",
-                       "progress_every_niters")
-
-    return Job(path=str(path), model=model, model_options=options, supersample=supersample,
-               baseline=baseline, data_files=[str(f) for f in data_files],
-               files_key=files_key, columns=columns, columns_given="columns" in data,
-               sigma=sigma, **data_keys, values=values,
-               fit_parameters=list(fit_parameters), options=fit_options, steps=steps,
-               scales=scales, priors=priors, output=str(here / directory),
-               progress_every_niters=int(every), search_path=str(here), lines=lines)
+                    "progress_every_niters")
+    return directory, every
 
 
 def make_model(job: Job) -> ParameterizedModel:

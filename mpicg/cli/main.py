@@ -7,6 +7,7 @@ Subcommands::
     mpicg models                     the built-in models, their parameters and units
     mpicg fit JOB.toml               fit what a job file describes (see mpicg.cli.jobfile)
     mpicg fit JOB.toml --detach      ... in the background (then: mpicg attach OUTPUT_DIR)
+    mpicg phoebe BUNDLE --solver L   run a saved PHOEBE bundle's optimizer.cg solver
     mpicg resume PROGRESS_FILE       continue an interrupted fit, exactly
     mpicg report SOLUTION            text summary and PNG plots of a fit
     mpicg attach OUTPUT_DIR          follow a detached fit; show its solution when done
@@ -24,6 +25,7 @@ resume it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
@@ -39,6 +41,7 @@ from ..errors import (
     RankError,
     is_copy,
 )
+from ..optimize import LOG
 from ..parallel import EXIT_INTERRUPTED, FitInterrupted, catch_signals, is_root, launch_size
 from .fetch import FetchError
 
@@ -85,6 +88,44 @@ def _parser() -> argparse.ArgumentParser:
                      help="start the fit in the background and return at once")
     fit.add_argument("-n", "--ranks", type=int, default=None,
                      help="with --detach: MPI ranks to start (default: all cores)")
+
+    phoebe = sub.add_parser(
+        "phoebe", help="run a saved PHOEBE bundle's optimizer.cg solver",
+        description="Fit what a saved PHOEBE bundle's optimizer.cg solver says, with mpicg: "
+                    "fit_parameters, initial_values, priors (the bundle's distributions), "
+                    "priors_combine, compute, maxiter, gtol, norm, progress_every_niters, "
+                    "expose_lnprobabilities, continue_from. Writes mpicg's solution and "
+                    "OUTPUT/solution.ps, which PHOEBE imports (b.import_solution).")
+    phoebe.add_argument("bundle", metavar="BUNDLE", help="the bundle file (b.save(...))")
+    phoebe.add_argument("--solver", default=None,
+                        help="the optimizer.cg solver's label (default: the only one)")
+    phoebe.add_argument("--dataset", default=None,
+                        help="the lc dataset (default: the only enabled one with data)")
+    phoebe.add_argument("--output", default=None,
+                        help="output directory (default: BUNDLE-SOLVER-out beside it)")
+    phoebe.add_argument("--solution", default="latest",
+                        help="label of the PHOEBE solution written (default: latest)")
+    phoebe.add_argument("--save-bundle", default=None, metavar="FILE",
+                        help="also save the bundle with the solution adopted to FILE")
+    phoebe.add_argument("--step", action="append", default=[], metavar="TWIG=SIZE[:relative]",
+                        help="finite-difference step of a fitted parameter (absolute, or "
+                             "relative with ':relative'); repeat for each")
+    phoebe.add_argument("--fd-scheme", choices=("forward", "central"), default=None,
+                        help="finite differences (default: forward)")
+    phoebe.add_argument("--gtol", type=float, default=None, help="override the solver's gtol")
+    phoebe.add_argument("--maxiter", type=int, default=None,
+                        help="override the solver's maxiter")
+    phoebe.add_argument("--scale", default=None, metavar="auto|none|S",
+                        help="mpicg's scaling of the fit variables (default auto: gtol in "
+                             "units of each parameter's sigma; none: PHOEBE's meaning)")
+    phoebe.add_argument("--no-uncertainties", dest="uncertainties", action="store_false",
+                        default=None, help="skip the covariance at the solution")
+    phoebe.add_argument("--progress-every-niters", type=int, default=None,
+                        help="override the solver's progress_every_niters")
+    phoebe.add_argument("--detach", action="store_true",
+                        help="start the fit in the background and return at once")
+    phoebe.add_argument("-n", "--ranks", type=int, default=None,
+                        help="with --detach: MPI ranks to start (default: all cores)")
 
     resume = sub.add_parser("resume", help="continue a fit from its progress file")
     resume.add_argument("progress_file", metavar="PROGRESS_FILE")
@@ -172,6 +213,12 @@ def _run(args, parser) -> int:
 
         return _exit_code(fit_command(args.job, resume_if_stopped=args.resume_if_stopped),
                           "fit")
+    if args.command == "phoebe":
+        from .phoebe import phoebe_command
+
+        _check_positive(parser, args.ranks, "--ranks")
+        outcome = phoebe_command(args, parser)  # an exit code (detached) or the solution
+        return outcome if isinstance(outcome, int) else _exit_code(outcome, "phoebe")
     if args.command == "resume":
         from .fit import resume_command
 
@@ -206,15 +253,52 @@ def _error(command: str, error: BaseException) -> None:
         print(f"mpicg {command}: error: {error}", file=sys.stderr, flush=True)
 
 
+@contextlib.contextmanager
+def _progress_lines(show: bool):
+    """Print the optimizer's progress lines (only rank 0 runs it), and nothing else's.
+
+    Only mpicg's own logger is configured: a root handler at INFO would also print every
+    INFO record of the model's libraries (PHOEBE logs three lines per model call). The
+    logger is restored afterwards (``main`` may run inside another program, or a test).
+    """
+    if not show:
+        yield
+        return
+    handler = _ProgressLines()
+    level, propagate = LOG.level, LOG.propagate
+    LOG.addHandler(handler)
+    LOG.setLevel(logging.INFO)
+    LOG.propagate = False  # a root handler, if any, would print it twice
+    try:
+        yield
+    finally:
+        LOG.removeHandler(handler)
+        LOG.setLevel(level)
+        LOG.propagate = propagate
+
+
+class _ProgressLines(logging.StreamHandler):
+    """Progress lines to whatever ``sys.stdout`` is when they are written."""
+
+    def __init__(self):
+        super().__init__()
+        self.setFormatter(logging.Formatter("  %(message)s"))
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass  # always sys.stdout (tests and detach replace it)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the subcommand; returns the exit code."""
     parser = _parser()
     args = parser.parse_args(argv)
     root = is_root()
-    if root:
-        # Progress lines (one per iteration) from the optimizer; only rank 0 runs it.
-        logging.basicConfig(level=logging.INFO, format="  %(message)s", stream=sys.stdout)
-    else:
+    if not root:
         warnings.simplefilter("ignore")  # the same warnings as rank 0's, once is enough
     single = ("report", "attach", "submit", "stop", "models")
     if args.command in single and (launch_size() or 1) > 1:
@@ -223,10 +307,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"`mpicg {args.command}` runs on one process; start it without mpirun")
     # A fit notes SIGTERM, SIGUSR1 and SIGINT from the start (while it reads its data, too):
     # it stops at the next safe point with exit code 75, which batch scripts resubmit.
-    with catch_signals(enabled=args.command in ("fit", "resume", "demo")
+    with catch_signals(enabled=args.command in ("fit", "resume", "demo", "phoebe")
                        and not getattr(args, "detach", False)):
         try:
-            return _run(args, parser)
+            with _progress_lines(show=root):
+                return _run(args, parser)
         except InputError as e:
             _error(args.command, e)
             return EXIT_INPUT

@@ -156,10 +156,15 @@ def write_report(solution_file, output=None, say=print) -> list[Path]:
     out = Path(output) if output is not None else directory
     out.mkdir(parents=True, exist_ok=True)
     job = read_job_record(directory)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the fit said it already
-        observations = read_observations(job)
-        model = observation_model(job, observations)
+    if job.phoebe is not None:  # the bundle holds the model and the observations
+        from .phoebe import phoebe_observations
+
+        observations, model = phoebe_observations(job)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the fit said it already
+            observations = read_observations(job)
+            model = observation_model(job, observations)
     times, flux, sigma = observations.times, observations.flux, observations.sigma
     values = solution.adopt(model.defaults)
     x_all = np.array([values[n] for n in model.parameter_names])

@@ -17,12 +17,14 @@ from ..optimize import (
     DEFAULT_C2,
     EPSILON,
     BatchedObjective,
+    ComplexStep,
     FiniteDifference,
     OptimizeResult,
     ValueAndGradient,
     check_callable,
     check_cg_options,
     check_maxiter,
+    check_step,
     check_x0,
     gradient_rule,
     minimize_cg,
@@ -48,7 +50,7 @@ NAN_STATUS = 3  # scipy's warnflag: "NaN result encountered."
 def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e-5,
                   norm=np.inf, eps=EPSILON, maxiter=None, disp=False, return_all=False,
                   finite_diff_rel_step=None, c1=DEFAULT_C1, c2=DEFAULT_C2,
-                  names=("fun", "jac", "eps"),
+                  names=("fun", "jac", "eps"), workers=None, as_scipy: bool = False,
                   halt_status: bool = True, require_problem: bool = False,
                   require_finite_start: bool = False, progress_every_niters: int = 0,
                   progress_file=None, resume=None, comm=None,
@@ -70,6 +72,13 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
     names : tuple of str
         How errors name the objective, the gradient and the step (scipy's names differ
         between ``fmin_cg`` and ``minimize``).
+    workers : callable, optional
+        scipy's ``workers``: a map-like callable, ``workers(f, points)``, for the points of
+        finite-difference gradients of a plain callable in a serial run (under MPI the
+        ranks share the points instead), and for ``jac='cs'``'s complex points.
+    as_scipy : bool
+        scipy's argument semantics (the drop-ins): any number as ``maxiter``; ``c1``, ``c2``
+        checked at the first line search; ``jac='cs'``.
     halt_status : bool
         Report a callback's ``StopIteration`` as status 99 (``minimize``, ``fit``).
     require_problem : bool
@@ -134,10 +143,19 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
             ready["gradient"] = jac
         elif callable(jac):
             ready["gradient"] = lambda x: jac(x, *args)
+        elif isinstance(jac, str) and jac == "cs":
+            if is_sum or not as_scipy:
+                raise InputError(f"`{jac_name}`='cs' (the complex step) needs an objective "
+                                 "callable that takes complex x (mpicg.minimize); a Problem "
+                                 "computes real chi-squares")
+            rel = None if finite_diff_rel_step is None else check_step(
+                finite_diff_rel_step, x0c.size, "finite_diff_rel_step")
+            ready["gradient"] = ComplexStep(fun, args, rel_step=rel, mapper=workers)
         else:
             ready["gradient"] = gradient_rule(jac, eps, finite_diff_rel_step, x0c.size,
                                               names=(jac_name, eps_name))
-        ready["cg"] = check_cg_options(x0c, gtol, norm, maxiter, c1, c2, callback)
+        ready["cg"] = check_cg_options(x0c, gtol, norm, maxiter, c1, c2, callback,
+                                       as_scipy=as_scipy)
         if progress_file is not None and session is None:  # a session's: once it has scales
             _progress_record(ready, fun)
 
@@ -146,7 +164,11 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
             return distribute(fun, world, rank, size)
         if pair is not None:
             return PointWork(pair.value, (), fun_name, size, rank)
-        return PointWork(fun, args, fun_name, size, rank)
+        # scipy uses `workers` for finite-difference points only; under MPI the ranks share
+        # every batch's points instead.
+        finite_differences = jac is None or jac is False or jac in ("2-point", "3-point")
+        mapper = workers if (size == 1 and finite_differences) else None
+        return PointWork(fun, args, fun_name, size, rank, mapper=mapper)
 
     def interrupt() -> FitInterrupted | None:
         signum = requested()

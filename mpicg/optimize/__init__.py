@@ -13,6 +13,7 @@ from ._checks import (
     check_callable,
     check_cg_options,
     check_line_search_constants,
+    check_line_search_constants_as_scipy,
     check_maxiter,
     check_nonnegative,
     check_norm,
@@ -23,7 +24,13 @@ from ._checks import (
 )
 from .cg import MESSAGES, CGOutcome, CGState, cg_iteration, initial_state, run_cg, vecnorm
 from .driver import LOG, STOPPED_BY_CALLBACK, minimize_cg
-from .finite_differences import EPSILON, FiniteDifference, gradient_rule
+from .finite_differences import (
+    EPSILON,
+    ComplexStep,
+    FiniteDifference,
+    FunctionWithArgs,
+    gradient_rule,
+)
 from .hessian import (
     Hessian,
     curvature_from_values,
@@ -34,7 +41,13 @@ from .hessian import (
 )
 from .linesearch import LineSearchError, strong_wolfe_search
 from .objective import BatchedObjective, BatchEvaluator, ValueAndGradient
-from .result import OptimizeResult, OptimizeWarning, warn_unsuccessful
+from .result import (
+    OptimizeResult,
+    OwnOptimizeWarning,
+    use_warning_class,
+    warn_unsuccessful,
+    warning_class,
+)
 
 __all__ = [
     "DEFAULT_C1",
@@ -47,17 +60,21 @@ __all__ = [
     "BatchedObjective",
     "CGOutcome",
     "CGState",
+    "ComplexStep",
     "FiniteDifference",
+    "FunctionWithArgs",
     "Hessian",
     "InputError",
     "LineSearchError",
     "OptimizeResult",
     "OptimizeWarning",
+    "OwnOptimizeWarning",
     "ValueAndGradient",
     "cg_iteration",
     "check_callable",
     "check_cg_options",
     "check_line_search_constants",
+    "check_line_search_constants_as_scipy",
     "check_maxiter",
     "check_nonnegative",
     "check_norm",
@@ -75,6 +92,16 @@ __all__ = [
     "run_cg",
     "show_value",
     "strong_wolfe_search",
+    "use_warning_class",
     "vecnorm",
     "warn_unsuccessful",
+    "warning_class",
 ]
+
+
+def __getattr__(name: str):
+    # OptimizeWarning is the class warnings are given with: scipy's when scipy imports
+    # (chosen by mpicg.errors, outside this pure-numpy package), asked for when needed.
+    if name == "OptimizeWarning":
+        return warning_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

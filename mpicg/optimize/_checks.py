@@ -19,6 +19,7 @@ __all__ = [
     "check_callable",
     "check_cg_options",
     "check_line_search_constants",
+    "check_line_search_constants_as_scipy",
     "check_maxiter",
     "check_nonnegative",
     "check_norm",
@@ -86,10 +87,20 @@ def check_nonnegative(value, name: str) -> float:
     return float(value)
 
 
-def check_maxiter(maxiter, n: int, name: str = "maxiter") -> int:
-    """``maxiter`` as an int >= 1; None means ``200 * n`` as in scipy."""
+def check_maxiter(maxiter, n: int, name: str = "maxiter", any_number: bool = False):
+    """``maxiter`` as an int >= 1; None means ``200 * n`` as in scipy.
+
+    With ``any_number`` (the scipy drop-ins) any real number but NaN is taken as scipy
+    takes it: CG iterates while ``k < maxiter``, so 2.5 allows 3 iterations and 0 or less
+    none (the run ends at ``x0`` with status 1).
+    """
     if maxiter is None:
         return 200 * n
+    if any_number:
+        if not _is_real_number(maxiter) or math.isnan(maxiter):
+            raise ValueError(f"`{name}` must be a number (or None for 200*len(x0)); "
+                             f"got {show_value(maxiter)}")
+        return maxiter
     ok = (
         _is_real_number(maxiter)
         and (isinstance(maxiter, numbers.Integral) or float(maxiter).is_integer()
@@ -110,6 +121,17 @@ def check_line_search_constants(c1, c2) -> tuple[float, float]:
     return float(c1), float(c2)
 
 
+def check_line_search_constants_as_scipy(c1, c2) -> None:
+    """Raise as scipy's line search does unless ``0 < c1 < c2 < 1`` (its words, and values).
+
+    The scipy drop-ins check at the first line search, as scipy does: after f and its
+    gradient at ``x0`` were computed, and not at all when no iteration runs.
+    """
+    if not (_is_real_number(c1) and _is_real_number(c2) and 0 < c1 < c2 < 1):
+        raise InputError(f"'c1' and 'c2' do not satisfy '0 < c1 < c2 < 1'; "
+                         f"got c1={show_value(c1)}, c2={show_value(c2)}")
+
+
 def check_norm(norm) -> float:
     """The order of the gradient norm: a number, not NaN (``inf``/``-inf`` allowed)."""
     if isinstance(norm, bool) or not isinstance(norm, int | float | np.number) or np.isnan(norm):
@@ -117,11 +139,18 @@ def check_norm(norm) -> float:
     return norm
 
 
-def check_cg_options(x0: np.ndarray, gtol, norm, maxiter, c1, c2, callback) -> dict:
-    """Check the CG options once; return them normalized (``maxiter`` resolved)."""
+def check_cg_options(x0: np.ndarray, gtol, norm, maxiter, c1, c2, callback,
+                     as_scipy: bool = False) -> dict:
+    """Check the CG options once; return them normalized (``maxiter`` resolved).
+
+    With ``as_scipy`` (the scipy drop-ins), ``maxiter`` may be any number and ``c1``, ``c2``
+    are left for the first line search to check
+    (:func:`check_line_search_constants_as_scipy`), as scipy does.
+    """
     gtol = check_nonnegative(gtol, "gtol")
-    c1, c2 = check_line_search_constants(c1, c2)
-    maxiter = check_maxiter(maxiter, x0.size)
+    if not as_scipy:
+        c1, c2 = check_line_search_constants(c1, c2)
+    maxiter = check_maxiter(maxiter, x0.size, any_number=as_scipy)
     norm = check_norm(norm)
     check_callable(callback, "callback", optional=True)
     return {"gtol": gtol, "norm": norm, "maxiter": maxiter, "c1": c1, "c2": c2}

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._checks import check_line_search_constants_as_scipy
 from .linesearch import LineSearchError, strong_wolfe_search
 from .objective import BatchedObjective
 
@@ -167,12 +168,17 @@ def run_cg(objective: BatchedObjective, state: CGState, *, gtol: float, norm: fl
     CGOutcome
         The final state and scipy's warnflag and message.
     """
+    first = state
     if return_all and allvecs is None:
         allvecs = [state.x]
     elif not return_all:
         allvecs = None
     line_search_failed = halted = False
     while state.gnorm > gtol and state.k < maxiter:
+        if state is first:
+            # scipy checks these in its line search; the other entry points checked them
+            # before any evaluation, and then this passes.
+            check_line_search_constants_as_scipy(c1, c2)
         try:
             state = cg_iteration(objective, state, gtol=gtol, norm=norm, c1=c1, c2=c2)
         except LineSearchError:

@@ -19,7 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .finite_differences import FiniteDifference
+from .finite_differences import ComplexStep, FiniteDifference
 
 __all__ = ["BatchEvaluator", "BatchedObjective", "GradientCallable", "ValueAndGradient"]
 
@@ -112,6 +112,8 @@ class BatchedObjective:
                 self._g = rule.gradient(self._x, h, self._f, values)
             else:
                 self._g = self._call_gradient(rule)
+                if isinstance(rule, ComplexStep):  # it computed n objective values itself
+                    self.nfev += rule.evaluations(self.n)
             self.njev += 1
         return self._g
 

@@ -8,11 +8,36 @@ import warnings
 
 import numpy as np
 
-__all__ = ["OptimizeResult", "OptimizeWarning"]
+__all__ = ["OptimizeResult", "OwnOptimizeWarning", "use_warning_class", "warn_unsuccessful",
+           "warning_class"]
 
 
-class OptimizeWarning(UserWarning):
-    """A run ended without success (maxiter, precision loss, NaN), or an option was ignored."""
+class OwnOptimizeWarning(UserWarning):
+    """A run ended without success (maxiter, precision loss, NaN), or an option was ignored.
+
+    mpicg's own class, warned when scipy cannot be imported. ``mpicg.OptimizeWarning`` is
+    whichever class is warned: scipy's ``scipy.optimize.OptimizeWarning`` when scipy can be
+    imported (so filters written for scipy catch mpicg's warnings), else this one.
+    """
+
+
+# Warnings print the class's name: "OptimizeWarning", as scipy's.
+OwnOptimizeWarning.__name__ = OwnOptimizeWarning.__qualname__ = "OptimizeWarning"
+
+# The optimizer imports nothing outside numpy and the standard library, so the class to warn
+# with is chosen above it (mpicg.errors registers a resolver that looks for scipy's) and
+# asked for only when a warning is given: importing scipy costs time on every rank.
+_resolver: list = [lambda: OwnOptimizeWarning]
+
+
+def use_warning_class(resolver) -> None:
+    """Set ``resolver() -> Warning subclass``, asked for the class each time one is warned."""
+    _resolver[0] = resolver
+
+
+def warning_class() -> type[Warning]:
+    """The class mpicg's optimize warnings are given with (see :class:`OwnOptimizeWarning`)."""
+    return _resolver[0]()
 
 
 class OptimizeResult(dict):
@@ -69,7 +94,7 @@ class OptimizeResult(dict):
 
 def warn_unsuccessful(message: str) -> None:
     """Warn that a run ended without success, as scipy's ``disp`` does, at the user's line."""
-    warnings.warn(message, OptimizeWarning, stacklevel=_user_stacklevel())
+    warnings.warn(message, warning_class(), stacklevel=_user_stacklevel())
 
 
 def _user_stacklevel() -> int:

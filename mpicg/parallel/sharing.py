@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import InputError
-from ..optimize import objective_value
+from ..optimize import FunctionWithArgs, objective_value
 from .blocks import block_ranges, sum_blocks
 
 __all__ = ["BlockWork", "PointWork", "Work", "distribute"]
@@ -95,12 +95,15 @@ class PointWork(Work):
 
     This is how a plain objective callable runs under MPI: a finite-difference gradient's n
     points are shared out (the parameter axis), since the callable cannot be split in time.
+    ``mapper`` (scipy's ``workers``, a map-like callable; serial runs) computes a rank's
+    points as ``mapper(f, points)`` instead of one call after the other.
     """
 
     def __init__(self, fun: Callable[..., float], args: tuple = (), name: str = "fun",
-                 n_ranks: int = 1, rank: int = 0):
+                 n_ranks: int = 1, rank: int = 0, mapper: Callable | None = None):
         self.fun, self.args, self.name = fun, args, name
         self.n_ranks, self.rank = n_ranks, rank
+        self.mapper = mapper
 
     def counts(self, m: int) -> list[int]:
         """The number of points each rank computes (contiguous ranges; rank 0 first)."""
@@ -109,9 +112,15 @@ class PointWork(Work):
     def compute(self, points: np.ndarray) -> np.ndarray:
         """Values of this rank's points, one call of ``fun`` each (on a copy of the point)."""
         first, last = block_ranges(len(points), self.n_ranks)[self.rank]
+        mine = points[first:last]
+        if self.mapper is not None:  # scipy's `workers`: a map-like callable
+            call = FunctionWithArgs(self.fun, self.args)
+            returned = list(self.mapper(call, [np.copy(x) for x in mine]))
+        else:
+            returned = (self.fun(np.copy(x), *self.args) for x in mine)
         values = np.empty(last - first)
-        for i, x in enumerate(points[first:last]):
-            values[i] = objective_value(self.fun(np.copy(x), *self.args), self.name, x)
+        for i, (x, value) in enumerate(zip(mine, returned, strict=True)):
+            values[i] = objective_value(value, self.name, x)
         return values
 
     def assemble(self, payloads: list[np.ndarray], points: np.ndarray) -> np.ndarray:
