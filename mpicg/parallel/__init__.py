@@ -1,29 +1,34 @@
 """Who computes a batch of objective values: this process, or every MPI rank.
 
 The only package that imports mpi4py, and only when several ranks run: evaluators (serial and
-MPI), work sharing, fixed blocks, the collective protocol, launcher detection and batch-system
-signals. It knows a work's per-block evaluation, not what the points mean.
+MPI), work sharing, fixed blocks, the collective protocol, the start-up handshake and the
+collective verdicts on set-up steps, launcher detection and batch-system signals. It knows a
+work's per-block evaluation, not what the points mean.
 """
 
 from .base import Evaluator, JobOutcome, RankClock, RankStats
 from .blocks import DEFAULT_MAX_BLOCKS, block_edges, block_ranges, sum_blocks
+from .handshake import DEFAULT_HANDSHAKE_TIMEOUT, TIMEOUT_VARIABLE, handshake_timeout
 from .launcher import (
+    check_launch,
     find_mpirun,
     install_abort_on_uncaught,
     is_root,
     launch_rank,
     launch_size,
-    raise_on_root,
+    start_mpi,
 )
-from .mpi import barrier
+from .mpi import barrier, collective_verdict
 from .run import run_job
 from .serial import SerialEvaluator
 from .sharing import BlockWork, PointWork, Work, distribute
 from .signals import EXIT_INTERRUPTED, FitInterrupted, catch_signals, requested
 
 __all__ = [
+    "DEFAULT_HANDSHAKE_TIMEOUT",
     "DEFAULT_MAX_BLOCKS",
     "EXIT_INTERRUPTED",
+    "TIMEOUT_VARIABLE",
     "BlockWork",
     "Evaluator",
     "FitInterrupted",
@@ -37,14 +42,17 @@ __all__ = [
     "block_edges",
     "block_ranges",
     "catch_signals",
+    "check_launch",
+    "collective_verdict",
     "distribute",
     "find_mpirun",
+    "handshake_timeout",
     "install_abort_on_uncaught",
     "is_root",
     "launch_rank",
     "launch_size",
-    "raise_on_root",
     "requested",
     "run_job",
+    "start_mpi",
     "sum_blocks",
 ]

@@ -20,7 +20,21 @@ class Evaluator(ABC):
     every MPI rank (:class:`~mpicg.parallel.mpi.MPIEvaluator`). Implementations must return,
     for the same points, the same bits however many processes they use. It is what
     :class:`mpicg.optimize.BatchEvaluator` asks for.
+
+    Attributes
+    ----------
+    nan_note : str or None
+        Where the first NaN value came from (rank, observations, point), for messages.
     """
+
+    nan_note: str | None = None
+
+    def note_nan(self, work, payloads: list[np.ndarray], points: np.ndarray,
+                 values: np.ndarray) -> np.ndarray:
+        """Remember where the first NaN among ``values`` came from; return ``values``."""
+        if self.nan_note is None and np.isnan(values).any():
+            self.nan_note = work.nan_source(payloads, points)
+        return values
 
     @abstractmethod
     def evaluate(self, points: np.ndarray) -> np.ndarray:

@@ -32,4 +32,6 @@ class SerialEvaluator(Evaluator):
 
     def evaluate(self, points: np.ndarray) -> np.ndarray:
         """Compute and assemble the whole batch here."""
-        return self.work.assemble([compute_share(self.work, points, self.clock)], points)
+        payloads = [compute_share(self.work, points, self.clock)]
+        return self.note_nan(self.work, payloads, points,
+                             self.work.assemble(payloads, points))

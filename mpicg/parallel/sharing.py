@@ -6,8 +6,8 @@ serially (:class:`~.serial.SerialEvaluator`) or over MPI (:mod:`.mpi`), and the 
 the same code on both paths, which is what keeps their results bitwise equal.
 
 A sum objective (:class:`mpicg.fitting.SumObjective`) is shared by blocks: this package
-needs only its per-block interface (``n_items``, ``n_blocks``, ``block_sums``,
-``value_from_total``, ``restrict``, ``setup_error``), not what the points mean.
+needs only its per-block interface (``n_items``, ``n_blocks``, ``edges``, ``block_sums``,
+``value_from_total``, ``restrict``, ``digest``), not what the points mean.
 """
 
 from __future__ import annotations
@@ -39,6 +39,13 @@ class Work(ABC):
     def assemble(self, payloads: list[np.ndarray], points: np.ndarray) -> np.ndarray:
         """Objective values of the batch from every rank's payload, in rank order."""
 
+    def nan_source(self, payloads: list[np.ndarray], points: np.ndarray) -> str | None:
+        """Where a NaN in the batch's values came from (which rank, which part), if known."""
+        for rank, payload in enumerate(payloads):
+            if np.isnan(payload).any():
+                return f"NaN came from rank {rank}"
+        return None
+
 
 class BlockWork(Work):
     """Each rank sums the terms of its own blocks for every point of the batch.
@@ -68,6 +75,19 @@ class BlockWork(Work):
         """Put the block sums in block order and add them (:func:`.blocks.sum_blocks`)."""
         per_block = np.hstack([p.reshape(len(points), -1) for p in payloads])
         return self.local.value_from_total(sum_blocks(per_block), points)
+
+    def nan_source(self, payloads: list[np.ndarray], points: np.ndarray) -> str | None:
+        """The rank, observations and point of the first NaN block sum (model output)."""
+        for rank, payload in enumerate(payloads):
+            sums = payload.reshape(len(points), -1)
+            bad = np.argwhere(np.isnan(sums))
+            if bad.size:
+                i, j = bad[0]
+                block = self.ranges[rank][0] + j
+                first, last = int(self.local.edges[block]), int(self.local.edges[block + 1])
+                return (f"the model gave NaN on rank {rank}, for observations {first} to "
+                        f"{last - 1}, at x = {points[i].tolist()}")
+        return None
 
 
 class PointWork(Work):
@@ -107,6 +127,17 @@ class PointWork(Work):
         """The values in point order."""
         return np.concatenate(payloads)
 
+    def nan_source(self, payloads: list[np.ndarray], points: np.ndarray) -> str | None:
+        """The rank and point of the first NaN value."""
+        first = 0
+        for rank, payload in enumerate(payloads):
+            bad = np.flatnonzero(np.isnan(payload))
+            if bad.size:
+                return (f"`{self.name}` returned NaN on rank {rank} at x = "
+                        f"{points[first + bad[0]].tolist()}")
+            first += payload.size
+        return None
+
 
 def distribute(objective, world, rank: int, size: int) -> BlockWork:
     """The share of a sum objective for this rank, holding only its own blocks.
@@ -114,24 +145,28 @@ def distribute(objective, world, rank: int, size: int) -> BlockWork:
     Every rank may pass its own copy of the objective (each keeps its blocks), or ranks other
     than 0 may pass None, and rank 0 sends each its blocks (the model must then pickle).
     ``world`` is None for a serial run.
+
+    Raises
+    ------
+    InputError
+        On a rank whose copy is not rank 0's problem (other data or blocks, by their
+        digest): the ranks' fits would pair different light curves (a pipeline whose ranks
+        got out of step, data read differently on one node).
     """
     if world is None:
-        if objective.setup_error is not None:
-            raise objective.setup_error
         return BlockWork(objective)
     have = world.allgather(None if objective is None else
-                           (objective.setup_error is None, objective.n_items))
-    if have[0] is None or not have[0][0]:
+                           (objective.n_items, objective.digest()))
+    if have[0] is None:
         # rank 0's own checks (prepare) reject this before we get here
         raise InputError("the problem must be given on rank 0")
-    n_items = have[0][1]
     mine = have[rank]
-    if mine is not None and mine[0] and mine[1] != n_items:
-        raise InputError(f"every rank must hold the same problem; this rank has {mine[1]} "
-                         f"observations, rank 0 has {n_items}")
+    if mine is not None and mine != have[0]:
+        raise InputError(f"every rank must hold the same problem; this rank's ({mine[0]} "
+                         f"observations, digest {mine[1][:12]}) differs from rank 0's "
+                         f"({have[0][0]} observations, digest {have[0][1][:12]}): are the "
+                         "ranks fitting different light curves?")
     if all(h is not None for h in have):
-        if objective.setup_error is not None:
-            raise objective.setup_error
         first, last = block_ranges(objective.n_blocks, size)[rank]
         return BlockWork(objective.restrict(first, last), size, rank)
     parts = None
