@@ -13,7 +13,13 @@ mpi4py), :mod:`mpicg.fitting` (problems, named parameters, priors, solutions, ch
 """
 
 from . import priors
-from .errors import FitAborted, InputError, RemoteEvaluationError, optimize_warning_class
+from .errors import (
+    FitAborted,
+    InputError,
+    RankError,
+    RemoteEvaluationError,
+    optimize_warning_class,
+)
 from .fitting import (
     Domain,
     Parameter,
@@ -27,16 +33,16 @@ from .fitting import (
     optimizer_cg,
 )
 from .optimize import OptimizeResult
-from .parallel import install_abort_on_uncaught, launch_size
+from .parallel import start_mpi
 from .scipy_api import fmin_cg, minimize
 
 __version__ = "0.1.0"
 
-if (launch_size() or 1) > 1:
-    # Started as one of several MPI ranks: an uncaught exception anywhere (in mpicg or in the
-    # user's script) must end the whole job, not leave the other ranks waiting forever.
-    install_abort_on_uncaught()
-
+# Started as one of several MPI ranks: start MPI now, so that a rank late or gone at a fit is
+# named by the start-up handshake rather than leaving the others blocked in MPI's start-up,
+# and so that an uncaught exception anywhere (in mpicg or in the user's script) ends the
+# whole job instead of leaving the other ranks waiting for ever. Serially: nothing happens.
+start_mpi()
 
 
 def __getattr__(name: str):
@@ -56,6 +62,7 @@ __all__ = [
     "Parameter",
     "ParameterizedModel",
     "Problem",
+    "RankError",
     "RemoteEvaluationError",
     "Solution",
     "Step",

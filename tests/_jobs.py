@@ -67,3 +67,41 @@ def finish(proc: subprocess.Popen, timeout=120.0) -> str:
         out, _ = proc.communicate()
         pytest.fail(f"timed out:\n{out[-3000:]}")
     return out
+
+
+SLOW_MODELS = '''\
+import time
+from dataclasses import dataclass
+
+from mpicg.models import EclipsingBinary
+
+
+@dataclass(frozen=True)
+class SlowBinary(EclipsingBinary):
+    """The demo's binary, slower by a fixed delay per call: a fit long enough to stop."""
+
+    delay: float = 0.02
+
+    def __call__(self, values, times):
+        time.sleep(self.delay)
+        return super().__call__(values, times)
+'''
+
+
+def write_slow_demo_job(directory: Path, n_times: int = 300, delay: float = 0.02) -> Path:
+    """The demo's job with a model ``delay`` seconds slower per call (a job-dir module).
+
+    The demo converges in some 35 iterations within a second; a test that stops a fit
+    mid-way needs it to last: about 2 rounds of 9 calls per iteration, so ``delay`` = 0.02
+    makes some 0.4 s per iteration on each rank.
+    """
+    from mpicg.cli.demo import write_demo_job
+
+    job = write_demo_job(directory, n_times=n_times)
+    (Path(directory) / "slowmodels.py").write_text(SLOW_MODELS)
+    text = job.read_text()
+    assert 'name = "eclipsing_binary"' in text
+    text = text.replace('name = "eclipsing_binary"', 'name = "slowmodels:SlowBinary"')
+    text = text.replace("options = { resolution", f"options = {{ delay = {delay}, resolution")
+    job.write_text(text)
+    return job

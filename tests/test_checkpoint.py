@@ -130,3 +130,140 @@ def test_sigkill_then_resume_with_other_rank_count(tmp_path, reference_line, kil
     resumed = run_script(ranks_after, "progress_fit.py", path, "resume", timeout=60)
     assert resumed.returncode == 0, resumed.output[-3000:]
     assert _result(resumed) == reference_line
+
+
+# ---- what a progress file must hold, and what a resume may change ---------------------------
+
+def _rechecksummed(path, change):
+    """The progress file with `change(payload)` applied and its checksum made to match."""
+    from mpicg.fitting.checkpoint import _digest
+
+    document = json.loads(path.read_text())
+    change(document["payload"])
+    document["sha256"] = _digest(document["payload"])
+    return json.dumps(document)
+
+
+@pytest.mark.parametrize(("change", "match"), [
+    (lambda p: p["state"].update(k=-5), r"the iteration k = -5 must be an integer >= 0"),
+    (lambda p: p["state"].update(k=2.5), r"the iteration k = 2.5"),
+    (lambda p: p["state"]["x"].__setitem__(1, float("nan").hex()), r"x must be finite"),
+    (lambda p: p["state"]["g"].pop(), r"g must be a 1-D array of the same length as x"),
+    (lambda p: p["state"].update(f=float("inf").hex()), r"f = inf"),
+    (lambda p: p["counters"].update(nfev=-1), r"the counters .* integers >= 0"),
+    (lambda p: p["options"]["gtol"].update(float=(-1.0).hex()), r"the options .*`gtol` must be"),
+    (lambda p: p["options"]["maxiter"].update(value=0), r"the options .*`maxiter` must be"),
+])
+def test_a_rechecksummed_file_with_a_bad_state_is_refused(tmp_path, change, match):
+    path = tmp_path / "p.json"
+    interrupted_fit(path, 3)
+    (tmp_path / "bad.json").write_text(_rechecksummed(path, change))
+    with pytest.raises(mpicg.InputError, match=r"is not a valid CG state: " + match):
+        mpicg.fit(problem(), None, resume=tmp_path / "bad.json")
+
+
+def test_the_fingerprint_covers_the_priors_and_the_fixed_values(tmp_path):
+    from mpicg.models import TransitModel
+    from mpicg.priors import Gaussian, Uniform
+
+    model = TransitModel(period=3.0, resolution=6)
+    t = np.linspace(-0.2, 0.2, 151)
+    flux = model(np.array([0.0, 0.1, 10.0, 88.5]), t)
+    common = {"fit_parameters": ["rp"], "initial_values": {"rp": 0.09}, "gtol": 1e-3,
+              "progress_every_niters": 1, "progress_file": tmp_path / "p.json"}
+
+    def stopped(priors):
+        seen = []
+
+        def callback(xk):
+            seen.append(xk)
+            if len(seen) == 1:
+                raise FitInterruptedError
+
+        with pytest.raises(FitInterruptedError):
+            mpicg.optimizer_cg(model, t, flux, np.full(t.size, 3e-4), priors=priors,
+                               callback=callback, **common)
+
+    stopped({"rp": Uniform(0.0, 0.5)})
+    resume_options = {k: v for k, v in common.items()
+                      if k not in ("progress_file", "progress_every_niters")}
+    with pytest.raises(mpicg.InputError, match="belongs to another problem"):
+        mpicg.optimizer_cg(model, t, flux, np.full(t.size, 3e-4),
+                           priors={"rp": Gaussian(0.1, 0.01)}, resume=tmp_path / "p.json",
+                           **resume_options)
+    other = TransitModel(period=3.5, resolution=6)  # another fixed value
+    with pytest.raises(mpicg.InputError, match="belongs to another problem"):
+        mpicg.optimizer_cg(other, t, flux, np.full(t.size, 3e-4),
+                           priors={"rp": Uniform(0.0, 0.5)}, resume=tmp_path / "p.json",
+                           **resume_options)
+    same = mpicg.optimizer_cg(model, t, flux, np.full(t.size, 3e-4),
+                              priors={"rp": Uniform(0.0, 0.5)}, resume=tmp_path / "p.json",
+                              **resume_options)
+    assert same.nit >= 1
+
+
+def test_resume_may_raise_maxiter_and_ends_as_the_longer_uninterrupted_fit(tmp_path):
+    path = tmp_path / "p.json"
+    short = mpicg.fit(problem(), X0, maxiter=4, progress_every_niters=1, progress_file=path)
+    assert (short.nit, short.status) == (4, 1)
+    again = mpicg.fit(problem(), None, resume=path)  # the stored maxiter: nothing to do
+    assert (again.nit, again.status) == (4, 1)
+    longer = mpicg.fit(problem(), None, resume=path, maxiter=9)
+    reference = mpicg.fit(problem(), X0, maxiter=9)
+    assert longer.x.tobytes() == reference.x.tobytes()
+    assert (longer.nit, longer.nfev, longer.status) == (reference.nit, reference.nfev,
+                                                        reference.status)
+
+
+def test_a_resumed_named_fit_records_the_options_it_used(tmp_path):
+    from mpicg.models import TransitModel
+
+    model = TransitModel(period=3.0, resolution=6)
+    t = np.linspace(-0.2, 0.2, 151)
+    flux = model(np.array([0.0, 0.1, 10.0, 88.5]), t)
+    sigma = np.full(t.size, 3e-4)
+    seen = []
+
+    def callback(xk):
+        seen.append(xk)
+        if len(seen) == 1:
+            raise FitInterruptedError
+
+    with pytest.raises(FitInterruptedError):
+        mpicg.optimizer_cg(model, t, flux, sigma, fit_parameters=["rp", "inc"],
+                           initial_values={"rp": 0.09, "inc": 88.0}, gtol=0.5,
+                           fd_scheme="central", steps={"inc": mpicg.Step(1e-3)},
+                           progress_every_niters=1, progress_file=tmp_path / "p.json",
+                           callback=callback, c2=0.3)
+    # Resumed with other options than the stored ones: the stored ones are used, and said.
+    sol = mpicg.optimizer_cg(model, t, flux, sigma, fit_parameters=["rp", "inc"],
+                             initial_values={"rp": 0.09, "inc": 88.0}, gtol=10.0,
+                             resume=tmp_path / "p.json", maxiter=50)
+    assert sol.options["gtol"] == 0.5
+    assert sol.options["c2"] == 0.3
+    assert sol.options["maxiter"] == 50  # the one option a resume may change
+    assert sol.options["fd_scheme"] == "central"
+    assert sol.options["steps"]["inc"] == {"size": 1e-3, "kind": "absolute"}
+    assert sol.options["resumed_from"] == str(tmp_path / "p.json")
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path, monkeypatch):
+    import os
+
+    from mpicg.fitting import _files
+
+    target = tmp_path / "solution.json"
+    target.write_text("old")
+
+    def broken(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_files.os, "replace", broken)
+    with pytest.raises(OSError, match="No space left"):
+        _files.write_atomically(target, "new")
+    monkeypatch.undo()
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["solution.json"]
+    _files.write_atomically(target, "new")
+    assert target.read_text() == "new"
+    assert os.stat(target).st_mode & 0o777 == 0o666 & ~_files._UMASK

@@ -101,7 +101,7 @@ def test_sigterm_then_resume_on_another_rank_count_gives_the_same_bits(reference
     work = copy_job(reference, tmp_path / "job")
     proc = start([mpirun_path(), "-n", "2", sys.executable, "-m", "mpicg", "fit",
                   "job.toml"], cwd=work)
-    wait_for_rows(work / "history.csv", 25, proc)
+    wait_for_rows(work / "history.partial.csv", 25, proc)  # the running fit's
     proc.send_signal(signal.SIGTERM)
     out = finish(proc)
     assert proc.returncode == 75, out[-3000:]
@@ -127,7 +127,7 @@ def test_sigkill_then_fit_resume_if_stopped_gives_the_same_bits(reference, tmp_p
                                                 f"progress_every_niters = {every}"))
     proc = start([mpirun_path(), "-n", "2", sys.executable, "-m", "mpicg", "fit",
                   "job.toml"], cwd=work)
-    wait_for_rows(work / "history.csv", rows, proc)
+    wait_for_rows(work / "history.partial.csv", rows, proc)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=30)
     assert not (work / "solution.json").exists()

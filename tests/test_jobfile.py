@@ -271,7 +271,16 @@ def test_a_model_from_the_job_directory(tmp_path):
             def __call__(self, values, times):
                 return values[0] + values[1] * times
 
-        def make_line():
+        def make_line() -> Line:
+            return Line()
+
+        def unannotated():
+            return Line()
+
+        CALLED = []
+
+        def not_a_model():
+            CALLED.append(1)
             return Line()
     """))
     (tmp_path / "job.toml").write_text(textwrap.dedent("""\
@@ -284,6 +293,22 @@ def test_a_model_from_the_job_directory(tmp_path):
     """))
     model = make_model(load_job(tmp_path / "job.toml"))
     assert model.parameter_names == ("a", "b")
+
+
+@pytest.mark.parametrize(("name", "kind"), [("os:system", "builtin_function_or_method"),
+                                            ("mymodels:unannotated", "function"),
+                                            ("mymodels:not_a_model", "function"),
+                                            ("mymodels:CALLED", "list")])
+def test_a_model_target_that_is_not_a_model_is_refused_uncalled(tmp_path, name, kind):
+    test_a_model_from_the_job_directory(tmp_path)  # writes mymodels.py, lc.csv, job.toml
+    job = tmp_path / "job.toml"
+    job.write_text(job.read_text().replace('"mymodels:make_line"', f'"{name}"'))
+    with pytest.raises(InputError, match=rf"\[model\] name: '{name}' is a {kind}, not an "
+                                         r"mpicg.ParameterizedModel class.*not called"):
+        make_model(load_job(job))
+    import mymodels  # the job's directory is on sys.path now
+
+    assert mymodels.CALLED == []
 
 
 # ---- light-curve files ---------------------------------------------------------------------

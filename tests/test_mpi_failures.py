@@ -49,7 +49,9 @@ def test_rank_dying_ends_job(fail_rank, mode):
 
 @pytest.mark.parametrize(("case", "message"), [
     ("sigma-everywhere", "`sigma` must be > 0; sigma[17] = 0.0"),
-    ("nan-on-rank-2", "bad input on rank 2: InputError: `flux` must be finite; flux[42] = nan"),
+    # Problem() raises at once where the data is bad, as serially: here on rank 2 only,
+    # whose uncaught error ends the job (one message, naming the rank).
+    ("nan-on-rank-2", "[rank 2] mpicg.InputError: `flux` must be finite; flux[42] = nan"),
     ("x0", "`x0` must be finite"),
 ])
 def test_bad_input_one_error_every_rank_exits(case, message):

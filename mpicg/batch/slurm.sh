@@ -28,6 +28,10 @@ JOB=job.toml
 SCRIPT=launch/slurm.sh
 # The Python that has mpicg, with mpi4py built against this cluster's MPI (no mpich wheel).
 PYTHON=python3
+# How srun starts the ranks as one MPI job: plain `srun` for an MPI built with SLURM support
+# (or `srun --mpi=pmix`; `srun --mpi=list` shows what your SLURM offers); the pip `mpich`
+# wheel needs `srun --mpi=pmi2`. mpicg refuses a launch whose tasks are not one MPI job.
+SRUN=(srun)
 # How many times to resubmit after the wall time, at most.
 MAX_RESUBMITS=10
 # ---------------------------------------------------------------------------------------------
@@ -41,7 +45,7 @@ export MALLOC_MMAP_THRESHOLD_=16777216 MALLOC_TRIM_THRESHOLD_=67108864
 cd "${SLURM_SUBMIT_DIR:-.}" || exit 1
 resubmits=${MPICG_RESUBMITS:-0}
 
-srun "$PYTHON" -m mpicg fit "$JOB" --resume-if-stopped &
+"${SRUN[@]}" "$PYTHON" -m mpicg fit "$JOB" --resume-if-stopped &
 step=$!
 trap 'kill -USR1 "$step" 2>/dev/null' USR1
 trap 'kill -TERM "$step" 2>/dev/null' TERM

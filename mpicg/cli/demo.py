@@ -14,10 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
 from ..fitting import Solution
 from ..models import EclipsingBinary
-from ..parallel import barrier, is_root, launch_size
+from ..parallel import collective_verdict, is_root, launch_size
 from .jobfile import load_job
+from .output import prepare_directory
 
 __all__ = ["TRUTH", "run_demo", "write_demo_job"]
 
@@ -121,10 +123,19 @@ def run_demo(output="mpicg-demo", n_times: int = 5000, noise: float = 1e-3,
 
     size = launch_size() or 1
     say = say if is_root() else (lambda *a, **k: None)
+    error = None
     if is_root():
-        write_demo_job(output, n_times=n_times, noise=noise, resolution=resolution,
-                       seed=seed)
-    barrier()  # the others read what rank 0 wrote
+        try:
+            prepare_directory(output)
+            write_demo_job(output, n_times=n_times, noise=noise, resolution=resolution,
+                           seed=seed)
+        except OSError as e:
+            error = InputError(f"cannot write the demo into {str(output)!r}: "
+                               f"{e.strerror or e}")
+        except InputError as e:
+            error = e
+    # Every rank learns whether rank 0 wrote it; then the others read what it wrote.
+    collective_verdict(error, "while writing the demo's light curve and job file")
     job_file = Path(output) / "job.toml"
     job = load_job(job_file)
     say(f"mpicg demo: a detached eclipsing binary (period {TRUTH['period']} d, "

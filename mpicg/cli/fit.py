@@ -1,23 +1,21 @@
 """``mpicg fit JOB.toml`` and ``mpicg resume PROGRESS_FILE``: a job file's fit, collectively.
 
 Every rank reads the job file and its data and calls :func:`mpicg.optimizer_cg`; rank 0
-writes the output directory:
+writes the output directory (:mod:`.output`).
 
-``job.json``
-    the job with its paths resolved (what ``resume`` and ``report`` read);
-``progress.json``
-    the progress file (every ``progress_every_niters`` iterations, and on a signal);
-``history.csv``
-    one row per iteration: -ln p, gradient norm, step, model evaluations, seconds per round;
-``solution.json``
-    the :class:`~mpicg.Solution`, once the fit ends.
+Every step that can fail on some ranks only ends with a collective verdict, so that every
+rank stops at the same point with the same exit code: reading the job, its model and data
+(every rank), preparing and locking the output directory (rank 0), writing the solution
+(rank 0). Everything is checked before the output directory is touched; the fit's own
+files appear once its start check has passed, under ``.partial`` names until its solution
+is complete.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -27,27 +25,39 @@ import numpy as np
 
 from ..errors import InputError
 from ..fitting import (
+    NamedFit,
     ParameterizedModel,
     Solution,
     Step,
     WithValues,
     load_checkpoint,
-    optimizer_cg,
+    named_fit,
 )
-from ..fitting._files import write_atomically
+from ..fitting import optimizer_cg as _optimizer_cg
 from ..fitting.priors import distribution_from_dict
 from ..models import Baseline, Integrated
 from ..optimize import LOG
-from ..parallel import is_root, launch_size, raise_on_root
-from .history import HistoryFile, truncate_history
+from ..parallel import collective_verdict, is_root, launch_size
+from .history import HistoryFile, history_until
 from .jobfile import Job, check_names, load_job, make_model
 from .observations import LONG_CADENCE, Observations, read_observations
+from .output import (
+    HISTORY,
+    JOB,
+    PARTIAL_HISTORY,
+    PARTIAL_JOB,
+    PROGRESS,
+    SOLUTION,
+    OutputLock,
+    begin,
+    commit,
+    prepare_directory,
+    stopped_fit,
+)
 
-__all__ = ["HISTORY", "JOB", "PROGRESS", "SOLUTION", "JobInputs", "fit_command",
+__all__ = ["HISTORY", "JOB", "PROGRESS", "SOLUTION", "JobInputs", "check_job", "fit_command",
            "observation_model", "read_job_inputs", "read_job_record", "resume_command",
            "run_fit"]
-
-JOB, PROGRESS, HISTORY, SOLUTION = "job.json", "progress.json", "history.csv", "solution.json"
 
 
 def _say(*args) -> None:
@@ -55,16 +65,25 @@ def _say(*args) -> None:
         print(*args, flush=True)
 
 
+def _command() -> str:
+    return "mpicg " + " ".join(sys.argv[1:])
+
+
 def read_job_record(directory: Path) -> Job:
-    """The job an output directory was written for (its ``job.json``)."""
-    path = Path(directory) / JOB
+    """The job an output directory was written for: its stopped fit's, else its last fit's."""
+    directory = Path(directory)
+    path = directory / PARTIAL_JOB
+    if not path.exists():
+        path = directory / JOB
     try:
         return Job.from_dict(json.loads(path.read_text()))
     except FileNotFoundError:
-        raise InputError(f"{str(path)!r} does not exist: {str(directory)!r} is not the "
-                         "output directory of an mpicg job") from None
+        raise InputError(f"{str(directory / JOB)!r} does not exist: {str(directory)!r} is "
+                         "not the output directory of an mpicg job") from None
     except (ValueError, TypeError) as e:
         raise InputError(f"{str(path)!r} is not an mpicg job record: {e}") from None
+    except OSError as e:
+        raise InputError(f"{str(path)!r} cannot be read: {e.strerror or e}") from None
 
 
 @dataclass(frozen=True)
@@ -152,7 +171,40 @@ def read_job_inputs(job: Job) -> JobInputs:
     return JobInputs(model, times, flux, sigma, priors, steps, observations)
 
 
-def run_fit(job: Job, *, resume_from: Path | None = None) -> Solution:
+def check_job(job: Job) -> tuple[JobInputs, NamedFit]:
+    """Read and check everything a job's fit needs, on this process; write nothing.
+
+    The model, the data, the priors and steps, the names, the start inside the priors'
+    support: all that :func:`mpicg.optimizer_cg` would reject before its first evaluation.
+
+    Raises
+    ------
+    InputError
+        Naming the job file's key, or the argument, and the value.
+    """
+    inputs = read_job_inputs(job)
+    options = _fit_options(job)
+    setup = named_fit(inputs.model, inputs.times, inputs.flux, inputs.sigma,
+                      fit_parameters=job.fit_parameters, priors=inputs.priors,
+                      priors_combine=options.get("priors_combine", "and"), steps=inputs.steps,
+                      fd_scheme=options.get("fd_scheme", "forward"),
+                      scale=options.get("scale", "auto"),
+                      uncertainties=options.get("uncertainties", True),
+                      block_size=options.get("block_size"))
+    return inputs, setup
+
+
+def _fit_options(job: Job) -> dict:
+    """The job's ``[fit]`` options for :func:`mpicg.optimizer_cg`, ``[scales]`` folded in."""
+    options = dict(job.options)
+    if job.scales:  # per parameter; the others take [fit] scale
+        default = options.get("scale", "auto")
+        options["scale"] = {n: job.scales.get(n, default) for n in job.fit_parameters}
+    return options
+
+
+def run_fit(job: Job, *, resume_from: Path | None = None, maxiter: int | None = None,
+            command: str | None = None) -> Solution:
     """Run a job's fit on every rank of the launch; rank 0 writes the output directory.
 
     Parameters
@@ -161,44 +213,103 @@ def run_fit(job: Job, *, resume_from: Path | None = None) -> Solution:
         The job (see :mod:`.jobfile`).
     resume_from : path, optional
         A progress file to continue from (exactly, with any number of ranks).
+    maxiter : int, optional
+        With ``resume_from``: at most this many iterations in all (default: the progress
+        file's, or the job's when it sets one).
+    command : str, optional
+        What runs the fit, for the output directory's lock (default: this command line).
 
     Returns
     -------
     Solution
         The same on every rank.
+
+    Raises
+    ------
+    InputError
+        Bad input, on every rank (rank 0 reports it), before anything is written.
     """
     if job.phoebe is not None:
         from . import phoebe
 
-        inputs = phoebe.read_phoebe_job(job)  # raises on rank 0 only
+        inputs = phoebe.read_phoebe_job(job)  # collective: every rank gets the verdict
         names, start = phoebe.fitted_and_start(inputs)
     else:
+        error, inputs = None, None
         try:
-            inputs = read_job_inputs(job)
-        except InputError as e:
-            raise_on_root(e)
+            inputs, _ = check_job(job)
+        except Exception as e:
+            error = e
+        collective_verdict(error, "while reading the job, its model and its data")
         names = job.fit_parameters
         start = [inputs.model.defaults[n] for n in names]
     out = Path(job.output)
     progress_file = Path(resume_from) if resume_from is not None else out / PROGRESS
     root = is_root()
-    handler = None
+    lock, error, resumed_at = None, None, None
     if root:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / SOLUTION).unlink(missing_ok=True)  # a solution there is this run's
-        write_atomically(out / JOB, json.dumps(job.to_dict(), indent=1) + "\n")
-        if resume_from is None:
-            (out / HISTORY).unlink(missing_ok=True)
-        else:  # keep the history of the iterations the progress file has
-            # A bad progress file: optimizer_cg reports it, and every rank exits.
-            with contextlib.suppress(InputError):
-                truncate_history(out / HISTORY, load_checkpoint(progress_file).state.k)
-        handler = HistoryFile(out / HISTORY, names, start)
+        try:
+            prepare_directory(out)
+            lock = OutputLock(out, command or _command())
+            if resume_from is not None:  # a bad progress file: one error, nothing touched
+                resumed_at = load_checkpoint(progress_file).state.k
+        except Exception as e:
+            error = e
+    try:
+        collective_verdict(error, "while preparing the output directory")
+        solution = _fit(job, inputs, (names, start), out, progress_file, resume_from,
+                        resumed_at, maxiter)
+        error = None
+        if root:
+            try:
+                commit(out, json.dumps(solution.to_dict(), indent=2) + "\n")
+            except OSError as e:
+                error = InputError(f"cannot write the solution into {str(out)!r}: "
+                                   f"{e.strerror or e}")
+        collective_verdict(error, "while writing the solution")
+        _say(solution.summary())
+        _say(f"wrote {out / SOLUTION}; plots: mpicg report {out / SOLUTION}")
+        if job.phoebe is not None:
+            error = None
+            try:
+                phoebe.write_phoebe_outputs(job, solution, say=_say)  # rank 0 writes
+            except Exception as e:
+                error = e
+            collective_verdict(error, "while writing the PHOEBE solution")
+    finally:
+        if lock is not None:
+            lock.release()
+    return solution
+
+
+def _fit(job: Job, inputs, fitted: tuple[list[str], list[float]], out: Path,
+         progress_file: Path, resume_from, resumed_at: int | None,
+         maxiter: int | None) -> Solution:
+    """The collective fit; rank 0 keeps the history (staged from the first row on).
+
+    ``inputs`` is a :class:`JobInputs`, or a PHOEBE job's prepared bundle; ``fitted`` the
+    fitted parameters' names and start values (the history's columns and first row).
+    """
+    names, start = fitted
+    handler = None
+    if is_root():
+        def start_writing() -> None:
+            rows = None
+            if resumed_at is not None:
+                source = out / PARTIAL_HISTORY
+                rows = history_until(source if source.exists() else out / HISTORY,
+                                     resumed_at, handler.header())
+            begin(out, job.to_dict(), rows)
+
+        handler = HistoryFile(out / PARTIAL_HISTORY, names, start,
+                              on_first_row=start_writing)
         LOG.addHandler(handler)
         if LOG.getEffectiveLevel() > logging.INFO:
             LOG.setLevel(logging.INFO)
     what = f"resuming from {progress_file}" if resume_from is not None else "starting"
     if job.phoebe is not None:
+        from . import phoebe
+
         about, descriptions = phoebe.describe(job, inputs), []
     else:
         files = ", ".join(Path(f).name for f in job.data_files)
@@ -214,53 +325,49 @@ def run_fit(job: Job, *, resume_from: Path | None = None) -> Solution:
         started = time.perf_counter()
         if job.phoebe is not None:
             solution = phoebe.fit_phoebe_job(job, inputs, progress_file, resume_from,
-                                             callback=callback)
+                                             maxiter=maxiter, callback=callback)
         else:
-            options = dict(job.options)
-            if job.scales:  # per parameter; the others take [fit] scale
-                default = options.get("scale", "auto")
-                options["scale"] = {n: job.scales.get(n, default)
-                                    for n in job.fit_parameters}
-            solution = optimizer_cg(
+            options = _fit_options(job)  # a resumed fit: the progress file's maxiter unless set
+            if maxiter is not None:
+                options["maxiter"] = maxiter
+            solution = _optimizer_cg(
                 inputs.model, inputs.times, inputs.flux, inputs.sigma,
-                fit_parameters=job.fit_parameters, priors=inputs.priors,
-                steps=inputs.steps, **options,
-                progress_every_niters=job.progress_every_niters,
+                fit_parameters=job.fit_parameters, priors=inputs.priors, steps=inputs.steps,
+                **options, progress_every_niters=job.progress_every_niters,
                 progress_file=progress_file, resume=resume_from, callback=callback)
     finally:
         if handler is not None:
             LOG.removeHandler(handler)
-    if root:
-        solution.save(out / SOLUTION)
-        _say(solution.summary())
-        _say(f"wrote {out / SOLUTION} ({time.perf_counter() - started:.1f} s); "
-             f"plots: mpicg report {out / SOLUTION}")
-    if job.phoebe is not None:
-        phoebe.write_phoebe_outputs(job, solution, say=_say)
+    _say(f"the fit took {time.perf_counter() - started:.1f} s")
     return solution
 
 
-def fit_command(job_file, resume_if_stopped: bool = False) -> Solution:
-    """``mpicg fit``: read the job file and run it (resuming an interrupted run if asked)."""
+def fit_command(job_file, resume_if_stopped: bool = False, command: str | None = None
+                ) -> Solution:
+    """``mpicg fit``: read the job file and run it (resuming a stopped fit if asked)."""
+    error, job = None, None
     try:
         job = load_job(job_file)
-    except InputError as e:
-        raise_on_root(e)
-    progress = Path(job.output) / PROGRESS
+    except Exception as e:
+        error = e
+    collective_verdict(error, "while reading the job file")
     resume = None
-    if resume_if_stopped and progress.exists() and not (Path(job.output) / SOLUTION).exists():
-        resume = progress
-    return run_fit(job, resume_from=resume)
+    if resume_if_stopped and stopped_fit(job.output):
+        resume = Path(job.output) / PROGRESS
+    return run_fit(job, resume_from=resume, command=command)
 
 
-def resume_command(progress_file) -> Solution:
+def resume_command(progress_file, maxiter: int | None = None,
+                   command: str | None = None) -> Solution:
     """``mpicg resume``: continue the job whose output directory holds ``progress_file``."""
     progress_file = Path(progress_file)
+    error, job = None, None
     try:
         if not progress_file.is_file():
             raise InputError(f"progress file {str(progress_file)!r} does not exist")
         job = read_job_record(progress_file.parent)
         job.output = str(progress_file.resolve().parent)  # wherever the directory is now
-    except InputError as e:
-        raise_on_root(e)
-    return run_fit(job, resume_from=progress_file)
+    except Exception as e:
+        error = e
+    collective_verdict(error, "while reading the progress file's job")
+    return run_fit(job, resume_from=progress_file, maxiter=maxiter, command=command)

@@ -2,9 +2,9 @@
 
 The optimizer logs every iteration on the ``mpicg`` logger (rank 0 only), with the numbers in
 ``record.mpicg_progress``. :class:`HistoryFile` is a logging handler that appends them to a
-CSV file, with the value of each fitted parameter, which ``mpicg report`` plots and
-``mpicg attach`` follows. On resume the rows after the progress file's iteration are dropped
-first, so the history stays the one of the uninterrupted fit.
+CSV file, with the value of each fitted parameter, which ``mpicg report`` plots. On resume
+the rows after the progress file's iteration are dropped first (:func:`history_until`), so
+the history stays the one of the uninterrupted fit.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["COLUMNS", "HistoryFile", "parameter_column", "read_history", "truncate_history"]
+__all__ = ["COLUMNS", "HistoryFile", "history_until", "parameter_column", "read_history"]
 
 COLUMNS = ("iteration", "fun", "gnorm", "step", "nfev", "njev", "rounds", "seconds_per_round")
 _COUNTS = ("iteration", "nfev", "njev", "rounds")
@@ -40,23 +40,32 @@ class HistoryFile(logging.Handler):
     Parameters
     ----------
     path : str or path
-        The CSV file; created with a header row when it does not exist.
+        The CSV file; a header row is written first when it is empty or missing.
     parameters : sequence of str, optional
         Names of the fitted parameters, in the fit's order: one column each.
     start : sequence of float, optional
         Their values at the start.
+    on_first_row : callable, optional
+        Called once, before the first row is written: the first progress record comes
+        after the fit's start check, so this is where a fit begins to touch its output
+        (nothing is created before).
+
+    A row that cannot be written raises (the fit fails, and says why): a history with holes
+    would not be the fit's.
     """
 
     def __init__(self, path: str | os.PathLike, parameters: Sequence[str] = (),
-                 start: Sequence[float] | None = None):
+                 start: Sequence[float] | None = None, on_first_row=None):
         super().__init__(level=logging.INFO)
         self.path = Path(path)
         self.parameters = list(parameters)
         self.start = None if start is None else [float(v) for v in start]
+        self.on_first_row = on_first_row
         self._pending: tuple[int, list[str]] | None = None  # (offset, fields) of the last row
-        if not self.path.exists() or self.path.stat().st_size == 0:
-            header = [*COLUMNS, *map(parameter_column, self.parameters)]
-            self.path.write_text(",".join(header) + "\n")
+
+    def header(self) -> str:
+        """The header row (no newline)."""
+        return ",".join([*COLUMNS, *map(parameter_column, self.parameters)])
 
     def _write(self, fields: list[str], at: int | None = None) -> int:
         """Append a row (or rewrite the last one, from byte ``at``); its offset."""
@@ -74,6 +83,11 @@ class HistoryFile(logging.Handler):
         numbers = getattr(record, "mpicg_progress", None)
         if numbers is None:
             return
+        if self.on_first_row is not None:
+            begin, self.on_first_row = self.on_first_row, None
+            begin()
+        if not self.path.exists() or self.path.stat().st_size == 0:
+            self.path.write_text(self.header() + "\n")
         fields = [repr(numbers[c]) if isinstance(numbers[c], float) else str(numbers[c])
                   for c in COLUMNS]
         self._pending = None
@@ -117,15 +131,22 @@ def read_history(path: str | os.PathLike) -> dict[str, list[float]]:
     return columns
 
 
-def truncate_history(path: str | os.PathLike, last_iteration: int) -> None:
-    """Drop the rows after ``last_iteration`` (a resume starts again from there)."""
+def history_until(path: str | os.PathLike, last_iteration: int, header: str) -> list[str]:
+    """The lines of a history up to ``last_iteration`` (a resume starts again from there).
+
+    Returns ``header`` and the file's complete rows of iterations ``<= last_iteration``
+    (just the header when the file does not exist, or has other columns).
+    """
     path = Path(path)
     if not path.exists():
-        return
+        return [header]
     lines = path.read_text().splitlines()
-    kept = lines[:1]
+    if not lines or lines[0] != header:
+        return [header]
+    kept = [header]
+    width = len(header.split(","))
     for line in lines[1:]:
         first = line.split(",", 1)[0]
-        if first.isdigit() and int(first) <= last_iteration:
+        if first.isdigit() and int(first) <= last_iteration and len(line.split(",")) == width:
             kept.append(line)
-    path.write_text("\n".join(kept) + "\n")
+    return kept

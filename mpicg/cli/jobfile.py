@@ -50,14 +50,24 @@ A job file has these tables (only ``model``, ``data`` and ``fit.parameters`` are
 Relative paths are relative to the job file; so are modules of a ``package.module:callable``
 model, whose directory is put on ``sys.path``. Every mistake is an
 :class:`~mpicg.errors.InputError` that names the file, the line and the key.
+
+A job file is trusted like a Python script: ``[model] name = "package.module:callable"``
+imports that module (running its top-level code) from the job's directory or ``sys.path``.
+What is then *called* is checked first: only a :class:`~mpicg.ParameterizedModel` class, or
+a factory whose return annotation is one, is called with ``[model] options``; a model
+instance is used as it is; anything else (``"os:system"``, say) is refused uncalled.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import math
 import re
 import sys
+import types
+import typing
 from dataclasses import asdict, dataclass, field
 from numbers import Integral, Real
 from pathlib import Path
@@ -536,6 +546,11 @@ def make_model(job: Job) -> ParameterizedModel:
     factory = getattr(module, attribute, None)
     if factory is None:
         raise job.error(f"module {module_name!r} has no {attribute!r}", "model", "name")
+    if not isinstance(factory, ParameterizedModel) and not _makes_a_model(factory):
+        raise job.error(f"{job.model!r} is a {type(factory).__name__}, not an "
+                        "mpicg.ParameterizedModel class, a model instance, or a factory "
+                        "annotated to return one (`def make(...) -> MyModel:`); it was not "
+                        "called", "model", "name")
     if isinstance(factory, ParameterizedModel):
         if job.model_options:
             raise job.error(f"{job.model!r} is a model object, not a constructor: it takes "
@@ -555,6 +570,26 @@ def make_model(job: Job) -> ParameterizedModel:
     # here any of them may be used; the observation model is checked again once it exists.
     check_names(job, model.parameter_names, may_be_baseline=True)
     return model
+
+
+def _makes_a_model(target) -> bool:
+    """True for a ParameterizedModel class, or a callable annotated to return one.
+
+    Decided without calling ``target``: a job file's model name may point anywhere.
+    """
+    if isinstance(target, functools.partial):
+        return _makes_a_model(target.func)
+    if inspect.isclass(target):
+        return issubclass(target, ParameterizedModel)
+    if not (inspect.isfunction(target) or inspect.ismethod(target)):
+        return False
+    try:
+        returned = typing.get_type_hints(target).get("return")
+    except Exception:  # an annotation that does not resolve: not a declared model factory
+        return False
+    kinds = typing.get_args(returned) if typing.get_origin(returned) in (
+        typing.Union, types.UnionType) else (returned,)
+    return all(inspect.isclass(k) and issubclass(k, ParameterizedModel) for k in kinds)
 
 
 def _baseline_name(job: Job, name: str) -> bool:

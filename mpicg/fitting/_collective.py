@@ -23,6 +23,7 @@ from ..optimize import (
     ValueAndGradient,
     check_callable,
     check_cg_options,
+    check_maxiter,
     check_step,
     check_x0,
     gradient_rule,
@@ -44,6 +45,10 @@ from .problem import SumObjective
 
 __all__ = ["collective_cg", "with_statistics"]
 
+NAN_STATUS = 3  # scipy's warnflag: "NaN result encountered."
+PRECISION_LOSS = 2  # scipy's warnflag: the line search failed
+STOPPED_BY_NAN = (PRECISION_LOSS, NAN_STATUS)
+
 
 def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e-5,
                   norm=np.inf, eps=EPSILON, maxiter=None, disp=False, return_all=False,
@@ -52,7 +57,7 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
                   halt_status: bool = True, require_problem: bool = False,
                   require_finite_start: bool = False, progress_every_niters: int = 0,
                   progress_file=None, resume=None, sharing: str = "auto", comm=None,
-                  session=None) -> JobOutcome:
+                  session=None, local_error: BaseException | None = None) -> JobOutcome:
     """Check the arguments (on rank 0), share the evaluations over the ranks, and run CG.
 
     Every rank calls it (a collective call); with one rank it runs serially.
@@ -89,7 +94,9 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
         Where (see :mod:`.checkpoint`).
     resume : str or path, optional
         Continue from a progress file: its state and its options (the trajectory depends on
-        them) replace ``x0`` and the CG options given here.
+        them) replace ``x0`` and the CG options given here, except ``maxiter`` when it is
+        given (not None): a resumed fit may go on longer (or stop sooner) than the stored
+        one; the trajectory up to there is the same.
     sharing : {'auto', 'blocks', 'points'}
         How a sum objective's batches are shared among ranks (see
         :data:`mpicg.parallel.SHARINGS`); a plain callable's points are always shared out.
@@ -99,13 +106,17 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
         A named fit's work on rank 0 around the CG run (:mod:`._session`): scales before
         the first iteration (the run is then in scaled variables, and progress files keep
         the scales), uncertainties and the diagnosis after the last.
+    local_error : BaseException, optional
+        An error the caller met in its own set-up on this rank (bad data, say): raised on
+        every rank, at the start, by the collective verdict, so no rank is left waiting.
 
     Returns
     -------
     JobOutcome
-        The :class:`~mpicg.optimize.OptimizeResult` (with ``rounds``, ``fun_initial`` and the
-        :class:`~mpicg.parallel.BalanceReport`'s fields) on every rank, and each rank's time
-        accounting.
+        The :class:`~mpicg.optimize.OptimizeResult` (with ``rounds``, ``fun_initial``, the
+        :class:`~mpicg.parallel.BalanceReport`'s fields and ``options``: the CG and
+        finite-difference options the run used, the stored ones when resuming) on every
+        rank, and each rank's time accounting.
     """
     fun_name, jac_name, eps_name = names
     # With require_problem (fit), ranks other than 0 may pass None and receive their blocks
@@ -126,6 +137,9 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
             if resume is not None:
                 if session is not None:
                     session.check_resume(ready["checkpoint"])
+                if maxiter is not None:  # the one option a resumed fit may change
+                    ready["cg"]["maxiter"] = ready["record"]["maxiter"] = check_maxiter(
+                        maxiter, ready["x0"].size)
                 return
         ready["x0"] = x0c = check_x0(x0)
         if pair is not None:
@@ -169,7 +183,7 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
         return None if signum is None else FitInterrupted(signum, str(progress_file))
 
     def root_task(evaluator: Evaluator) -> OptimizeResult:
-        ranks = evaluator  # the ranks' evaluator (a session may wrap it in scaled variables)
+        shared = evaluator  # every rank's evaluator (a session wraps it in scaled variables)
         if session is not None:
             evaluator, ready["x0"], ready["gradient"], scaling = session.start(evaluator, ready)
             if progress_file is not None and "checkpoint" not in ready:
@@ -177,23 +191,41 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
                 ready["record"]["scaling"] = scaling
         objective = BatchedObjective(evaluator, ready["x0"].size, ready["gradient"],
                                      gradient_name=jac_name)
-        result = minimize_cg(objective, ready["x0"], **ready["cg"], callback=callback,
-                             return_all=return_all, disp=disp, halt_status=halt_status,
-                             require_finite_start=require_finite_start,
-                             resume=ready.get("checkpoint"), progress=ready.get("progress"),
-                             progress_every=progress_every_niters,
-                             interrupt=interrupt if progress_file is not None else None,
-                             annotate=ranks.end_iteration)
+        try:
+            result = minimize_cg(objective, ready["x0"], **ready["cg"], callback=callback,
+                                 return_all=return_all, disp=disp, halt_status=halt_status,
+                                 require_finite_start=require_finite_start,
+                                 resume=ready.get("checkpoint"),
+                                 progress=ready.get("progress"),
+                                 progress_every=progress_every_niters,
+                                 interrupt=interrupt if progress_file is not None else None,
+                                 annotate=shared.end_iteration)
+        except InputError as e:  # the start check: say where a NaN came from
+            if shared.nan_note is None:
+                raise
+            raise InputError(f"{e} ({shared.nan_note})") from None
+        # Say where a NaN came from; the scipy drop-ins keep scipy's message as it is. A
+        # NaN in a line-search trial ends the search as scipy's does (status 2, precision
+        # loss), one in a gradient with status 3: which of them a NaN meets first depends
+        # on the round it falls in, so both say where it came from.
+        if (result.status in STOPPED_BY_NAN and shared.nan_note is not None
+                and require_problem):
+            result["message"] = f"{result.message} ({shared.nan_note})"
         if session is not None:
+            # The diagnosis judges the run by the options it ran with (a resumed fit's are
+            # the progress file's).
+            session.gtol, session.norm, session.maxiter = (
+                ready["cg"][k] for k in ("gtol", "norm", "maxiter"))
             result = session.finish(evaluator, result)
-        balance = ranks.balance()
+        balance = shared.balance()
         if balance is not None:
             result.update(balance.as_dict())
+        result["options"] = dict(ready["cg"], fd=ready.get("record", {}).get("fd"))
         return result
 
     # With a progress file, a batch system's signal means "checkpoint and exit 75".
     with catch_signals(enabled=progress_file is not None):
-        return run_job(make_work, root_task, prepare, comm)
+        return run_job(make_work, root_task, prepare, comm, local_error)
 
 
 def with_statistics(outcome: JobOutcome) -> OptimizeResult:

@@ -8,13 +8,18 @@ its content, and is written to a temporary file, fsynced and renamed over the pr
 a job killed at any moment (``kill -9`` included) leaves either the old file or the new one.
 
 Resuming restores all of it and continues the same trajectory: the result (x, fun, nit, nfev,
-njev) is bitwise the uninterrupted run's, with any number of ranks.
+njev) is bitwise the uninterrupted run's, with any number of ranks. The fingerprint covers
+everything that defines the objective (data, blocks, model and its fixed values, fitted
+parameters, priors, and any scales the caller adds), so a file is never resumed on another
+problem; and the content is checked after the checksum (a re-checksummed file with k < 0 or
+a NaN in x is an error, not a resumed fit).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,13 +27,20 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..optimize import CGState
+from ..optimize import (
+    CGState,
+    check_line_search_constants,
+    check_maxiter,
+    check_nonnegative,
+    check_norm,
+)
 from ._files import write_atomically
 
 __all__ = ["Checkpoint", "check_fingerprint", "load_checkpoint", "problem_fingerprint",
            "save_checkpoint"]
 
-FORMAT = "mpicg.progress/1"
+# 2: the fingerprint covers the priors (files of format 1 cannot be checked against them).
+FORMAT = "mpicg.progress/2"
 
 
 def _hex(value: float) -> str:
@@ -101,7 +113,7 @@ class Checkpoint:
         s = p["state"]
         state = CGState(x=_unhexes(s["x"]), f=_unhex(s["f"]), f_previous=_unhex(s["f_previous"]),
                         g=_unhexes(s["g"]), p=_unhexes(s["p"]), gnorm=_unhex(s["gnorm"]),
-                        k=int(s["k"]))
+                        k=s["k"])  # checked (an integer >= 0) after loading
         m = p["memory"]
         memory = {"x": _unhexes(m["x"]), "f": None if m["f"] is None else _unhex(m["f"]),
                   "g": _unhexes(m["g"])}
@@ -179,11 +191,66 @@ def load_checkpoint(path: str | os.PathLike, fingerprint: str | None = None) -> 
                          "match its SHA-256 checksum")
     try:
         checkpoint = Checkpoint.from_payload(payload)
-    except (KeyError, TypeError, ValueError) as e:
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise InputError(f"progress file {str(path)!r} is incomplete: {e!r}") from None
+    problem = _content_problem(checkpoint)
+    if problem is not None:
+        raise InputError(f"progress file {str(path)!r} is not a valid CG state: {problem} "
+                         "(its checksum matches, so it was written so, or edited and "
+                         "re-checksummed)")
     if fingerprint is not None:
         check_fingerprint(checkpoint, fingerprint, path)
     return checkpoint
+
+
+def _content_problem(c: Checkpoint) -> str | None:
+    """What is wrong with a checkpoint's content, or None: shapes, signs, finiteness."""
+    s = c.state
+    if isinstance(s.k, bool) or not isinstance(s.k, int) or s.k < 0:
+        return f"the iteration k = {s.k!r} must be an integer >= 0"
+    n = 0 if s.x is None else s.x.size
+    for name, value in (("x", s.x), ("g", s.g), ("p", s.p)):
+        if value is None or value.ndim != 1 or value.size != n or n == 0:
+            return f"{name} must be a 1-D array of the same length as x ({n})"
+        if not np.all(np.isfinite(value)):
+            return f"{name} must be finite; it holds {value.tolist()}"
+    if not math.isfinite(s.f) or math.isnan(s.f_previous) or math.isnan(c.fun_initial):
+        return (f"f = {s.f!r}, f_previous = {s.f_previous!r} and fun_initial = "
+                f"{c.fun_initial!r} must be numbers (f finite)")
+    if not s.gnorm >= 0:
+        return f"the gradient norm {s.gnorm!r} must be >= 0"
+    counters = c.counters
+    if set(counters) != {"nfev", "njev", "rounds"} or any(
+            isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in counters.values()):
+        return f"the counters {counters!r} must be nfev, njev, rounds: integers >= 0"
+    for name in ("x", "g"):
+        value = c.memory.get(name)
+        if value is not None and (value.ndim != 1 or value.size != n):
+            return f"the remembered {name} must be None or have length {n}"
+    if c.allvecs is not None and any(v.ndim != 1 or v.size != n for v in c.allvecs):
+        return f"every stored iterate must have length {n}"
+    return _options_problem(c.options, n)
+
+
+def _options_problem(options: dict, n: int) -> str | None:
+    try:
+        check_nonnegative(options["gtol"], "gtol")
+        check_norm(options["norm"])
+        check_maxiter(options["maxiter"], n)
+        check_line_search_constants(options["c1"], options["c2"])
+        fd = options["fd"]
+        if fd["method"] not in ("forward", "central", "2-point", "3-point"):
+            return f"the finite-difference method {fd['method']!r} is unknown"
+        for key in ("abs_step", "rel_step"):
+            step = fd[key]
+            if step is not None and (np.shape(step) != (n,) or not np.all(
+                    np.isfinite(step) | np.isnan(step))):
+                return f"the finite-difference {key} must be None or {n} numbers"
+    except (KeyError, TypeError) as e:
+        return f"the options lack or mistype {e}"
+    except ValueError as e:
+        return f"the options are invalid: {e}"
+    return None
 
 
 def check_fingerprint(checkpoint: Checkpoint, fingerprint: str, path) -> None:
@@ -191,8 +258,8 @@ def check_fingerprint(checkpoint: Checkpoint, fingerprint: str, path) -> None:
     if checkpoint.fingerprint != fingerprint:
         raise InputError(f"progress file {str(path)!r} belongs to another problem (its "
                          f"fingerprint {checkpoint.fingerprint[:16]}... differs from this "
-                         f"problem's {fingerprint[:16]}...): data, model or fitted "
-                         "parameters changed")
+                         f"problem's {fingerprint[:16]}...): the data, blocks, model, fixed "
+                         "values, fitted parameters, priors or scales changed")
 
 
 def _model_identity(model) -> str:
@@ -213,19 +280,27 @@ def _model_identity(model) -> str:
 
 
 def problem_fingerprint(problem, n_parameters: int, scaling: dict | None = None) -> str:
-    """A digest of a problem's data, blocks, model and number of fitted parameters.
+    """A digest of everything that defines a problem's objective.
 
-    A named fit's ``scaling`` (``{"offset": ..., "scale": ...}``: its CG runs in scaled
-    variables, so the state means nothing without them) is part of the digest.
+    Parameters
+    ----------
+    problem : SumObjective
+        Its data and blocks (:meth:`~.problem.SumObjective.digest`), its model (with the
+        fixed values of a named fit), fitted parameters and priors.
+    n_parameters : int
+        The number of fitted parameters.
+    scaling : dict, optional
+        A named fit's ``{"offset": ..., "scale": ...}``: its CG runs in scaled variables,
+        so the state means nothing without them.
     """
     h = hashlib.sha256()
     h.update(f"{type(problem).__qualname__}|{n_parameters}|".encode())
-    for name in ("times", "flux", "sigma", "edges"):
-        value = getattr(problem, name, None)
-        if value is not None:
-            h.update(np.ascontiguousarray(value).tobytes())
+    h.update(problem.digest().encode())
     h.update(_model_identity(getattr(problem, "model", None)).encode())
     h.update(repr(getattr(problem, "fit_parameters", None)).encode())
+    priors = getattr(problem, "priors", None)
+    h.update(json.dumps(None if priors is None else priors.to_dict(), sort_keys=True,
+                        default=repr).encode())
     if scaling is not None:
         for name in ("offset", "scale"):
             h.update(np.ascontiguousarray(scaling[name], dtype=float).tobytes())

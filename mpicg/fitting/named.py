@@ -13,6 +13,8 @@ carries the uncertainties at the optimum (:mod:`.uncertainties`) and a diagnosis
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import warnings
 from collections.abc import Callable
@@ -22,7 +24,6 @@ import numpy as np
 
 from ..errors import InputError
 from ..optimize import DEFAULT_C1, DEFAULT_C2, FiniteDifference
-from ..parallel import raise_on_root
 from ._collective import collective_cg, with_statistics
 from ._session import NamedSession, bounds_and_edges
 from .parameters import ParameterizedModel, check_parameter_names
@@ -31,8 +32,11 @@ from .problem import Problem
 from .scaling import check_scale, prior_width
 from .solution import Solution, load_solution
 
-__all__ = ["FD_SCHEMES", "FitVectorModel", "NamedProblem", "Step", "check_domains",
-           "check_fd_scheme", "optimizer_cg"]
+__all__ = ["FD_SCHEMES", "FitVectorModel", "NamedFit", "NamedProblem", "Step",
+           "check_domains", "check_fd_scheme", "named_fit", "optimizer_cg"]
+
+#: ``maxiter`` of a fresh named fit unless given: PHOEBE's default.
+DEFAULT_MAXITER = 1_000_000
 
 #: The finite-difference schemes of a named fit.
 FD_SCHEMES = ("forward", "central")
@@ -105,6 +109,14 @@ class NamedProblem(Problem):
         domains = model.domains
         self.domains = [domains[n] for n in fit_parameters]
 
+    def digest(self) -> str:
+        """The data's digest, with the fitted parameters, fixed values and priors."""
+        extra = json.dumps({"fit": self.fit_parameters,
+                            "template": [float(v).hex() for v in self.model.template],
+                            "priors": None if self.priors is None else self.priors.to_dict()},
+                           sort_keys=True, default=repr)
+        return hashlib.sha256((super().digest() + extra).encode()).hexdigest()
+
     def in_domain(self, x: np.ndarray) -> bool:
         """Whether every fitted value lies in its parameter's domain."""
         return all(d.contains(v) for d, v in zip(self.domains, x, strict=True))
@@ -161,7 +173,7 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
                  priors_combine: str = "and", steps: dict | None = None,
                  fd_scheme: str = "forward", scale="auto", uncertainties: bool = True,
                  expose_lnprobabilities: bool = False, continue_from=None,
-                 maxiter: int = 1_000_000, gtol: float = 1e-5, norm: float = np.inf,
+                 maxiter: int | None = None, gtol: float = 1e-5, norm: float = np.inf,
                  c1: float = DEFAULT_C1, c2: float = DEFAULT_C2,
                  callback: Callable | None = None, block_size: int | None = None,
                  disp: bool = False, progress_every_niters: int = 0, progress_file=None,
@@ -169,7 +181,9 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
     """Fit named parameters of a model to a light curve (PHOEBE's ``optimizer.cg``).
 
     A collective call under MPI: every rank calls it with the same arguments (and its own
-    copy of the data); every rank returns the same solution.
+    copy of the data); every rank returns the same solution. An error in the arguments or
+    the data is raised on every rank, at the start (rank 0 reports it; see
+    :mod:`mpicg.errors`).
 
     Parameters
     ----------
@@ -216,7 +230,8 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
         Start each parameter of an earlier solution at its fitted value (its
         ``fit_parameters`` and fixed values are used).
     maxiter, gtol, norm, c1, c2 : optional
-        As in PHOEBE / scipy (``maxiter`` defaults to PHOEBE's 1e6, ``gtol`` to 1e-5).
+        As in PHOEBE / scipy (``maxiter`` defaults to PHOEBE's 1e6, or, when resuming, to
+        the progress file's: give it to go on longer; ``gtol`` defaults to 1e-5).
         With scaling, ``gtol`` bounds the gradient in the scaled variables: about
         ``gtol`` σ from the minimum per parameter (more along a strongly correlated pair's
         degenerate direction; the diagnosis measures that distance).
@@ -229,7 +244,8 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
         Print scipy's summary on rank 0.
     progress_every_niters, progress_file, resume : optional
         Progress files and exact resume, as in :func:`mpicg.fit` (a batch system's signal
-        writes one too). Resume with the same model, data and named options.
+        writes one too). Resume with the same model, data and named options; the progress
+        file's CG and step options are used (and recorded in the solution's options).
     sharing : {'auto', 'blocks', 'points'}, optional
         Who computes what (see :func:`mpicg.fit`); the result is the same to the bit.
     comm : mpi4py communicator, optional
@@ -239,97 +255,207 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
     -------
     Solution
         Fitted values with units, uncertainties, correlations, the diagnosis, status,
-        counts, timing, options.
+        counts, timing, and the options the fit used.
 
     Raises
     ------
     InputError
         Unknown parameter names, a prior on a parameter that does not exist, a start
         outside a prior's support or a value outside a parameter's domain, a non-finite
-        objective at the start, bad steps or scales, bad data; raised once, on rank 0.
+        objective at the start, bad steps or scales, bad data; raised on every rank (rank
+        0 reports it).
     """
+    setup, local_error = None, None
     try:
-        if not isinstance(model, ParameterizedModel):
-            raise InputError(f"`model` must be an mpicg.ParameterizedModel "
-                             f"(named parameters); got {type(model).__name__}")
-        names = model.parameter_names
-        values = model.defaults
-        if continue_from is not None:
-            previous = load_solution(continue_from)
-            if fit_parameters is not None and list(fit_parameters) != previous.fit_parameters:
-                warnings.warn("`fit_parameters` is ignored with `continue_from` (as in "
-                              "PHOEBE): the earlier solution's parameters are fitted",
-                              stacklevel=2)
-            fit_parameters = previous.fit_parameters
-            check_parameter_names(fit_parameters, names, "continue_from's fit_parameters")
-            values.update({k: v for k, v in previous.fixed_values.items() if k in values})
-            values.update(previous.fitted_values)
-        else:
-            if fit_parameters is None or len(list(fit_parameters)) == 0:
-                raise InputError("`fit_parameters` must name at least one parameter of "
-                                 f"the model {list(names)}")
-            fit_parameters = check_parameter_names(fit_parameters, names)
-        for name, value in (initial_values or {}).items():
-            check_parameter_names([name], names, "initial_values")
-            if continue_from is not None or name not in fit_parameters:
-                warnings.warn(f"initial_values['{name}'] is ignored: '{name}' is not "
-                              "fitted" + (" (continue_from sets the start)"
-                                          if continue_from is not None else ""),
-                              stacklevel=2)
-                continue
-            values[name] = float(value)
-        prior_set = None
-        if priors:
-            prior_set = Priors(priors, priors_combine=priors_combine)
-            prior_set.check_names(names)
-            unfitted = [n for n in prior_set.names if n not in fit_parameters]
-            if unfitted:
-                raise InputError(f"`priors` are given on {unfitted}, which are not in "
-                                 f"fit_parameters {fit_parameters}")
-            prior_set.check_start({n: values[n] for n in fit_parameters})
-        check_domains(model, values, fit_parameters)
-        given_steps = _check_steps(steps, fit_parameters)
-        check_fd_scheme(fd_scheme)
-        scales = check_scale(scale, fit_parameters)
-        if not isinstance(uncertainties, bool):
-            raise InputError(f"`uncertainties` must be True or False; got {uncertainties!r}")
-        lower, upper, edges = bounds_and_edges(fit_parameters, model.domains, prior_set)
-        if getattr(model, "noisy", False) and fd_scheme == "forward":
-            warnings.warn("the model is noisy (its output jitters as parameters move): "
-                          "forward differences with steps above the jitter are biased by "
-                          "about half a step; use fd_scheme='central'", stacklevel=2)
-        problem = NamedProblem(model, times, flux, sigma, fit_parameters, values,
-                               prior_set, block_size=block_size)
-    except InputError as e:
-        raise_on_root(e)
-
-    x0 = np.array([values[n] for n in fit_parameters])
-    session = NamedSession(
-        names=list(fit_parameters), x0=x0, scale=scales, steps=given_steps,
-        fd_scheme=fd_scheme, lower=lower, upper=upper, edges=edges,
-        widths=[prior_width(prior_set.distribution(n)) if prior_set is not None
-                and n in prior_set else None for n in fit_parameters],
-        units=model.units, noisy=bool(getattr(model, "noisy", False)),
-        uncertainties=uncertainties, gtol=gtol, norm=norm,
-        maxiter=maxiter)
+        setup = named_fit(model, times, flux, sigma, fit_parameters=fit_parameters,
+                          initial_values=initial_values, priors=priors,
+                          priors_combine=priors_combine, steps=steps, fd_scheme=fd_scheme,
+                          scale=scale, uncertainties=uncertainties,
+                          continue_from=continue_from, block_size=block_size,
+                          warn_stacklevel=3)
+    except Exception as e:  # every rank raises it, together, at the start
+        local_error = e
+    if maxiter is None and resume is None:
+        maxiter = DEFAULT_MAXITER
+    session = None
+    if setup is not None:
+        session = NamedSession(
+            names=list(setup.fit_parameters), x0=setup.x0, scale=setup.scales,
+            steps=setup.steps, fd_scheme=fd_scheme, lower=setup.lower, upper=setup.upper,
+            edges=setup.edges, widths=setup.widths, units=model.units,
+            noisy=bool(getattr(model, "noisy", False)), uncertainties=uncertainties,
+            gtol=gtol, norm=norm, maxiter=maxiter)
     res = with_statistics(collective_cg(
-        problem, x0, jac=FiniteDifference(fd_scheme), callback=session.wrap_callback(callback),
+        None if setup is None else setup.problem, None if setup is None else setup.x0,
+        jac=FiniteDifference(fd_scheme),
+        callback=None if session is None else session.wrap_callback(callback),
         gtol=gtol, norm=norm, maxiter=maxiter, c1=c1, c2=c2, disp=disp,
         names=("problem", "jac", "steps"), require_problem=True, require_finite_start=True,
         progress_every_niters=progress_every_niters, progress_file=progress_file,
-        resume=resume, sharing=sharing, comm=comm, session=session))
-    options = {"fit_parameters": fit_parameters, "initial_values": dict(initial_values or {}),
-               "priors": prior_set.to_dict() if prior_set is not None else None,
+        resume=resume, sharing=sharing, comm=comm, session=session, local_error=local_error))
+    used = res.options
+    options = {"fit_parameters": setup.fit_parameters,
+               "initial_values": dict(initial_values or {}),
+               "priors": setup.priors.to_dict() if setup.priors is not None else None,
                "priors_combine": priors_combine,
                "steps": {n: {"size": float(s.size), "kind": s.kind}
-                         for n, s in given_steps.items()},
-               "fd_scheme": fd_scheme, "scale": scales, "uncertainties": uncertainties,
+                         for n, s in setup.steps.items()},
+               "fd_scheme": fd_scheme, "scale": setup.scales, "uncertainties": uncertainties,
                "expose_lnprobabilities": expose_lnprobabilities,
                "continue_from": None if continue_from is None else str(
                    continue_from if not isinstance(continue_from, Solution) else "Solution"),
-               "maxiter": maxiter, "gtol": gtol, "norm": norm, "c1": c1, "c2": c2}
-    return _solution(model, names, fit_parameters, values, x0, res, options,
-                     expose_lnprobabilities)
+               **{k: used[k] for k in ("maxiter", "gtol", "norm", "c1", "c2")}}
+    if resume is not None:  # what the resumed fit used: the progress file's options
+        options.update(fd_scheme=used["fd"]["method"], resumed_from=str(resume),
+                       steps=_used_steps(setup.fit_parameters, used["fd"],
+                                         res.scaling.scale))
+    return _solution(model, model.parameter_names, setup.fit_parameters, setup.values,
+                     setup.x0, res, options, expose_lnprobabilities)
+
+
+def _used_steps(fit_parameters: list[str], fd: dict, scale: np.ndarray) -> dict:
+    """A resumed fit's steps in the parameters' units, from its progress file's rule.
+
+    The stored rule is in the scaled variables ``u = (x - x0) / s``: an absolute step
+    ``h`` there is ``h s`` in ``x``; a relative one (a parameter fitted unscaled) is as is.
+    """
+    absolute, relative = fd["abs_step"], fd["rel_step"]
+    steps = {}
+    for i, name in enumerate(fit_parameters):
+        if absolute is not None and not np.isnan(absolute[i]):
+            steps[name] = {"size": float(absolute[i] * scale[i]), "kind": "absolute"}
+        else:
+            steps[name] = {"size": float(relative[i]), "kind": "relative"}
+    return steps
+
+
+@dataclass(frozen=True)
+class NamedFit:
+    """A named fit, set up and checked on this process: what :func:`optimizer_cg` runs.
+
+    Attributes
+    ----------
+    problem : NamedProblem
+        The objective.
+    x0 : ndarray
+        The start, one value per fitted parameter, in their units.
+    fit_parameters : list of str
+        The fitted parameters, in order.
+    values : dict
+        Every parameter's value at the start.
+    priors : Priors or None
+        The priors.
+    steps : dict
+        Name -> the :class:`Step` the user gave (the others: the default).
+    scales : dict
+        Name -> ``"auto"``, ``"none"`` or a number (checked).
+    lower, upper : ndarray
+        Each fitted parameter's closed bounds (domain and prior support).
+    edges : list
+        Each fitted parameter's finite bounds, for the diagnosis.
+    widths : list
+        Each fitted parameter's prior width, or None.
+    """
+
+    problem: NamedProblem
+    x0: np.ndarray
+    fit_parameters: list[str]
+    values: dict[str, float]
+    priors: Priors | None
+    steps: dict[str, Step]
+    scales: dict
+    lower: np.ndarray
+    upper: np.ndarray
+    edges: list
+    widths: list
+
+
+def named_fit(model: ParameterizedModel, times, flux, sigma, *, fit_parameters=None,
+              initial_values: dict | None = None, priors=None, priors_combine: str = "and",
+              steps: dict | None = None, fd_scheme: str = "forward", scale="auto",
+              uncertainties: bool = True, continue_from=None, block_size: int | None = None,
+              warn_stacklevel: int = 2) -> NamedFit:
+    """Set up and check a named fit on this process (no MPI; nothing is evaluated).
+
+    Everything :func:`optimizer_cg` checks before its first evaluation: the model, names,
+    ``continue_from``, initial values, priors (and the start inside their support), domains,
+    steps, scales, data. The ``mpicg`` command calls it before it touches an output
+    directory.
+
+    Parameters
+    ----------
+    model, times, flux, sigma, fit_parameters, initial_values, priors, priors_combine, steps,
+    fd_scheme, scale, uncertainties, continue_from, block_size
+        As in :func:`optimizer_cg`.
+    warn_stacklevel : int
+        Where warnings point (2: the caller of this function).
+
+    Returns
+    -------
+    NamedFit
+
+    Raises
+    ------
+    InputError
+        Naming the argument and the value.
+    """
+    if not isinstance(model, ParameterizedModel):
+        raise InputError(f"`model` must be an mpicg.ParameterizedModel "
+                         f"(named parameters); got {type(model).__name__}")
+    names = model.parameter_names
+    values = model.defaults
+    if continue_from is not None:
+        previous = load_solution(continue_from)
+        if fit_parameters is not None and list(fit_parameters) != previous.fit_parameters:
+            warnings.warn("`fit_parameters` is ignored with `continue_from` (as in "
+                          "PHOEBE): the earlier solution's parameters are fitted",
+                          stacklevel=warn_stacklevel)
+        fit_parameters = previous.fit_parameters
+        check_parameter_names(fit_parameters, names, "continue_from's fit_parameters")
+        values.update({k: v for k, v in previous.fixed_values.items() if k in values})
+        values.update(previous.fitted_values)
+    else:
+        if fit_parameters is None or len(list(fit_parameters)) == 0:
+            raise InputError("`fit_parameters` must name at least one parameter of "
+                             f"the model {list(names)}")
+        fit_parameters = check_parameter_names(fit_parameters, names)
+    for name, value in (initial_values or {}).items():
+        check_parameter_names([name], names, "initial_values")
+        if continue_from is not None or name not in fit_parameters:
+            warnings.warn(f"initial_values['{name}'] is ignored: '{name}' is not "
+                          "fitted" + (" (continue_from sets the start)"
+                                      if continue_from is not None else ""),
+                          stacklevel=warn_stacklevel)
+            continue
+        values[name] = float(value)
+    prior_set = None
+    if priors:
+        prior_set = Priors(priors, priors_combine=priors_combine)
+        prior_set.check_names(names)
+        unfitted = [n for n in prior_set.names if n not in fit_parameters]
+        if unfitted:
+            raise InputError(f"`priors` are given on {unfitted}, which are not in "
+                             f"fit_parameters {fit_parameters}")
+        prior_set.check_start({n: values[n] for n in fit_parameters})
+    check_domains(model, values, fit_parameters)
+    given_steps = _check_steps(steps, fit_parameters)
+    check_fd_scheme(fd_scheme)
+    scales = check_scale(scale, fit_parameters)
+    if not isinstance(uncertainties, bool):
+        raise InputError(f"`uncertainties` must be True or False; got {uncertainties!r}")
+    lower, upper, edges = bounds_and_edges(fit_parameters, model.domains, prior_set)
+    if getattr(model, "noisy", False) and fd_scheme == "forward":
+        warnings.warn("the model is noisy (its output jitters as parameters move): "
+                      "forward differences with steps above the jitter are biased by "
+                      "about half a step; use fd_scheme='central'", stacklevel=warn_stacklevel)
+    problem = NamedProblem(model, times, flux, sigma, fit_parameters, values, prior_set,
+                           block_size=block_size)
+    widths = [prior_width(prior_set.distribution(n)) if prior_set is not None
+              and n in prior_set else None for n in fit_parameters]
+    return NamedFit(problem=problem, x0=np.array([values[n] for n in fit_parameters]),
+                    fit_parameters=list(fit_parameters), values=values, priors=prior_set,
+                    steps=given_steps, scales=scales, lower=lower, upper=upper, edges=edges,
+                    widths=widths)
 
 
 def check_domains(model: ParameterizedModel, values: dict, fit_parameters) -> None:

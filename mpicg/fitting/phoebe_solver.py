@@ -19,7 +19,7 @@ from ..errors import InputError
 from ..models.phoebe_adapter import PhoebeLightCurve
 from ..models.phoebe_bundle import BundleFit, open_bundle, read_cg_solver
 from ..optimize import DEFAULT_C1, DEFAULT_C2
-from ..parallel import is_root, raise_on_root
+from ..parallel import collective_verdict, is_root
 from .named import optimizer_cg
 from .solution import Solution
 
@@ -71,10 +71,10 @@ def read_phoebe_solver(bundle_file: str | os.PathLike, solver: str | None = None
     Raises
     ------
     InputError
-        Raised once, on rank 0 (the other ranks leave with
-        :class:`~mpicg.errors.FitAborted`), for a bundle, solver, prior, dataset or step
-        mpicg cannot run, naming it.
+        On every rank (rank 0 reports it; the other ranks raise quiet copies), for a
+        bundle, solver, prior, dataset or step mpicg cannot run, naming it.
     """
+    error, prepared = None, None
     try:
         b = open_bundle(bundle_file)
         bundle = read_cg_solver(b, solver, bundle_file=bundle_file, dataset=dataset)
@@ -82,9 +82,11 @@ def read_phoebe_solver(bundle_file: str | os.PathLike, solver: str | None = None
         if isinstance(scale, dict):
             scale = bundle.by_fit_parameter(b, scale, "scale")
         del b  # the model opens its own copy of the bundle
-        return PhoebeFit(bundle, bundle.model(), steps, scale)
-    except InputError as e:
-        raise_on_root(e)
+        prepared = PhoebeFit(bundle, bundle.model(), steps, scale)
+    except Exception as e:  # on some ranks only, maybe: every rank gets the verdict
+        error = e
+    collective_verdict(error, f"while reading the PHOEBE bundle {str(bundle_file)!r}")
+    return prepared
 
 
 def run_phoebe_solver(bundle_file: str | os.PathLike | PhoebeFit, solver: str | None = None,
@@ -171,8 +173,9 @@ def run_phoebe_solver(bundle_file: str | os.PathLike | PhoebeFit, solver: str | 
         bundle_file, solver, dataset=dataset, steps=steps, scale=scale)
     bundle, model, steps = prepared.bundle, prepared.model, prepared.steps
     if not isinstance(solution_label, str) or not solution_label:
-        raise_on_root(InputError(f"`solution_label` must be a non-empty string; got "
-                                 f"{solution_label!r}"))
+        collective_verdict(InputError(f"`solution_label` must be a non-empty string; got "
+                                      f"{solution_label!r}"), "while checking the options",
+                           comm)
     every = bundle.progress_every_niters if progress_every_niters is None \
         else progress_every_niters
     record = {**bundle.phoebe_record(), "solution": solution_label}

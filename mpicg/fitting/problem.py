@@ -8,6 +8,7 @@ fit, ``-ln L = 1/2 sum ((flux - model(x, times)) / sigma)^2``.
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..optimize import check_callable
-from ..parallel import block_edges, is_root
+from ..parallel import block_edges
 
 __all__ = ["Problem", "SumObjective", "check_block_size"]
 
@@ -38,8 +39,6 @@ class SumObjective(ABC):
         The objective is ``scale`` times the sum of the terms.
     first_item, last_item : int
         The observations this object holds: ``[first_item, last_item)``.
-    setup_error : InputError or None
-        A data error found on a rank other than 0 of an MPI job, reported by ``fit``.
     """
 
     n_items: int
@@ -47,7 +46,6 @@ class SumObjective(ABC):
     scale: float = 1.0
     first_item: int = 0
     last_item: int = 0
-    setup_error: InputError | None = None
 
     @property
     def n_blocks(self) -> int:
@@ -61,6 +59,15 @@ class SumObjective(ABC):
     @abstractmethod
     def restrict(self, first_block: int, last_block: int) -> SumObjective:
         """A copy holding only the observations of blocks ``[first_block, last_block)``."""
+
+    def digest(self) -> str:
+        """A digest of what defines the objective (every rank's copy must have rank 0's).
+
+        Here the type, the number of observations and the blocks; subclasses add their data.
+        """
+        h = hashlib.sha256(f"{type(self).__qualname__}|{self.n_items}|".encode())
+        h.update(np.ascontiguousarray(self.edges, dtype=np.int64).tobytes())
+        return h.hexdigest()
 
     def block_sums(self, points: np.ndarray, first_block: int, last_block: int) -> np.ndarray:
         """Per-block sums of the terms, shape ``(len(points), last_block - first_block)``.
@@ -133,24 +140,17 @@ class Problem(SumObjective):
     Raises
     ------
     InputError
-        On bad data, naming the array and the value. On a rank other than 0 of an MPI job
-        the error is kept in :attr:`setup_error` and reported once, by rank 0, in ``fit``.
+        On bad data, naming the array and the value: at once, on every rank that builds
+        the problem, as in a serial run. (So a pipeline that catches it and goes on to its
+        next light curve does the same on every rank.)
+    TypeError
+        When ``model`` is not callable.
     """
 
     scale = 0.5
 
     def __init__(self, model: Callable[[np.ndarray, np.ndarray], np.ndarray], times, flux,
                  sigma, *, block_size: int | None = None):
-        try:
-            self._set_data(model, times, flux, sigma, block_size)
-        except (InputError, TypeError) as e:
-            if is_root():
-                raise
-            # One error per job, not per rank: rank 0 reports it in fit().
-            self.setup_error = e if isinstance(e, InputError) else InputError(str(e))
-            self.model, self.n_items, self.edges = model, 0, np.zeros(1, dtype=np.int64)
-
-    def _set_data(self, model, times, flux, sigma, block_size) -> None:
         check_callable(model, "model")
         times, flux, sigma = (_as_data(v, k) for v, k in
                               ((times, "times"), (flux, "flux"), (sigma, "sigma")))
@@ -173,6 +173,18 @@ class Problem(SumObjective):
         self.n_items = len(times)
         self.edges = block_edges(self.n_items, block_size)
         self.first_item, self.last_item = 0, self.n_items
+
+    def digest(self) -> str:
+        """A digest of the blocks and the data (times, flux, sigma) this copy holds.
+
+        A copy restricted to some blocks has another digest than the whole problem; the
+        collective fit compares whole copies only.
+        """
+        h = hashlib.sha256(super().digest().encode())
+        h.update(f"{self.first_item}|{self.last_item}|".encode())
+        for values in (self.times, self.flux, self.sigma):
+            h.update(np.ascontiguousarray(values).tobytes())
+        return h.hexdigest()
 
     def item_terms(self, x: np.ndarray, first: int, last: int) -> np.ndarray:
         """Squared normalized residuals ``((flux - model) / sigma)^2`` of ``[first, last)``."""

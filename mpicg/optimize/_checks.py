@@ -37,6 +37,9 @@ class InputError(ValueError):
     """Bad input (arguments, data, options); the message names the culprit and its value."""
 
 
+InputError.__module__ = "mpicg"  # tracebacks show its public name, mpicg.InputError
+
+
 def show_value(value, limit: int = 200) -> str:
     """``repr(value)``, cut to ``limit`` characters, for error messages."""
     text = repr(value)

@@ -108,7 +108,9 @@ def minimize_cg(objective: BatchedObjective, x0: np.ndarray, *, gtol: float, nor
         Continue from a progress file's state (``x0`` is then ignored).
     progress : callable, optional
         ``progress(state, counters, memory, fun_initial, allvecs)``, called every
-        ``progress_every`` iterations (and never when that is 0) to write a progress file.
+        ``progress_every`` iterations (and never when that is 0) to write a progress file,
+        and once more at the end when the last iteration was not one of those: a fit that
+        stopped at ``maxiter`` can be resumed with a higher one.
     interrupt : callable, optional
         ``interrupt() -> exception or None``, asked after every iteration (a safe point: the
         state is complete). When it returns an exception (a batch system's signal is
@@ -160,6 +162,9 @@ def minimize_cg(objective: BatchedObjective, x0: np.ndarray, *, gtol: float, nor
     outcome = run_cg(objective, state, gtol=gtol, norm=norm, maxiter=maxiter, c1=c1, c2=c2,
                      on_iteration=on_iteration, return_all=return_all, allvecs=allvecs)
     final = outcome.state
+    if progress is not None and progress_every and final.k % progress_every:
+        counters, memory = objective.snapshot()
+        progress(final, counters, memory, fun_initial, outcome.allvecs)
     if disp:
         if outcome.warnflag == 0:
             print(outcome.message)

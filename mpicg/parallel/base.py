@@ -22,7 +22,26 @@ class Evaluator(ABC):
     every MPI rank (:class:`~mpicg.parallel.mpi.MPIEvaluator`). Implementations must return,
     for the same points, the same bits however many processes they use. It is what
     :class:`mpicg.optimize.BatchEvaluator` asks for.
+
+    Attributes
+    ----------
+    nan_note : str or None
+        Where the first NaN value came from (rank, observations, point), for messages.
     """
+
+    nan_note: str | None = None
+
+    def note_nan(self, work, grid: np.ndarray, points: np.ndarray, values: np.ndarray,
+                 layout=None) -> np.ndarray:
+        """Remember where the first NaN among ``values`` came from; return ``values``.
+
+        ``grid`` is the batch's ``m x n_blocks`` grid of cell sums, ``layout`` the
+        :class:`~.layout.Layout` that says which rank computed each cell (None: this
+        process computed them all).
+        """
+        if self.nan_note is None and np.isnan(values).any():
+            self.nan_note = work.nan_source(grid, points, layout)
+        return values
 
     @abstractmethod
     def evaluate(self, points: np.ndarray) -> np.ndarray:

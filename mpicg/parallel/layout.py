@@ -154,6 +154,11 @@ class Layout:
             self._cache["table"] = np.array(rows, dtype=np.int64).reshape(-1, 5)
         return self._cache["table"]
 
+    def owner(self, point: int, block: int) -> int:
+        """The rank that computes the cell of ``point`` on ``block``."""
+        index = point * self.n_blocks + block if self.kind == CELLS else block
+        return int(np.searchsorted(self.cuts, index, side="right")) - 1
+
     def cell_counts(self) -> np.ndarray:
         """Cells each rank computes."""
         widths = np.diff(self.cuts)

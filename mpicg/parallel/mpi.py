@@ -11,11 +11,17 @@ Protocol (every message a float64 buffer, no pickling on the hot path; how they 
    sums followed by a trailer: a status flag and the seconds of each piece (and of a probe
    call when asked); rank 0 receives them in rank order, which puts the cells in grid order,
    and hands the seconds to the sharing (the measured cost model);
-3. a rank whose model raised sends a failure flag in its trailer; rank 0 then sends
-   ``REPORT``, gathers the tracebacks, raises :class:`~mpicg.errors.RemoteEvaluationError`
-   naming the ranks, and the other ranks leave with :class:`~mpicg.errors.FitAborted`;
-4. ``STOP`` ends the serve loop of the other ranks; ``ABORT`` ends it with an error (rank 0
-   failed for its own reasons, e.g. a callback raised).
+3. a rank whose model raised (any exception: ``SystemExit`` and ``KeyboardInterrupt``
+   too) sends a failure flag in its trailer; rank 0 then sends ``REPORT``, gathers what
+   failed, and every rank raises the same error: bad input
+   (:class:`~mpicg.errors.InputError`, e.g. a model returning the wrong shape) or
+   :class:`~mpicg.errors.RemoteEvaluationError` naming the ranks with their tracebacks;
+4. ``STOP`` ends the serve loop of the other ranks; ``ABORT`` ends it with an exit code and
+   a message (rank 0 failed for its own reasons, e.g. a callback raised or the start check
+   failed, or a signal stopped the fit).
+
+Before any of this, :func:`run_collective` makes sure every rank arrived (the handshake)
+and that every set-up step succeeded on every rank (collective verdicts, :mod:`.verdict`).
 
 The predicted times let waiting ranks sleep (:mod:`.waiting`): idle ranks do not take a core
 from ranks that compute, and the time spent waiting is measured per rank. Only this package
@@ -25,27 +31,38 @@ imports mpi4py, and only when several ranks run.
 from __future__ import annotations
 
 import signal
-import socket
 import statistics
 import sys
 import time
-import traceback
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from ..errors import EXIT_INPUT, FitAborted, InputError, RemoteEvaluationError
+from ..errors import (
+    EXIT_FAILURE,
+    EXIT_INPUT,
+    EXIT_INTERRUPTED,
+    FitAborted,
+    InputError,
+    RemoteEvaluationError,
+    exit_code_of,
+    mark_collective,
+    mark_copy,
+)
 from .balance import BalanceReport
 from .base import Evaluator, JobOutcome, RankClock, compute_share
 from .channel import Channel
-from .launcher import install_abort_on_uncaught, launch_size
+from .handshake import handshake
+from .launcher import check_launch, guard_exits, install_abort_on_uncaught, launch_size
 from .layout import TRAILER, Layout
 from .sharing import Work
-from .signals import EXIT_INTERRUPTED, FitInterrupted, requested
+from .signals import FitInterrupted, requested
+from .verdict import agree, describe_failure, failure_message
 
-__all__ = ["MPIEvaluator", "barrier", "get_world", "run_collective", "serve"]
+__all__ = ["MPIEvaluator", "barrier", "collective_verdict", "get_world", "run_collective",
+           "serve"]
 
 EVAL, STOP, REPORT, ABORT = 1, 2, 3, 4
 _ABORT_GRACE = 5.0  # seconds rank 0 waits for the others to take an ABORT before giving up
@@ -69,6 +86,7 @@ def get_world(comm=None):
         from mpi4py import MPI
 
         comm = MPI.COMM_WORLD
+        check_launch(comm.Get_size())
     if comm.Get_size() < 2:
         return None
     install_abort_on_uncaught()
@@ -76,15 +94,30 @@ def get_world(comm=None):
 
 
 def barrier(comm=None) -> None:
-    """Wait until every rank of the launch gets here (nothing to wait for when serial)."""
+    """Wait until every rank of the launch gets here (nothing to wait for when serial).
+
+    It is a handshake (:func:`.handshake.handshake`): a rank that never arrives ends the
+    job with a message naming it, instead of a wait for ever.
+    """
     world = get_world(comm)
     if world is not None:
-        world.Barrier()
+        handshake(world, "at a barrier")
+
+
+def collective_verdict(error: BaseException | None, what: str, comm=None,
+                       input_types: tuple = (InputError,)) -> None:
+    """End a step that may have failed on some ranks of the launch (:func:`.verdict.agree`).
+
+    Every rank calls it with its own error of the step (or None); either every rank goes
+    on, or every rank raises the verdict's error (rank 0 reports it; the others raise quiet
+    copies). Serially, ``error`` is simply raised.
+    """
+    agree(get_world(comm), error, what, input_types)
 
 
 def _compute(work: Work, points: np.ndarray, layout: Layout, rank: int, size: int,
              probe: bool, clock: RankClock):
-    """The rank's sums followed by its trailer, and the remote traceback if the model raised."""
+    """The rank's sums followed by its trailer and, if the model raised, what failed."""
     pieces = layout.pieces(rank)
     trailer = np.zeros(TRAILER)
     try:
@@ -95,12 +128,13 @@ def _compute(work: Work, points: np.ndarray, layout: Layout, rank: int, size: in
             trailer[TRAILER - 1] = work.probe(points, block)
             clock.model += trailer[TRAILER - 1]
         return np.concatenate([payload, trailer]), None
-    except Exception:  # the model's own error: report it, keep the protocol going
+    except BaseException as e:
+        # KeyboardInterrupt included: report it and keep the protocol going, so that no
+        # rank leaves while the others wait for its sums.
         trailer[:] = 0.0
         trailer[0] = 1.0
-        error = (f"Traceback from rank {rank} of {size} on {socket.gethostname()}:\n"
-                 + traceback.format_exc())
-        return np.concatenate([np.zeros(sum(p.cells for p in pieces)), trailer]), error
+        return (np.concatenate([np.zeros(sum(p.cells for p in pieces)), trailer]),
+                describe_failure(e, rank, size))
 
 
 class MPIEvaluator(Evaluator):
@@ -155,7 +189,7 @@ class MPIEvaluator(Evaluator):
         if failed:
             self._report(failed, error, m)
         self.sharing.record(layout, trailers)
-        return self.work.values(grid, points)
+        return self.note_nan(self.work, grid, points, self.work.values(grid, points), layout)
 
     def end_iteration(self) -> dict:
         """The imbalance of the iteration's rounds; rebalancing is allowed again."""
@@ -165,17 +199,13 @@ class MPIEvaluator(Evaluator):
         """Imbalance before and after rebalancing."""
         return self.sharing.report()
 
-    def _report(self, failed: list[int], own_error: str | None, m: int) -> None:
+    def _report(self, failed: list[int], own_error: dict | None, m: int) -> None:
         self.channel.send([REPORT, 0, 0, 0, 0, 0, 0])
-        tracebacks = self.comm.gather(own_error, root=0)
+        reports = self.comm.gather(own_error, root=0)
         self.open = False
-        texts = {r: tracebacks[r] for r in failed}
-        names = ", ".join(str(r) for r in failed)
-        plural = "s" if len(failed) > 1 else ""
-        message = (f"the model raised on rank{plural} {names} (of {self.size}) while "
-                   f"evaluating a batch of {m} point{'s' if m > 1 else ''}; every rank "
-                   f"stops.\n\n" + "\n".join(texts[r] for r in failed))
-        raise RemoteEvaluationError(message, failed, texts)
+        verdict = _evaluation_verdict({r: reports[r] for r in failed}, self.size, m)
+        self.comm.bcast(verdict, root=0)
+        raise mark_collective(_evaluation_error(verdict))
 
     def stop(self) -> None:
         """End the other ranks' serve loops normally."""
@@ -183,18 +213,43 @@ class MPIEvaluator(Evaluator):
             self.channel.send([STOP, 0, 0, 0, 0, 0, 0])
             self.open = False
 
-    def abort(self, exit_code: int = 1) -> None:
+    def abort(self, exit_code: int = EXIT_FAILURE, message: str = "") -> bool:
         """Tell the other ranks the fit ended on rank 0 (best effort, bounded in time).
 
-        ``exit_code`` 75 (:data:`~.signals.EXIT_INTERRUPTED`) means a signal stopped
-        the fit after a progress file was written; anything else is a failure.
+        ``exit_code`` 75 (:data:`~mpicg.errors.EXIT_INTERRUPTED`) means a signal stopped
+        the fit after a progress file was written, 2 bad input (the other ranks raise an
+        :class:`InputError` with ``message``, as rank 0 does), anything else a failure.
+        Returns False when some rank did not take the message in time (it is stuck or dead:
+        only aborting the job ends it then).
         """
-        if self.open:
-            self.open = False
-            deadline = time.perf_counter() + _ABORT_GRACE
-            # A round cut short on rank 0: take the sums that are on their way first.
-            self.channel.finish(deadline=deadline)
-            self.channel.send([ABORT, exit_code, 0, 0, 0, 0, 0], deadline=deadline)
+        if not self.open:
+            return True
+        self.open = False
+        deadline = time.perf_counter() + _ABORT_GRACE
+        # A round cut short on rank 0: take the sums that are on their way first.
+        self.channel.finish(deadline=deadline)
+        text = np.frombuffer(message.encode(), dtype=np.uint8).astype(np.float64)
+        return self.channel.send([ABORT, exit_code, 0, text.size, 0, 0, 0], text,
+                                 deadline=deadline)
+
+
+def _evaluation_verdict(reports: dict[int, dict], size: int, m: int) -> dict:
+    """What every rank raises after a failed evaluation round (built on rank 0)."""
+    what = f"while evaluating a batch of {m} point{'s' if m > 1 else ''}"
+    kind, message = failure_message(what, reports, size)
+    if kind == "failure":  # the wording the README promises: the model raised on rank r
+        ranks = sorted(r for r, d in reports.items() if d["kind"] == "failure")
+        named = ("rank " if len(ranks) == 1 else "ranks ") + ", ".join(map(str, ranks))
+        message = (f"the model raised on {named} (of {size}) {what}; every rank stops."
+                   + message.split("every rank stops.", 1)[1])
+    return {"kind": kind, "message": message, "ranks": sorted(reports),
+            "texts": {r: d["text"] for r, d in reports.items()}}
+
+
+def _evaluation_error(verdict: dict) -> Exception:
+    if verdict["kind"] == "input":
+        return InputError(verdict["message"])
+    return RemoteEvaluationError(verdict["message"], verdict["ranks"], verdict["texts"])
 
 
 def serve(comm, work: Work, clock: RankClock) -> None:
@@ -202,8 +257,13 @@ def serve(comm, work: Work, clock: RankClock) -> None:
 
     Raises
     ------
+    InputError, RemoteEvaluationError
+        Quiet copies (:func:`~mpicg.errors.mark_copy`) of the error rank 0 raises when an
+        evaluation failed on some rank, or when rank 0 found bad input (the start check).
+    FitInterrupted
+        A signal stopped the fit (rank 0 wrote the progress file).
     FitAborted
-        When the fit ends in an error (reported by rank 0).
+        The fit failed on rank 0 for its own reasons (a callback raised, say).
     """
     ch = Channel(comm, clock)
     rank, size = comm.Get_rank(), comm.Get_size()
@@ -236,26 +296,36 @@ def serve(comm, work: Work, clock: RankClock) -> None:
         ch.finish(deadline=time.perf_counter() + _ABORT_GRACE)
         if command == REPORT:
             comm.gather(last_error, root=0)
-            raise FitAborted("the model failed (see rank 0's error)")
+            raise mark_copy(_evaluation_error(comm.bcast(None, root=0)))
         if command == ABORT:
+            text = b"" if body is None else bytes(body.astype(np.uint8))
             if m == EXIT_INTERRUPTED:
-                raise FitInterrupted(requested() or signal.SIGTERM)
-            raise FitAborted()
+                raise mark_copy(FitInterrupted(requested() or signal.SIGTERM))
+            if m == EXIT_INPUT:
+                raise mark_copy(InputError(text.decode(errors="replace")))
+            raise FitAborted(code=m)
         return
 
 
 def run_collective(comm, make_work: Callable[[int, int], Work],
                    root_task: Callable[[Evaluator], Any],
-                   prepare: Callable[[], None] | None = None) -> JobOutcome:
+                   prepare: Callable[[], None] | None = None,
+                   local_error: BaseException | None = None) -> JobOutcome:
     """Run ``root_task`` on rank 0 with every rank serving its evaluations.
 
-    Every rank calls this with the same arguments. The steps are collective, so that an error
-    is raised once, on rank 0, and every other rank leaves with :class:`FitAborted`:
+    Every rank calls this with the same arguments. Every step that can fail on some ranks
+    only ends with a collective verdict (:func:`.verdict.agree`), so an error is raised at
+    the same point on every rank and no rank leaves while another waits:
 
-    1. ``prepare()`` runs on rank 0 only (argument checks);
-    2. ``make_work(rank, size)`` runs on every rank (data set-up, possibly collective);
-       data errors on any rank are reported by rank 0 naming the rank;
-    3. rank 0 runs ``root_task(evaluator)``; the others serve until it ends.
+    0. the handshake: every rank arrives, or rank 0 names those that did not and ends the
+       job (:func:`.handshake.handshake`);
+    1. ``local_error``, an error a rank met in its own set-up before the call (bad data,
+       say), and ``prepare()`` on rank 0 (argument checks); a signal noted by then stops
+       every rank (exit code 75; nothing to save yet);
+    2. ``make_work(rank, size)`` on every rank (data set-up, possibly collective);
+    3. rank 0 runs ``root_task(evaluator)``; the others serve until it ends. While it runs,
+       a rank that calls ``os._exit`` ends the whole job with exit code 1
+       (:func:`.launcher.guard_exits`).
 
     Returns
     -------
@@ -264,45 +334,44 @@ def run_collective(comm, make_work: Callable[[int, int], Work],
     """
     rank, size = comm.Get_rank(), comm.Get_size()
     clock = RankClock()
-    error: BaseException | None = None
-    if rank == 0 and prepare is not None:
+    error = local_error
+    if rank == 0 and prepare is not None and error is None:
         try:
             prepare()
-        except Exception as e:
+        except BaseException as e:
             error = e
-    verdict = 0 if error is None else EXIT_INPUT if isinstance(error, InputError) else 1
-    verdict = comm.bcast(verdict, root=0)
-    if verdict:
-        if rank == 0:
-            raise error
-        raise FitAborted(code=verdict)
+    input_types = (InputError, TypeError, ValueError)  # argument checks raise these too
+    agree(comm, error, "at the start of the fit", input_types)
 
+    work = None
     try:
-        work, problem = make_work(rank, size), None
-    except (InputError, TypeError, ValueError) as e:
-        work, problem = None, f"{type(e).__name__}: {e}"
-    problems = comm.gather(problem, root=0)
-    failed = comm.bcast([r for r, p in enumerate(problems or []) if p], root=0)
-    if failed:
-        if rank == 0:
-            raise InputError("bad input on rank " + ", ".join(map(str, failed)) + ": "
-                             + "; ".join(problems[r] for r in failed))
-        raise FitAborted(code=EXIT_INPUT)
+        work = make_work(rank, size)
+    except BaseException as e:
+        error = e
+    agree(comm, error, "while sharing out the work", input_types)
 
     result = None
-    if rank == 0:
-        evaluator = MPIEvaluator(comm, work, clock)
-        try:
-            result = root_task(evaluator)
-        except FitInterrupted:
-            evaluator.abort(exit_code=EXIT_INTERRUPTED)
-            raise
-        except BaseException:
-            evaluator.abort()
-            raise
-        evaluator.stop()
-    else:
-        serve(comm, work, clock)
+    with guard_exits(comm):
+        if rank == 0:
+            evaluator = MPIEvaluator(comm, work, clock)
+            try:
+                result = root_task(evaluator)
+            except FitInterrupted:
+                evaluator.abort(exit_code=EXIT_INTERRUPTED)
+                raise
+            except InputError as e:  # the start check: bad input, on every rank
+                if evaluator.abort(exit_code=EXIT_INPUT, message=str(e)):
+                    mark_collective(e)
+                raise
+            except BaseException as e:
+                # Rank 0 failed on its own (a callback, say): the others leave non-zero,
+                # even when rank 0's own exit status is 0 (a callback's sys.exit()).
+                code = exit_code_of(e)
+                evaluator.abort(exit_code=EXIT_FAILURE if code in (0, EXIT_INPUT) else code)
+                raise
+            evaluator.stop()
+        else:
+            serve(comm, work, clock)
     stats = comm.gather(clock.summary(), root=0)
     result, stats = comm.bcast((result, stats), root=0)
     return JobOutcome(result, stats)

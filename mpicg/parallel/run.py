@@ -16,12 +16,14 @@ from .base import Evaluator, JobOutcome, RankClock
 from .malloc import tune_malloc
 from .serial import SerialEvaluator
 from .sharing import Work
+from .signals import FitInterrupted, requested
 
 __all__ = ["run_job"]
 
 
 def run_job(make_work: Callable[[Any, int, int], Work], root_task: Callable[[Evaluator], Any],
-            prepare: Callable[[], None] | None = None, comm=None) -> JobOutcome:
+            prepare: Callable[[], None] | None = None, comm=None,
+            local_error: BaseException | None = None) -> JobOutcome:
     """Run ``root_task`` with an evaluator over all ranks (or this process alone).
 
     Parameters
@@ -34,6 +36,9 @@ def run_job(make_work: Callable[[Any, int, int], Work], root_task: Callable[[Eva
         Argument checks, run on rank 0 before anything else.
     comm : mpi4py communicator, optional
         Where to run (default: the MPI world when started as several ranks).
+    local_error : BaseException, optional
+        An error this rank met in its own set-up before the call (bad data, say): raised on
+        every rank, at the start, by the collective verdict (serially: raised at once).
 
     Returns
     -------
@@ -45,10 +50,14 @@ def run_job(make_work: Callable[[Any, int, int], Work], root_task: Callable[[Eva
     tune_malloc()  # numpy models run as fast as under launch/mpirun.sh
     world = get_world(comm)
     if world is None:
+        if local_error is not None:
+            raise local_error
         if prepare is not None:
             prepare()
+        if requested() is not None:  # a signal noted while setting up: nothing to save yet
+            raise FitInterrupted(requested())
         clock = RankClock()
         result = root_task(SerialEvaluator(make_work(None, 0, 1), clock))
         return JobOutcome(result, [clock.summary()])
     return run_collective(world, lambda rank, size: make_work(world, rank, size), root_task,
-                          prepare)
+                          prepare, local_error)

@@ -37,7 +37,8 @@ class SerialEvaluator(Evaluator):
         points = np.ascontiguousarray(points, dtype=np.float64)
         layout = Layout.whole_points(len(points), self.work.n_blocks, 1)
         payload, _ = compute_share(self.work, points, layout.pieces(0), self.clock)
-        return self.work.values(payload.reshape(len(points), self.work.n_blocks), points)
+        grid = payload.reshape(len(points), self.work.n_blocks)
+        return self.note_nan(self.work, grid, points, self.work.values(grid, points))
 
     def end_iteration(self) -> dict:
         """One rank is always balanced."""

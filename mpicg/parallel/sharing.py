@@ -7,9 +7,10 @@ serially (:class:`~.serial.SerialEvaluator`) or over MPI (:mod:`.mpi`), and the 
 the same code on both paths, which is what keeps their results bitwise equal.
 
 A sum objective (:class:`mpicg.fitting.SumObjective`) is shared by points and blocks
-(:class:`BlockWork`): this package needs only its per-block interface (``n_blocks``,
-``edges``, ``block_sums``, ``value_from_total``, ``setup_error``), not what the points mean.
-A plain callable is one block wide (:class:`PointWork`): its points are shared out.
+(:class:`BlockWork`): this package needs only its per-block interface (``n_items``,
+``n_blocks``, ``edges``, ``block_sums``, ``value_from_total``, ``digest``), not what the
+points mean. A plain callable is one block wide (:class:`PointWork`): its points are shared
+out.
 """
 
 from __future__ import annotations
@@ -83,6 +84,22 @@ class Work(ABC):
             seconds.append(time.perf_counter() - t0)
         return (np.concatenate(sums) if sums else np.empty(0)), seconds
 
+    def nan_source(self, grid: np.ndarray, points: np.ndarray, layout=None) -> str | None:
+        """Where the first NaN cell of a batch's grid came from, for messages.
+
+        ``layout`` says which rank computed each cell (None: rank 0 computed them all).
+        """
+        bad = np.argwhere(np.isnan(grid))
+        if not bad.size:
+            return None
+        point, block = (int(v) for v in bad[0])
+        rank = 0 if layout is None else layout.owner(point, block)
+        return self.describe_cell(point, block, rank, points)
+
+    def describe_cell(self, point: int, block: int, rank: int, points: np.ndarray) -> str:
+        """Which rank computed a cell, and what the cell is."""
+        return f"NaN came from rank {rank} at x = {points[point].tolist()}"
+
     def probe(self, points: np.ndarray, block: int) -> float:
         """Seconds of one model call on one block (the fixed cost per call; result unused)."""
         t0 = time.perf_counter()
@@ -113,6 +130,12 @@ class BlockWork(Work):
     def values(self, grid, points):
         """Add each point's block sums in block order (:func:`.blocks.sum_blocks`)."""
         return self.objective.value_from_total(sum_blocks(grid), points)
+
+    def describe_cell(self, point, block, rank, points):
+        """The rank, observations and point of a block sum (the model's output)."""
+        first, last = (int(v) for v in self.objective.edges[block:block + 2])
+        return (f"the model gave NaN on rank {rank}, for observations {first} to "
+                f"{last - 1}, at x = {points[point].tolist()}")
 
     def sharing(self, n_ranks: int) -> Sharing:
         """Measured layouts (``'auto'``), or a fixed sharing."""
@@ -164,6 +187,10 @@ class PointWork(Work):
         """The values in point order."""
         return grid[:, 0].copy()
 
+    def describe_cell(self, point, block, rank, points):
+        """The rank and the point of a value."""
+        return f"`{self.name}` returned NaN on rank {rank} at x = {points[point].tolist()}"
+
     def sharing(self, n_ranks: int) -> Sharing:
         """Whole points, as even as possible."""
         return FixedSharing("points", n_ranks, 1)
@@ -176,24 +203,28 @@ def distribute(objective, world, rank: int, size: int, sharing: str = "auto") ->
     and rank 0 sends them its own (the model must then pickle). Each rank keeps the whole
     problem (its times, fluxes and sigmas: 24 bytes per observation), so that the layouts
     can move any cell to any rank without moving data. ``world`` is None for a serial run.
+
+    Raises
+    ------
+    InputError
+        On a rank whose copy is not rank 0's problem (other data or blocks, by their
+        digest): the ranks' fits would pair different light curves (a pipeline whose ranks
+        got out of step, data read differently on one node).
     """
     if world is None:
-        if objective.setup_error is not None:
-            raise objective.setup_error
         return BlockWork(objective, sharing)
     have = world.allgather(None if objective is None else
-                           (objective.setup_error is None, objective.n_items))
-    if have[0] is None or not have[0][0]:
+                           (objective.n_items, objective.digest()))
+    if have[0] is None:
         # rank 0's own checks (prepare) reject this before we get here
         raise InputError("the problem must be given on rank 0")
-    n_items = have[0][1]
     mine = have[rank]
-    if mine is not None and mine[0] and mine[1] != n_items:
-        raise InputError(f"every rank must hold the same problem; this rank has {mine[1]} "
-                         f"observations, rank 0 has {n_items}")
+    if mine is not None and mine != have[0]:
+        raise InputError(f"every rank must hold the same problem; this rank's ({mine[0]} "
+                         f"observations, digest {mine[1][:12]}) differs from rank 0's "
+                         f"({have[0][0]} observations, digest {have[0][1][:12]}): are the "
+                         "ranks fitting different light curves?")
     if all(h is not None for h in have):
-        if objective.setup_error is not None:
-            raise objective.setup_error
         return BlockWork(objective, sharing)
     received = world.bcast(objective if rank == 0 else None, root=0)
     return BlockWork(objective if rank == 0 else received, sharing)

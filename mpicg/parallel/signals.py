@@ -14,14 +14,15 @@ import signal
 import threading
 from contextlib import contextmanager
 
+from ..errors import EXIT_INTERRUPTED
+
 __all__ = ["EXIT_INTERRUPTED", "SIGNALS", "FitInterrupted", "catch_signals", "requested"]
 
-#: Exit code of every rank after a signal-triggered checkpoint (EX_TEMPFAIL: try again).
-EXIT_INTERRUPTED = 75
 SIGNALS = tuple(s for s in (getattr(signal, n, None) for n in ("SIGTERM", "SIGUSR1",
                                                                 "SIGINT")) if s is not None)
 
 _requested: list[int] = []
+_depth = [0]  # nested catch_signals (the command around the whole run, a fit inside it)
 
 
 class FitInterrupted(SystemExit):
@@ -33,7 +34,8 @@ class FitInterrupted(SystemExit):
         self.progress_file = progress_file
 
     def __str__(self) -> str:
-        where = f"; resume from {self.progress_file}" if self.progress_file else ""
+        where = (f"; resume from {self.progress_file}" if self.progress_file
+                 else " before the fit began; nothing was lost, run it again")
         return f"stopped by {signal.Signals(self.signum).name}{where}"
 
 
@@ -47,9 +49,12 @@ def catch_signals(enabled: bool = True):
     """Note SIGTERM/SIGUSR1/SIGINT instead of dying, for the duration of a fit.
 
     Only in the main thread (Python allows handlers nowhere else); elsewhere, and when not
-    ``enabled``, signals keep their usual effect.
+    ``enabled``, signals keep their usual effect. Nested uses (the ``mpicg`` command around
+    its whole run, a fit inside it) share one record: a signal noted while the command read
+    its data is still pending when the fit starts.
     """
-    if not enabled or threading.current_thread() is not threading.main_thread():
+    if (not enabled or threading.current_thread() is not threading.main_thread()
+            or _depth[0] > 0):
         yield
         return
     previous = {}
@@ -64,9 +69,11 @@ def catch_signals(enabled: bool = True):
     _requested.clear()
     for s in SIGNALS:
         previous[s] = signal.signal(s, note)
+    _depth[0] += 1
     try:
         yield
     finally:
+        _depth[0] -= 1
         for s, handler in previous.items():
             signal.signal(s, handler)
         _requested.clear()

@@ -9,6 +9,7 @@ import scipy.optimize
 from mpi4py import MPI
 
 import mpicg
+from mpicg.errors import is_copy
 from mpicg.parallel.mpi import MPIEvaluator
 
 comm = MPI.COMM_WORLD
@@ -154,33 +155,55 @@ def test_model_error_names_the_rank_and_the_next_fit_works():
         return transit_like(x, t)
 
     problem = make_problem(model=flaky)
-    if rank == 0:
-        with pytest.raises(mpicg.RemoteEvaluationError, match=f"rank {bad_rank} ") as info:
-            mpicg.fit(problem, X0)
-        assert info.value.ranks == [bad_rank]
-        assert "ZeroDivisionError: injected" in info.value.tracebacks[bad_rank]
-    else:
-        with pytest.raises(mpicg.FitAborted):
-            mpicg.fit(problem, X0)
+    # The same error on every rank (a pipeline that catches it goes on everywhere alike);
+    # rank 0 reports it, the other ranks' copies are quiet.
+    with pytest.raises(mpicg.RemoteEvaluationError, match=f"rank {bad_rank} ") as info:
+        mpicg.fit(problem, X0)
+    assert info.value.ranks == [bad_rank]
+    assert "ZeroDivisionError: injected" in info.value.tracebacks[bad_rank]
+    assert is_copy(info.value) == (rank != 0)
     # The protocol ended cleanly on every rank: the communicator is usable again.
     res = mpicg.fit(make_problem(), X0, maxiter=2)
     assert res.nit == 2
 
 
 @pytest.mark.mpi(min_size=1)
-def test_bad_argument_raised_once_on_rank0():
+def test_bad_argument_raised_on_every_rank_reported_by_rank0():
     problem = make_problem()
-    if rank == 0:
-        with pytest.raises(ValueError, match=r"`x0` must be finite"):
-            mpicg.fit(problem, [np.nan, 5.0, 0.3, 0.0])
-        with pytest.raises(ValueError, match=r"c1=0.5, c2=0.4"):
-            mpicg.fit(problem, X0, c1=0.5)
-    else:
-        with pytest.raises(mpicg.FitAborted):
-            mpicg.fit(problem, [np.nan, 5.0, 0.3, 0.0])
-        with pytest.raises(mpicg.FitAborted):
-            mpicg.fit(problem, X0, c1=0.5)
+    # rank 0's own ValueError; an InputError (a ValueError) with its message elsewhere
+    with pytest.raises(ValueError, match=r"`x0` must be finite") as info:
+        mpicg.fit(problem, [np.nan, 5.0, 0.3, 0.0])
+    assert is_copy(info.value) == (rank != 0)
+    with pytest.raises(ValueError, match=r"c1=0.5, c2=0.4") as info:
+        mpicg.fit(problem, X0, c1=0.5)
+    assert is_copy(info.value) == (rank != 0)
     assert mpicg.fit(problem, X0, maxiter=1).nit == 1
+
+
+@pytest.mark.mpi(min_size=2)
+def test_bad_data_on_one_rank_is_bad_input_on_every_rank():
+    # Rank 1 holds other data than rank 0: the fits would pair different light curves.
+    problem = make_problem() if rank != 1 else make_problem(n_times=1000)
+    with pytest.raises(mpicg.InputError, match=r"bad input on rank 1 .*every rank must "
+                                               r"hold the same problem") as info:
+        mpicg.fit(problem, X0)
+    assert is_copy(info.value) == (rank != 0)
+    assert mpicg.fit(make_problem(), X0, maxiter=1).nit == 1
+
+
+@pytest.mark.mpi(min_size=2)
+def test_model_system_exit_and_keyboard_interrupt_go_through_the_protocol():
+    for leave in (SystemExit(0), KeyboardInterrupt()):
+        def leaving(x, t, leave=leave):
+            if rank == size - 1 and x[0] > 0.0150001:
+                raise leave
+            return transit_like(x, t)
+
+        with pytest.raises(mpicg.RemoteEvaluationError,
+                           match=f"(?s)rank {size - 1} .*{type(leave).__name__}") as info:
+            mpicg.fit(make_problem(model=leaving), X0)
+        assert info.value.ranks == [size - 1]
+    assert mpicg.fit(make_problem(), X0, maxiter=1).nit == 1
 
 
 @pytest.mark.mpi(min_size=1)

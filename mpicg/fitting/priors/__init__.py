@@ -57,6 +57,31 @@ __all__ = [
 ]
 
 
+def _logpdf(name: str, dist: Distribution, value: float) -> float:
+    """``dist.logpdf(value)``; a distribution that raises or gives NaN is one clear error.
+
+    Built-in distributions never do; a user's own may, and it is evaluated on every rank
+    for every point, so its failure must read as one line, not a traceback per rank.
+    """
+    try:
+        result = float(dist.logpdf(value))
+    except Exception as e:
+        raise InputError(f"the prior on {name!r}, {show_value(dist, 120)}, raised "
+                         f"{type(e).__name__}: {e} at {name} = {value!r}") from None
+    if math.isnan(result):
+        raise InputError(f"the prior on {name!r}, {show_value(dist, 120)}, gave NaN at "
+                         f"{name} = {value!r} (a log density must be a number or -inf)")
+    return result
+
+
+def _contains(name: str, dist: Distribution, value: float) -> bool:
+    try:
+        return bool(dist.contains(value))
+    except Exception as e:
+        raise InputError(f"the prior on {name!r}, {show_value(dist, 120)}, raised "
+                         f"{type(e).__name__}: {e} at {name} = {value!r}") from None
+
+
 class Priors:
     """The priors of a fit: distributions on named parameters, combined per parameter.
 
@@ -254,7 +279,7 @@ class Priors:
         """
         for name, dist in self._combined.items():
             value = self._value(values, name, "the start")
-            if not dist.contains(value) or dist.logpdf(value) == -math.inf:
+            if not _contains(name, dist, value) or _logpdf(name, dist, value) == -math.inf:
                 low, high = dist.support
                 # "zero density" rather than "outside the support": it also covers nan, inf
                 # and the gaps of an 'or', which lie inside the hull that support gives.
@@ -280,11 +305,12 @@ class Priors:
         Raises
         ------
         InputError
-            If a parameter with a prior has no value.
+            If a parameter with a prior has no value, or a distribution raised or gave NaN
+            (naming the parameter, the distribution and the value).
         """
         total = 0.0
         for name, dist in self._combined.items():
-            value = dist.logpdf(self._value(values, name, "`values`"))
+            value = _logpdf(name, dist, self._value(values, name, "`values`"))
             if value == -math.inf:
                 return -math.inf
             total += value

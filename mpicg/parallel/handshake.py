@@ -1,0 +1,213 @@
+"""The start-up handshake: every rank arrives at a collective call, or the job ends, naming who.
+
+A collective call blocks until every rank makes it. A rank that never does (its script
+exited, slept, or skipped a fit) would leave the others waiting for ever. So every collective
+step of mpicg begins with a handshake that can time out: each rank tells rank 0 it has
+arrived, and which collective call of its own this is; rank 0 waits, polling, up to
+:func:`handshake_timeout` seconds. Then either every rank arrived at the same call and the
+step goes on, or rank 0 prints which ranks did not arrive (or arrived at another call) and
+aborts the job, which is the only way to end a rank that is not inside MPI.
+
+Point-to-point messages are used, not a barrier, so rank 0 knows who is missing; waiting
+ranks poll with a growing sleep, so they do not burn a core a slow rank may need.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+from ..errors import EXIT_FAILURE, EXIT_INTERRUPTED, InputError
+from .signals import requested
+
+__all__ = ["DEFAULT_HANDSHAKE_TIMEOUT", "TIMEOUT_VARIABLE", "abort_job", "announce_exit",
+           "handshake", "handshake_timeout", "poll"]
+
+#: Seconds rank 0 waits for every rank at the start of a collective call, by default. Long
+#: enough for ranks that read their data at different speeds from a shared filesystem.
+DEFAULT_HANDSHAKE_TIMEOUT = 300.0
+#: The environment variable that sets it (seconds).
+TIMEOUT_VARIABLE = "MPICG_HANDSHAKE_TIMEOUT"
+
+_exit = os._exit  # the real one, even while a guard (launcher.guard_exits) replaces it
+_SAY_GRACE = 0.25  # seconds between a message and the abort that ends the job
+_TAG = 31_415  # the handshake's messages; no other mpicg message is point-to-point
+_calls: dict[int, int] = {}  # communicator handle -> collective calls made so far
+_LEFT = -1  # in place of a call number: this rank's process is ending
+
+
+def handshake_timeout() -> float:
+    """The handshake's timeout in seconds: ``$MPICG_HANDSHAKE_TIMEOUT`` or the default.
+
+    Raises
+    ------
+    InputError
+        When the variable is set but not a number > 0.
+    """
+    text = os.environ.get(TIMEOUT_VARIABLE)
+    if text is None or not text.strip():
+        return DEFAULT_HANDSHAKE_TIMEOUT
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value > 0):
+        raise InputError(f"{TIMEOUT_VARIABLE} must be a number of seconds > 0; got {text!r}")
+    return value
+
+
+def poll(request, deadline: float | None = None, on_wait=None) -> bool:
+    """Wait for a non-blocking request; spin briefly, then sleep with a growing back-off.
+
+    Returns False when ``deadline`` (``time.monotonic()``) passes first. ``on_wait()`` is
+    called between tests (a place to look at pending signals).
+    """
+    spins, delay = 0, 2e-5
+    while not request.Test():
+        spins += 1
+        if spins > 200:
+            time.sleep(delay)
+            delay = min(delay * 1.5, 5e-3)
+        if on_wait is not None:
+            on_wait()
+        if deadline is not None and time.monotonic() > deadline:
+            return False
+    return True
+
+
+def _ranks(ranks) -> str:
+    ranks = sorted(ranks)
+    return ("rank " if len(ranks) == 1 else "ranks ") + ", ".join(map(str, ranks))
+
+
+def _abort(comm, message: str, code: int = EXIT_FAILURE) -> None:
+    sys.stdout.flush()
+    sys.stderr.write(f"mpicg: {message}\n")
+    sys.stderr.flush()
+    abort_job(comm, code)
+
+
+def abort_job(comm, code: int) -> None:
+    """``comm.Abort(code)``, and the process's own end should MPI return from it.
+
+    MPICH's ``MPI_Abort`` was seen to return when a peer had already finalized; the job
+    must end anyway, and this rank with it.
+    """
+    time.sleep(_SAY_GRACE)  # let the launcher pass our last words on before it ends all
+    try:
+        comm.Abort(code)
+    finally:
+        _exit(code)
+
+
+def announce_exit() -> None:
+    """At this process's exit, tell rank 0, which may wait for it at a handshake, that it left.
+
+    Registered (``atexit``) by :func:`.launcher.start_mpi` on every rank. A rank whose
+    script ends while rank 0 still makes a collective call is then named at once, instead
+    of after the timeout. At the normal end of a job nobody listens, and the few bytes are
+    dropped. (Rank 0 announces nothing: messages from it to ranks that had already
+    finalized were seen to make MPICH's launcher kill the job at its normal end; the others
+    name a missing rank 0 after the timeout.)
+    """
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is None or not mpi.Is_initialized() or mpi.Is_finalized():
+        return
+    comm = mpi.COMM_WORLD
+    rank, size = comm.Get_rank(), comm.Get_size()
+    if size < 2:
+        return
+    if rank == 0:
+        return
+    poll(comm.Isend(np.array([_LEFT], dtype=np.int64), dest=0, tag=_TAG),
+         time.monotonic() + 1.0)
+
+
+def handshake(comm, what: str, timeout: float | None = None) -> None:
+    """Every rank of ``comm`` calls this at the start of a collective step.
+
+    Parameters
+    ----------
+    comm : mpi4py communicator
+        The ranks of the step.
+    what : str
+        Where, for the message (``"at the start of the fit"``).
+    timeout : float, optional
+        Seconds a rank waits for the others (default :func:`handshake_timeout`).
+
+    Returns when every rank arrived at the same collective call. Otherwise the job ends:
+    rank 0 prints which ranks are missing or out of step and aborts it (exit code 1; 75 when
+    a signal asked it to stop while it waited); when rank 0 itself is missing, rank 1 says
+    so. This function does not return then.
+    """
+    timeout = handshake_timeout() if timeout is None else timeout
+    rank, size = comm.Get_rank(), comm.Get_size()
+    key = comm.py2f()
+    _calls[key] = call = _calls.get(key, 0) + 1
+    verdict = np.zeros(1, dtype=np.int64)
+    if rank != 0:
+        _join(comm, rank, size, call, what, timeout)
+    else:
+        _gather_arrivals(comm, size, call, what, timeout)
+    poll(comm.Ibcast(verdict, root=0))
+
+
+def _join(comm, rank: int, size: int, call: int, what: str, timeout: float) -> None:
+    """A rank other than 0: say it arrived; wait (bounded) until rank 0 has arrived too."""
+    arrived_at = time.monotonic()
+    poll(comm.Isend(np.array([call], dtype=np.int64), dest=0, tag=_TAG))
+    notice = np.zeros(1, dtype=np.int64)
+    # Rank 0, once it arrives, waits at most `timeout` for the others and then decides; so
+    # only its own arrival needs a deadline here.
+    if poll(comm.Irecv(notice, source=0, tag=_TAG + 1), arrived_at + timeout):
+        return
+    if rank != 1:  # rank 1 reports it; the others follow it a moment later
+        time.sleep(5.0)
+    _abort(comm, f"rank 0 (of {size}) did not arrive {what} within {timeout:g} s of rank "
+                 f"{rank}: every rank stops ({TIMEOUT_VARIABLE} sets the wait).")
+
+
+def _gather_arrivals(comm, size: int, call: int, what: str, timeout: float) -> None:
+    """Rank 0: tell every rank it arrived; wait for all of them, or end the job."""
+    notices = [comm.Isend(np.array([call], dtype=np.int64), dest=r, tag=_TAG + 1)
+               for r in range(1, size)]
+    arrived = {r: np.zeros(1, dtype=np.int64) for r in range(1, size)}
+    left: set[int] = set()
+    requests = {r: comm.Irecv(buffer, source=r, tag=_TAG) for r, buffer in arrived.items()}
+    deadline = time.monotonic() + timeout
+    missing = set(requests)
+    delay = 2e-5
+    # A signal noted meanwhile does not end the wait: the others got it too, and the verdict
+    # after the handshake stops every rank with 75. Only if they never come does it count.
+    while missing and time.monotonic() < deadline and not left:
+        missing = {r for r in missing if not requests[r].Test()}
+        left = {r for r in arrived if r not in missing and arrived[r][0] == _LEFT}
+        if missing:
+            time.sleep(delay)
+            delay = min(delay * 1.5, 5e-3)
+    if left:
+        _abort(comm, f"{_ranks(left)} (of {size}) ended (its script finished or exited) "
+                     f"before it arrived {what}: every rank stops. Every rank must call the "
+                     "same collective fits in the same order.")
+    if missing:
+        if requested() is not None:
+            _abort(comm, f"stopped by a signal while waiting for {_ranks(missing)} (of "
+                         f"{size}) {what}; nothing to save", EXIT_INTERRUPTED)
+        _abort(comm, f"{_ranks(missing)} (of {size}) did not arrive {what} within "
+                     f"{timeout:g} s: every rank stops. A rank that ended its script, skipped "
+                     "a fit, or is still busy before it never joins; every rank must call "
+                     f"the same collective fits in the same order ({TIMEOUT_VARIABLE} sets "
+                     "the wait).")
+    for request in notices:
+        poll(request)
+    astray = {r: int(b[0]) for r, b in arrived.items() if int(b[0]) != call}
+    if astray:
+        where = "; ".join(f"rank {r} is at its collective call {c}"
+                          for r, c in sorted(astray.items()))
+        _abort(comm, f"the ranks are out of step {what}: rank 0 is at its collective "
+                     f"call {call}, {where}. Every rank must call the same collective fits "
+                     "in the same order (did a rank skip a fit after an error?).")

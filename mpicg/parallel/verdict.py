@@ -1,0 +1,143 @@
+"""Collective verdicts: a step that may fail on some ranks only ends with every rank knowing.
+
+Reading data, building a model, checking arguments: each rank does it on its own, and it can
+fail on some ranks only (a file one node cannot read, a model constructor that fails on one
+rank). A rank that then leaves, or goes on, while another waits for it in a collective call
+hangs the job. :func:`agree` ends such a step: after the handshake
+(:func:`.handshake.handshake`) every rank says whether it failed, rank 0 decides, and either
+every rank goes on, or every rank raises:
+
+- bad input anywhere (:class:`~mpicg.errors.InputError`): ``InputError`` on every rank;
+- another error anywhere: :class:`~mpicg.errors.RankError` naming the ranks with their
+  tracebacks (rank 0 raises its own error when it is the only rank that failed);
+- a signal (SIGTERM, SIGUSR1, SIGINT) noted on any rank during the step:
+  :class:`~.signals.FitInterrupted`, exit code 75, nothing to save yet.
+
+Rank 0's error is the one reported; the other ranks raise quiet copies
+(:func:`~mpicg.errors.mark_copy`), so a job prints one message, and code that catches the
+error (a pipeline going on to its next light curve) does the same on every rank.
+"""
+
+from __future__ import annotations
+
+import socket
+import traceback
+
+from ..errors import InputError, RankError, mark_collective, mark_copy
+from .handshake import handshake
+from .signals import FitInterrupted, requested
+
+__all__ = ["agree", "describe_failure", "failure_message"]
+
+
+def describe_failure(error: BaseException, rank: int, size: int,
+                     input_types: tuple = (InputError,)) -> dict:
+    """What a rank tells rank 0 about its error: its kind and a text (picklable).
+
+    Bad input is one line (``Type: message``); anything else is the full traceback, headed
+    with the rank and host (as mpi4py.futures heads a remote traceback).
+    """
+    if isinstance(error, input_types):
+        return {"kind": "input", "text": f"{type(error).__name__}: {error}"}
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    return {"kind": "failure",
+            "text": f"Traceback from rank {rank} of {size} on {socket.gethostname()}:\n{text}"}
+
+
+def _ranks(ranks) -> str:
+    return ("rank " if len(ranks) == 1 else "ranks ") + ", ".join(map(str, ranks))
+
+
+def failure_message(what: str, reports: dict[int, dict], size: int) -> tuple[str, str]:
+    """The verdict's kind (``'input'`` or ``'failure'``) and its one message, from every report.
+
+    Identical reports from several ranks (the same bad data on every rank, the same prior
+    raising everywhere) are shown once, with the ranks that sent them.
+    """
+    failures = {r: d for r, d in reports.items() if d["kind"] == "failure"}
+    kind = "failure" if failures else "input"
+    chosen = failures or reports
+    groups: dict[str, list[int]] = {}
+    for r, d in sorted(chosen.items()):
+        body = d["text"].split("\n", 1)[1] if kind == "failure" else d["text"]
+        groups.setdefault(body, []).append(r)
+    if kind == "input":
+        if len(groups) == 1 and len(chosen) in (size, 1) and 0 in chosen:
+            # Every rank (or rank 0 alone) found the same: the message speaks for itself.
+            text = next(iter(groups))
+            return kind, text.split(": ", 1)[1] if text.startswith("InputError: ") else text
+        return kind, "; ".join(f"bad input on {_ranks(rs)} (of {size}) {what}: {body}"
+                               for body, rs in groups.items())
+    parts = [f"failed on {_ranks(sorted(chosen))} (of {size}) {what}; every rank stops."]
+    for body, rs in groups.items():
+        parts.append(f"\nTraceback from {_ranks(rs)} of {size}:\n{body.rstrip()}")
+    return kind, "\n".join(parts)
+
+
+def agree(comm, error: BaseException | None, what: str,
+          input_types: tuple = (InputError,)) -> None:
+    """End a step that may fail on some ranks: every rank goes on, or every rank raises.
+
+    Every rank of ``comm`` calls it, with its own error of the step or None.
+
+    Parameters
+    ----------
+    comm : mpi4py communicator or None
+        The ranks; None for a serial run (``error``, or a pending signal, is then simply
+        raised).
+    error : BaseException or None
+        This rank's error in the step, if any.
+    what : str
+        Where, for messages: ``"at the start of the fit"``, ``"while reading the data"``.
+    input_types : tuple of type
+        Errors that are bad input (exit code 2), besides :class:`InputError`.
+
+    Raises
+    ------
+    InputError, RankError, FitInterrupted
+        The verdict, on every rank (see the module's description); rank 0 raises its own
+        error when it is the only rank that failed.
+    """
+    if comm is None:
+        if error is not None:
+            raise error
+        if requested() is not None:
+            raise mark_collective(FitInterrupted(requested()))
+        return
+    rank, size = comm.Get_rank(), comm.Get_size()
+    handshake(comm, what)
+    report = None
+    if error is not None:
+        report = describe_failure(error, rank, size, input_types)
+    elif requested() is not None:
+        report = {"kind": "signal", "signum": int(requested())}
+    reports = comm.gather(report, root=0)
+    verdict = None
+    if rank == 0:
+        failed = {r: d for r, d in enumerate(reports) if d is not None and d["kind"] != "signal"}
+        signals = [d["signum"] for d in reports if d is not None and d["kind"] == "signal"]
+        if failed:
+            kind, message = failure_message(what, failed, size)
+            alone = list(failed) == [0]
+            verdict = {"kind": kind, "message": message, "ranks": sorted(failed),
+                       "texts": {r: d["text"] for r, d in failed.items()}, "own": alone}
+        elif signals:
+            verdict = {"kind": "signal", "signum": signals[0]}
+    verdict = comm.bcast(verdict, root=0)
+    if verdict is None:
+        return
+    raise _verdict_error(verdict, error, rank)
+
+
+def _verdict_error(verdict: dict, own: BaseException | None, rank: int) -> BaseException:
+    """The exception this rank raises for a verdict."""
+    if verdict["kind"] == "signal":
+        stop = FitInterrupted(verdict["signum"])
+        return mark_collective(stop) if rank == 0 else mark_copy(stop)
+    if rank == 0 and verdict["own"] and own is not None:
+        return mark_collective(own)
+    if verdict["kind"] == "input":
+        error = InputError(verdict["message"])
+    else:
+        error = RankError(verdict["message"], verdict["ranks"], verdict["texts"])
+    return mark_collective(error) if rank == 0 else mark_copy(error)
