@@ -10,11 +10,18 @@ every contender:
 * ``scipy``          -- ``scipy.optimize.minimize(method='CG')``, one process;
 * ``scipy+workers N``-- the same with ``options={'workers': MPIPoolExecutor(N).map}``: the n
   points of a finite-difference gradient go to N worker processes, line-search values stay
-  serial in the master (which sleeps meanwhile; it is not counted as a core).
+  serial in the master (which sleeps meanwhile; it is not counted as a core);
+* ``python``         -- mpicg started as ``python`` (no ``mpirun``) and without the malloc
+  variables of RUN_ENV, as a user runs ``python fit.py``: mpicg sets glibc's thresholds
+  itself (:func:`mpicg.parallel.tune_malloc`);
+* ``python, glibc defaults`` -- the same with that call switched off (what such a run got
+  before mpicg made it).
 
 Each configuration runs as a fresh job; the configurations alternate within each repeat (so
 drifts of a shared machine hit all alike) and the table quotes medians. Times are of the fit
-alone (set-up, MPI start and worker spawn excluded). E(N) = T(mpicg 1) / (N T(mpicg N)).
+alone (set-up, MPI start and worker spawn excluded). E(N) = T(mpicg 1) / (N T(mpicg N)) and
+the serial runs' ratios are medians over the repeats of the ratio within each repeat (a busy
+machine drifts by tens of per cent between repeats).
 Every job gets the same environment (RUN_ENV: one thread per process, glibc malloc settings).
 """
 
@@ -85,14 +92,22 @@ def make_data(n_times: int, resolution: int):
 def child(kind: str, n_times: int, resolution: int, workers: int) -> None:
     """Run one fit and print one JSON line (from the process that owns the result)."""
     model, times, flux, sigma = make_data(n_times, resolution)
-    if kind == "mpicg":
+    if kind == "model":  # the model alone, 20 calls (the machine's own ceiling)
+        t0 = time.perf_counter()
+        for _ in range(20):
+            model(X0, times)
+        print("RESULT " + json.dumps({"seconds": (time.perf_counter() - t0) / 20}), flush=True)
+        return
+    if kind.startswith(("mpicg", "python")):
         import mpicg
 
+        if kind == "python-untuned":
+            import mpicg.parallel.run
+
+            mpicg.parallel.run.tune_malloc = lambda: False
         problem = mpicg.Problem(model, times, flux, sigma)
         res = mpicg.fit(problem, X0, gtol=GTOL)
-        from mpi4py import MPI
-
-        if MPI.COMM_WORLD.Get_rank() == 0:
+        if mpicg.parallel.is_root():
             print("RESULT " + json.dumps({"seconds": res.wall_time, "nit": res.nit,
                                           "nfev": res.nfev, "fun": res.fun,
                                           "status": res.status}), flush=True)
@@ -132,6 +147,9 @@ def launch(kind: str, n: int, args) -> dict:
     else:
         cmd = me
     env = dict(os.environ, PYTHONPATH=f"{HERE}{os.pathsep}{ROOT}", **RUN_ENV)
+    if kind.startswith("python"):  # as a user runs it: no malloc variables
+        for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
+            env.pop(name, None)
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -145,8 +163,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--n-times", type=int, default=2000)
     parser.add_argument("--resolution", type=int, default=20)
-    parser.add_argument("--child", choices=["mpicg", "scipy", "scipy-workers"])
+    parser.add_argument("--child", choices=["mpicg", "scipy", "scipy-workers", "python",
+                                            "python-untuned", "model"])
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--only", choices=["all", "mpicg"], default="all",
+                        help="'mpicg': only mpicg's runs (N = 1..max and the two serial "
+                             "`python` runs), for more repeats in the same time")
     args = parser.parse_args()
     if args.child:
         child(args.child, args.n_times, args.resolution, args.workers)
@@ -154,7 +176,10 @@ def main() -> None:
 
     ranks = list(range(1, args.max_ranks + 1))
     configs = ([("mpicg", n) for n in ranks] + [("scipy", 1)]
-               + [("scipy-workers", n) for n in ranks])
+               + [("scipy-workers", n) for n in ranks]
+               + [("python", 1), ("python-untuned", 1)])
+    if args.only == "mpicg":
+        configs = [c for c in configs if not c[0].startswith("scipy")]
     model, times, _, _ = make_data(args.n_times, args.resolution)
     t0 = time.perf_counter()
     for _ in range(5):
@@ -166,6 +191,20 @@ def main() -> None:
           f"{per_call * 1e3:.1f} ms per model call on all times (in this driver process, "
           f"without RUN_ENV); {args.repeats} repeats, "
           "configurations alternating", flush=True)
+    # What the machine itself gives: the model alone in 1 process, and in N at once.
+    ceiling = {}
+    for n in ranks:
+        me = [sys.executable, str(Path(__file__).resolve()), "--child", "model",
+              "--n-times", str(args.n_times), "--resolution", str(args.resolution)]
+        env = dict(os.environ, PYTHONPATH=f"{HERE}{os.pathsep}{ROOT}", **RUN_ENV)
+        procs = [subprocess.Popen(me, stdout=subprocess.PIPE, text=True, env=env)
+                 for _ in range(n)]
+        ceiling[n] = statistics.mean(json.loads(p.communicate()[0].split("RESULT ")[1])
+                                     ["seconds"] for p in procs)
+    print("the model alone, ms per call with N processes at once: "
+          + ", ".join(f"N={n}: {ceiling[n] * 1e3:.1f}" for n in ranks)
+          + " (the machine's ceiling for E(N): "
+          + ", ".join(f"{ceiling[1] / ceiling[n]:.2f}" for n in ranks) + ")", flush=True)
     runs: dict = {c: [] for c in configs}
     for rep in range(args.repeats):
         order = configs if rep % 2 == 0 else configs[::-1]
@@ -174,15 +213,34 @@ def main() -> None:
         print(f"  repeat {rep + 1}/{args.repeats} done", flush=True)
 
     med = {c: statistics.median(r["seconds"] for r in runs[c]) for c in configs}
-    t1 = med[("mpicg", 1)]
+
+    def ratio(config, n=1):
+        """Median over repeats of T(mpicg, 1) / (n T(config)), each from the same repeat."""
+        return statistics.median(a["seconds"] / (n * b["seconds"])
+                                 for a, b in zip(runs[("mpicg", 1)], runs[config],
+                                                 strict=True))
+
     print()
-    print("| N | mpicg (s) | E(N) mpicg | scipy CG serial (s) | scipy CG + workers=N (s) "
-          "| mpicg vs scipy+workers |")
-    print("|---|---|---|---|---|---|")
-    for n in ranks:
-        tm, tw = med[("mpicg", n)], med[("scipy-workers", n)]
-        print(f"| {n} | {tm:.2f} | {t1 / (n * tm):.2f} | {med[('scipy', 1)]:.2f} | {tw:.2f} "
-              f"| {tw / tm:.2f}x faster |")
+    if args.only == "all":
+        print("| N | mpicg (s) | E(N) mpicg | scipy CG serial (s) | scipy CG + workers=N (s) "
+              "| mpicg vs scipy+workers |")
+        print("|---|---|---|---|---|---|")
+        for n in ranks:
+            tm, tw = med[("mpicg", n)], med[("scipy-workers", n)]
+            print(f"| {n} | {tm:.2f} | {ratio(('mpicg', n), n):.2f} | {med[('scipy', 1)]:.2f} "
+                  f"| {tw:.2f} | {tw / tm:.2f}x faster |")
+    else:
+        print("| N | mpicg (s) | E(N) mpicg |")
+        print("|---|---|---|")
+        for n in ranks:
+            print(f"| {n} | {med[('mpicg', n)]:.2f} | {ratio(('mpicg', n), n):.2f} |")
+    print()
+    print("| serial run | seconds | vs mpirun -n 1 |")
+    print("|---|---|---|")
+    for kind, label in (("mpicg", "`mpirun -n 1` (RUN_ENV malloc variables)"),
+                        ("python", "`python fit.py` (mpicg sets them)"),
+                        ("python-untuned", "`python fit.py`, glibc defaults")):
+        print(f"| {label} | {med[(kind, 1)]:.2f} | {1 / ratio((kind, 1)):.3f} |")
     print()
     for c in configs:
         r = runs[c][0]

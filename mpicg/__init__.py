@@ -2,8 +2,9 @@
 
 Rank 0 runs a serial Polak–Ribière+ conjugate-gradient iteration with the semantics of
 ``scipy.optimize.fmin_cg``; the objective values it needs are computed in batches, and under
-MPI every batch is shared by all ranks (by blocks of observations for a :class:`Problem`, by
-points for a plain callable), with results that do not depend on the number of ranks.
+MPI every batch is shared by all ranks (points x blocks of observations for a
+:class:`Problem`, laid out from the model's measured costs; points for a plain callable), with
+results that do not depend on the number of ranks.
 
 The layers, as packages: :mod:`mpicg.optimize` (the pure-numpy optimizer),
 :mod:`mpicg.parallel` (evaluators, work sharing, the MPI protocol; the only importer of

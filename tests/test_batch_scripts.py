@@ -185,8 +185,9 @@ def test_slurm_script_gives_up_after_max_resubmits(tmp_path, stubs):
 
 def test_pbs_script_stops_before_the_wall_time_and_resubmits(tmp_path, stubs):
     env, log = stubs
-    # Slow enough that the fit is still running when the script's timeout fires.
-    write_slow_demo_job(tmp_path, n_times=300, delay=0.03)
+    # Slow enough that the fit is still running when the script's timeout fires: some 35
+    # iterations of about 18 calls shared by 2 ranks, 0.08 s each: some 25 s.
+    write_slow_demo_job(tmp_path, n_times=300, delay=0.08)
     # Wall time 5 min 15 s less the 300 s margin: USR1 after 15 s.
     assert submit(tmp_path, env, "--scheduler", "pbs", "--dry-run", "-n", "2",
                   "--time", "00:05:15").returncode == 0

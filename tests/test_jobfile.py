@@ -86,6 +86,11 @@ def test_a_good_job_file_is_read_with_its_paths_resolved(job_dir):
     assert make_model(job).resolution == 8
 
 
+def test_sharing_goes_to_the_fit(job_dir):
+    job = load_job(_with(job_dir, "gtol = 0.5", 'gtol = 0.5\nsharing = "points"'))
+    assert job.options == {"gtol": 0.5, "maxiter": 3, "sharing": "points"}
+
+
 def test_defaults_of_optional_tables(tmp_path):
     _write_curve(tmp_path / "lc.csv")
     (tmp_path / "mine.toml").write_text(textwrap.dedent("""\
@@ -112,6 +117,8 @@ def test_defaults_of_optional_tables(tmp_path):
     # a value of the wrong type
     ("gtol = 0.5", 'gtol = "small"', "gtol =", "[fit] gtol: must be a number >= 0; got 'small'"),
     ("maxiter = 3", "maxiter = 2.5", "maxiter =", "[fit] maxiter: must be an integer >= 1"),
+    ("gtol = 0.5", 'gtol = 0.5\nsharing = "rows"', "sharing =",
+     "[fit] sharing: must be one of ['auto', 'blocks', 'points']; got 'rows'"),
     # values that are only wrong together: the library's own check, located
     ("gtol = 0.5", "gtol = 0.5\nc1 = 0.5\nc2 = 0.4", "c1 =",
      "[fit] c1: `c1` and `c2` must satisfy 0 < c1 < c2 < 1; got c1=0.5, c2=0.4"),

@@ -10,13 +10,17 @@ import pytest
 from _mpirun import ROOT, SCRIPTS, mpirun_path, run_script
 
 N_RANKS = 3  # rank 0, a middle rank (1) and the last rank (2)
+# The failing rank's n-th model call. With sharing='blocks' these are the first call, one in
+# the middle of the first gradient and one in the middle of the first line-search trial;
+# with 'auto' a rank's calls per round depend on the measured layout (and one is a probe).
 PHASES = {"first-call": 1, "mid-gradient": 3, "mid-line-search": 5}
 
 
+@pytest.mark.parametrize("sharing", ["auto", "blocks"])
 @pytest.mark.parametrize("phase", PHASES)
 @pytest.mark.parametrize("fail_rank", [0, 1, 2], ids=["rank0", "middle", "last"])
-def test_model_exception_ends_job_naming_rank(fail_rank, phase):
-    job = run_script(N_RANKS, "inject_failure.py", fail_rank, PHASES[phase], "raise",
+def test_model_exception_ends_job_naming_rank(fail_rank, phase, sharing):
+    job = run_script(N_RANKS, "inject_failure.py", fail_rank, PHASES[phase], "raise", sharing,
                      timeout=30)
     assert not job.timed_out, job.output[-3000:]
     assert job.returncode != 0

@@ -7,7 +7,7 @@ import pytest
 
 import mpicg
 from mpicg.parallel import BlockWork, SerialEvaluator
-from mpicg.parallel.blocks import block_edges, block_ranges, sum_blocks
+from mpicg.parallel.blocks import DEFAULT_MAX_BLOCKS, block_edges, block_ranges, sum_blocks
 
 
 def line(x, t):
@@ -74,15 +74,21 @@ def test_fit_recovers_a_line():
     assert res.rank_rounds == [res.rounds]
 
 
-@pytest.mark.parametrize(("n", "size"), [(1, None), (10, 3), (1003, 37), (5000, None)])
-def test_block_edges(n, size):
+@pytest.mark.parametrize(("n", "size", "expected"), [
+    (1, None, 1), (10, 3, 3), (1003, 37, 37),
+    (41, None, 1), (5000, None, 20), (5120, None, 20),  # 256 blocks, as always: same bits
+    (5121, None, 20), (20_000, None, 20), (81_920, None, 20),  # blocks of 20: more blocks
+    (81_921, None, 21), (300_001, None, 74),  # at most 4096 blocks
+])
+def test_block_edges(n, size, expected):
     e = block_edges(n, size)
     assert e[0] == 0
     assert e[-1] == n
     assert np.all(np.diff(e) > 0)
-    expected = size if size is not None else int(np.ceil(n / 256))
     assert np.all(np.diff(e)[:-1] == expected)
-    assert len(e) - 1 <= 256 or size is not None
+    if size is None:
+        assert len(e) - 1 <= DEFAULT_MAX_BLOCKS
+        assert len(e) - 1 >= min(n, 128)  # ceil(n / 256) observations per block at most
 
 
 @pytest.mark.parametrize(("n_blocks", "n_ranks"), [(10, 3), (2, 4), (256, 7), (5, 5)])

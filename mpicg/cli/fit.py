@@ -1,7 +1,7 @@
 """``mpicg fit JOB.toml`` and ``mpicg resume PROGRESS_FILE``: a job file's fit, collectively.
 
-Every rank reads the job file and its data (each keeps only its own blocks afterwards) and
-calls :func:`mpicg.optimizer_cg`; rank 0 writes the output directory (:mod:`.output`).
+Every rank reads the job file and its data and calls :func:`mpicg.optimizer_cg`; rank 0
+writes the output directory (:mod:`.output`).
 
 Every step that can fail on some ranks only ends with a collective verdict, so that every
 rank stops at the same point with the same exit code: reading the job, its model and data

@@ -30,8 +30,8 @@ A job file has these tables (only ``model``, ``data`` and ``fit.parameters`` are
     [fit]
     parameters = ["incl", "r1"]    # the ones to vary, from their values above
     gtol = 1e-3                    # maxiter, norm, c1, c2, fd_scheme, scale, uncertainties,
-                                   # priors_combine, expose_lnprobabilities, block_size: as
-                                   # in optimizer_cg
+                                   # priors_combine, expose_lnprobabilities, block_size,
+                                   # sharing: as in optimizer_cg
 
     [steps]                        # finite-difference steps (default: from the scales)
     incl = 1e-4                    # absolute
@@ -86,6 +86,7 @@ from ..optimize import (
     check_norm,
     show_value,
 )
+from ..parallel import check_sharing
 from .jobdata import DATA_KEYS, data_options
 
 if sys.version_info >= (3, 11):
@@ -124,6 +125,7 @@ _FIT_OPTIONS = {
     "priors_combine": check_priors_combine,
     "expose_lnprobabilities": lambda v: _check_bool(v, "expose_lnprobabilities"),
     "block_size": check_block_size,
+    "sharing": check_sharing,
 }
 
 

@@ -3,7 +3,7 @@
 :func:`collective_cg` is what every entry point runs: :func:`mpicg.fit`,
 :func:`mpicg.optimizer_cg`, :func:`mpicg.fmin_cg` and :func:`mpicg.minimize`. Arguments are
 checked once, on rank 0 (an error is raised once), the work is shared out (by points for a
-plain callable, by blocks of observations for a sum objective), and rank 0 runs the
+plain callable, by points x blocks of observations for a sum objective), and rank 0 runs the
 optimizer while every rank evaluates. With one rank it is the serial run.
 """
 
@@ -36,6 +36,7 @@ from ..parallel import (
     PointWork,
     Work,
     catch_signals,
+    check_sharing,
     distribute,
     requested,
     run_job,
@@ -45,6 +46,8 @@ from .problem import SumObjective
 __all__ = ["collective_cg", "with_statistics"]
 
 NAN_STATUS = 3  # scipy's warnflag: "NaN result encountered."
+PRECISION_LOSS = 2  # scipy's warnflag: the line search failed
+STOPPED_BY_NAN = (PRECISION_LOSS, NAN_STATUS)
 
 
 def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e-5,
@@ -53,7 +56,7 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
                   names=("fun", "jac", "eps"), workers=None, as_scipy: bool = False,
                   halt_status: bool = True, require_problem: bool = False,
                   require_finite_start: bool = False, progress_every_niters: int = 0,
-                  progress_file=None, resume=None, comm=None,
+                  progress_file=None, resume=None, sharing: str = "auto", comm=None,
                   session=None, local_error: BaseException | None = None) -> JobOutcome:
     """Check the arguments (on rank 0), share the evaluations over the ranks, and run CG.
 
@@ -63,8 +66,8 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
     ----------
     fun : callable or SumObjective
         A plain objective callable (under MPI the points of each batch are shared out over
-        the ranks) or a :class:`~.problem.SumObjective` (each rank evaluates its own blocks of
-        observations).
+        the ranks) or a :class:`~.problem.SumObjective` (each rank evaluates its part of each
+        batch's grid of points x blocks of observations).
     x0, args, jac, callback, gtol, norm, eps, maxiter, disp, return_all,
     finite_diff_rel_step, c1, c2
         As in :func:`mpicg.minimize`; ``jac`` may also be a
@@ -94,6 +97,9 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
         them) replace ``x0`` and the CG options given here, except ``maxiter`` when it is
         given (not None): a resumed fit may go on longer (or stop sooner) than the stored
         one; the trajectory up to there is the same.
+    sharing : {'auto', 'blocks', 'points'}
+        How a sum objective's batches are shared among ranks (see
+        :data:`mpicg.parallel.SHARINGS`); a plain callable's points are always shared out.
     comm : mpi4py communicator, optional
         Where to run (default: the MPI world under ``mpirun``, else serially).
     session : NamedSession, optional
@@ -107,9 +113,10 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
     Returns
     -------
     JobOutcome
-        The :class:`~mpicg.optimize.OptimizeResult` (with ``rounds``, ``fun_initial`` and
-        ``options``: the CG and finite-difference options the run used, the stored ones
-        when resuming) on every rank, and each rank's time accounting.
+        The :class:`~mpicg.optimize.OptimizeResult` (with ``rounds``, ``fun_initial``, the
+        :class:`~mpicg.parallel.BalanceReport`'s fields and ``options``: the CG and
+        finite-difference options the run used, the stored ones when resuming) on every
+        rank, and each rank's time accounting.
     """
     fun_name, jac_name, eps_name = names
     # With require_problem (fit), ranks other than 0 may pass None and receive their blocks
@@ -124,6 +131,7 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
                              f"SumObjective) on rank 0; got {type(fun).__name__}")
         if not is_sum:
             check_callable(fun, fun_name)
+        check_sharing(sharing)
         if progress_every_niters or resume is not None or progress_file is not None:
             _prepare_progress(ready, fun, progress_every_niters, progress_file, resume)
             if resume is not None:
@@ -161,14 +169,14 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
 
     def make_work(world, rank: int, size: int) -> Work:
         if is_sum:
-            return distribute(fun, world, rank, size)
+            return distribute(fun, world, rank, size, sharing)
         if pair is not None:
-            return PointWork(pair.value, (), fun_name, size, rank)
+            return PointWork(pair.value, (), fun_name)
         # scipy uses `workers` for finite-difference points only; under MPI the ranks share
         # every batch's points instead.
         finite_differences = jac is None or jac is False or jac in ("2-point", "3-point")
         mapper = workers if (size == 1 and finite_differences) else None
-        return PointWork(fun, args, fun_name, size, rank, mapper=mapper)
+        return PointWork(fun, args, fun_name, mapper=mapper)
 
     def interrupt() -> FitInterrupted | None:
         signum = requested()
@@ -190,13 +198,18 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
                                  resume=ready.get("checkpoint"),
                                  progress=ready.get("progress"),
                                  progress_every=progress_every_niters,
-                                 interrupt=interrupt if progress_file is not None else None)
+                                 interrupt=interrupt if progress_file is not None else None,
+                                 annotate=shared.end_iteration)
         except InputError as e:  # the start check: say where a NaN came from
             if shared.nan_note is None:
                 raise
             raise InputError(f"{e} ({shared.nan_note})") from None
-        # Say where a NaN came from; the scipy drop-ins keep scipy's message as it is.
-        if result.status == NAN_STATUS and shared.nan_note is not None and require_problem:
+        # Say where a NaN came from; the scipy drop-ins keep scipy's message as it is. A
+        # NaN in a line-search trial ends the search as scipy's does (status 2, precision
+        # loss), one in a gradient with status 3: which of them a NaN meets first depends
+        # on the round it falls in, so both say where it came from.
+        if (result.status in STOPPED_BY_NAN and shared.nan_note is not None
+                and require_problem):
             result["message"] = f"{result.message} ({shared.nan_note})"
         if session is not None:
             # The diagnosis judges the run by the options it ran with (a resumed fit's are
@@ -204,6 +217,9 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
             session.gtol, session.norm, session.maxiter = (
                 ready["cg"][k] for k in ("gtol", "norm", "maxiter"))
             result = session.finish(evaluator, result)
+        balance = shared.balance()
+        if balance is not None:
+            result.update(balance.as_dict())
         result["options"] = dict(ready["cg"], fd=ready.get("record", {}).get("fd"))
         return result
 

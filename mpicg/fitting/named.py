@@ -177,7 +177,7 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
                  c1: float = DEFAULT_C1, c2: float = DEFAULT_C2,
                  callback: Callable | None = None, block_size: int | None = None,
                  disp: bool = False, progress_every_niters: int = 0, progress_file=None,
-                 resume=None, comm=None) -> Solution:
+                 resume=None, sharing: str = "auto", comm=None) -> Solution:
     """Fit named parameters of a model to a light curve (PHOEBE's ``optimizer.cg``).
 
     A collective call under MPI: every rank calls it with the same arguments (and its own
@@ -246,6 +246,8 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
         Progress files and exact resume, as in :func:`mpicg.fit` (a batch system's signal
         writes one too). Resume with the same model, data and named options; the progress
         file's CG and step options are used (and recorded in the solution's options).
+    sharing : {'auto', 'blocks', 'points'}, optional
+        Who computes what (see :func:`mpicg.fit`); the result is the same to the bit.
     comm : mpi4py communicator, optional
         The ranks to use (default: the MPI world under mpirun; else serial).
 
@@ -290,7 +292,7 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
         gtol=gtol, norm=norm, maxiter=maxiter, c1=c1, c2=c2, disp=disp,
         names=("problem", "jac", "steps"), require_problem=True, require_finite_start=True,
         progress_every_niters=progress_every_niters, progress_file=progress_file,
-        resume=resume, comm=comm, session=session, local_error=local_error))
+        resume=resume, sharing=sharing, comm=comm, session=session, local_error=local_error))
     used = res.options
     options = {"fit_parameters": setup.fit_parameters,
                "initial_values": dict(initial_values or {}),
@@ -483,6 +485,8 @@ def _solution(model, names, fit_parameters, values, x0, res, options,
         nfev=int(res.nfev), njev=int(res.njev), rounds=int(res.rounds),
         wall_time=float(res.wall_time), n_ranks=int(res.n_ranks), fun=float(res.fun),
         lnprobabilities=lnp, options=options, model=repr(model)[:500],
+        balance={k: res[k] for k in ("sharing", "imbalance_before", "imbalance_after",
+                                     "rebalances")},
         diagnosis=res.diagnosis,
         scales={n: float(v) for n, v in zip(fit_parameters, res.scaling.scale, strict=True)},
         scale_sources=dict(zip(fit_parameters, res.scale_sources, strict=True)),

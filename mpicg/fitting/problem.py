@@ -25,8 +25,9 @@ class SumObjective(ABC):
     """An objective that is a (scaled) sum of one term per observation.
 
     Subclasses provide the terms for a range of observations and a copy restricted to a range
-    (what one rank keeps). Observations are grouped in fixed blocks (:attr:`edges`), which is
-    what makes results independent of the number of ranks.
+    of blocks (mpicg itself gives every rank the whole objective, so that any rank can compute
+    any block). Observations are grouped in fixed blocks (:attr:`edges`), which is what makes
+    results independent of the number of ranks.
 
     Attributes
     ----------
@@ -71,8 +72,9 @@ class SumObjective(ABC):
     def block_sums(self, points: np.ndarray, first_block: int, last_block: int) -> np.ndarray:
         """Per-block sums of the terms, shape ``(len(points), last_block - first_block)``.
 
-        The terms of all the blocks are computed in one call per point (one model call on a
-        rank's whole chunk), then summed block by block.
+        The terms of all the blocks are computed in one call per point (one model call on
+        the blocks' times), then summed block by block: a block's sum does not depend on the
+        other blocks of the call.
         """
         first, last = int(self.edges[first_block]), int(self.edges[last_block])
         starts = self.edges[first_block:last_block] - first
@@ -130,8 +132,10 @@ class Problem(SumObjective):
         Observation times, fluxes and their 1-sigma uncertainties, 1-D, of equal length,
         finite, ``sigma > 0``. Unsorted times are sorted (with their flux and sigma).
     block_size : int, optional
-        Observations per block (default: the data cut into at most 256 blocks). It never
-        depends on the number of ranks.
+        Observations per block (default: 256 blocks up to 5,120 observations, blocks of 20
+        observations up to 4096 blocks, 4096 blocks beyond; see
+        :func:`mpicg.parallel.block_edges`). It never depends on the number of ranks; it
+        decides how the chi-square is grouped for the sum, hence the last bits of -ln L.
 
     Raises
     ------

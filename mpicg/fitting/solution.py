@@ -117,6 +117,9 @@ class Solution:
         in :attr:`nfev` (which counts the CG's, as scipy does).
     uncertainties_note : str
         Why there are no uncertainties ("" when there are).
+    balance : dict or None
+        How the ranks shared the work: ``sharing``, ``imbalance_before``,
+        ``imbalance_after``, ``rebalances`` (see :func:`mpicg.fit`).
     """
 
     fit_parameters: list[str]
@@ -146,6 +149,7 @@ class Solution:
     nfev_scales: int = 0
     nfev_uncertainties: int = 0
     uncertainties_note: str = ""
+    balance: dict | None = None
 
     def __post_init__(self):
         for name in ("covariance", "correlation"):
@@ -216,6 +220,12 @@ class Solution:
         if self.lnprobabilities is not None:
             lines.append(f"  ln p: initial {self.lnprobabilities['initial']:.6f}, "
                          f"final {self.lnprobabilities['final']:.6f}")
+        if self.balance is not None and self.n_ranks > 1:
+            lines.append(f"  imbalance (slowest / mean rank): "
+                         f"{self.balance['imbalance_before']:.2f} at first, "
+                         f"{self.balance['imbalance_after']:.2f} at the end "
+                         f"({self.balance['sharing']} sharing, "
+                         f"{self.balance['rebalances']} rebalancings)")
         return "\n".join(lines)
 
     def to_dict(self) -> dict:

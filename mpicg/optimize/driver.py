@@ -53,13 +53,15 @@ def _callback_hook(callback: Callable | None):
     return hook
 
 
-def _log_iteration(state: CGState, objective: BatchedObjective, clock: dict) -> None:
+def _log_iteration(state: CGState, objective: BatchedObjective, clock: dict,
+                   annotate: Callable[[], dict] | None = None) -> None:
     """One progress line per iteration on the ``mpicg`` logger (rank 0 only runs this).
 
     The record also carries the numbers as ``record.mpicg_progress`` (a dict: iteration,
-    fun, gnorm, step, nfev, njev, rounds, seconds_per_round), for handlers that keep a
-    history (:mod:`mpicg.cli.history`) rather than parse the text.
+    fun, gnorm, step, nfev, njev, rounds, seconds_per_round, and what ``annotate`` adds),
+    for handlers that keep a history (:mod:`mpicg.cli.history`) rather than parse the text.
     """
+    extra = annotate() if annotate is not None else {}  # read every iteration: "since last"
     if not LOG.isEnabledFor(logging.INFO):
         return
     now = time.perf_counter()
@@ -68,9 +70,10 @@ def _log_iteration(state: CGState, objective: BatchedObjective, clock: dict) -> 
     per_round = (now - clock["t"]) / rounds if rounds else float("nan")
     numbers = {"iteration": int(state.k), "fun": float(state.f), "gnorm": float(state.gnorm),
                "step": step, "nfev": int(objective.nfev), "njev": int(objective.njev),
-               "rounds": int(objective.rounds), "seconds_per_round": per_round}
+               "rounds": int(objective.rounds), "seconds_per_round": per_round, **extra}
     LOG.info("iter %4d  -ln p %.10g  |g| %.3e  step %.3e  model evaluations %d  "
-             "%.3f s/round", state.k, state.f, state.gnorm, step, objective.nfev, per_round,
+             "%.3f s/round" + "  %s %.3g" * len(extra), state.k, state.f, state.gnorm, step,
+             objective.nfev, per_round, *(v for item in extra.items() for v in item),
              extra={"mpicg_progress": numbers})
     clock.update(t=now, rounds=objective.rounds, x=state.x)
 
@@ -80,8 +83,8 @@ def minimize_cg(objective: BatchedObjective, x0: np.ndarray, *, gtol: float, nor
                 return_all: bool = False, disp: bool = False, halt_status: bool = True,
                 require_finite_start: bool = False, resume=None,
                 progress: Callable | None = None, progress_every: int = 0,
-                interrupt: Callable[[], BaseException | None] | None = None
-                ) -> OptimizeResult:
+                interrupt: Callable[[], BaseException | None] | None = None,
+                annotate: Callable[[], dict] | None = None) -> OptimizeResult:
     """Run Polak–Ribière+ CG on a batched objective and report as scipy does.
 
     Parameters
@@ -113,6 +116,10 @@ def minimize_cg(objective: BatchedObjective, x0: np.ndarray, *, gtol: float, nor
         state is complete). When it returns an exception (a batch system's signal is
         pending: :class:`~mpicg.parallel.signals.FitInterrupted`), the progress file is
         written and the exception raised.
+    annotate : callable, optional
+        ``annotate() -> dict``, called once after every iteration (and after the start),
+        whether progress is logged or not: numbers about the evaluations since its last call
+        (e.g. the ranks' imbalance), added to the iteration's progress line and record.
 
     Returns
     -------
@@ -139,10 +146,10 @@ def minimize_cg(objective: BatchedObjective, x0: np.ndarray, *, gtol: float, nor
     # Rounds so far: the start's (none on resume, whose counters are restored).
     clock = {"t": started, "rounds": 0 if resume is None else objective.rounds, "x": state.x}
     if resume is None:  # the start as "iteration 0", so a history begins at x0
-        _log_iteration(state, objective, clock)
+        _log_iteration(state, objective, clock, annotate)
 
     def on_iteration(new_state) -> bool:
-        _log_iteration(new_state, objective, clock)
+        _log_iteration(new_state, objective, clock, annotate)
         stop = interrupt() if interrupt is not None else None
         due = progress_every and new_state.k % progress_every == 0
         if progress is not None and (due or stop is not None):

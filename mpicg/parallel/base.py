@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from .balance import BalanceReport
+
 __all__ = ["Evaluator", "JobOutcome", "RankClock", "RankStats", "compute_share"]
 
 
@@ -29,11 +31,16 @@ class Evaluator(ABC):
 
     nan_note: str | None = None
 
-    def note_nan(self, work, payloads: list[np.ndarray], points: np.ndarray,
-                 values: np.ndarray) -> np.ndarray:
-        """Remember where the first NaN among ``values`` came from; return ``values``."""
+    def note_nan(self, work, grid: np.ndarray, points: np.ndarray, values: np.ndarray,
+                 layout=None) -> np.ndarray:
+        """Remember where the first NaN among ``values`` came from; return ``values``.
+
+        ``grid`` is the batch's ``m x n_blocks`` grid of cell sums, ``layout`` the
+        :class:`~.layout.Layout` that says which rank computed each cell (None: this
+        process computed them all).
+        """
         if self.nan_note is None and np.isnan(values).any():
-            self.nan_note = work.nan_source(payloads, points)
+            self.nan_note = work.nan_source(grid, points, layout)
         return values
 
     @abstractmethod
@@ -50,6 +57,18 @@ class Evaluator(ABC):
         ndarray, shape (m,)
             One float64 value per point.
         """
+
+    def end_iteration(self) -> dict:
+        """An optimizer iteration ended: numbers on its rounds, for its progress line.
+
+        Called once per iteration by rank 0's optimizer; an evaluator may also use it to
+        rebalance its work between iterations.
+        """
+        return {}
+
+    def balance(self) -> BalanceReport | None:
+        """How evenly the ranks' model time was spread (None when not measured)."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -105,14 +124,15 @@ class RankClock:
                          total=time.perf_counter() - self.started)
 
 
-def compute_share(work, points: np.ndarray, clock: RankClock) -> np.ndarray:
-    """The payload of this rank for a batch, timed and counted as one round on ``clock``.
+def compute_share(work, points: np.ndarray, pieces: list, clock: RankClock
+                  ) -> tuple[np.ndarray, list]:
+    """A rank's payload for a batch and its pieces' seconds, counted as one round on ``clock``.
 
     The one place a rank's rounds and model time are counted, serial or MPI.
     """
     t0 = time.perf_counter()
     try:
-        return np.ascontiguousarray(work.compute(points), dtype=np.float64)
+        return work.compute(points, pieces)
     finally:
         clock.model += time.perf_counter() - t0
         clock.rounds += 1

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from ..errors import EXIT_FAILURE, InputError, exit_code_of, is_collective, is_copy, mark_copy
 
 __all__ = ["check_launch", "find_mpirun", "guard_exits", "install_abort_on_uncaught",
-           "is_root", "launch_rank", "launch_size", "start_mpi"]
+           "is_root", "launch_local_size", "launch_rank", "launch_size", "start_mpi"]
 
 # (rank, size) variables of MPICH/Intel MPI (hydra, PMI), Open MPI, PMIx, MVAPICH, and SLURM's
 # srun, in that order: the first found is the launcher that started this process. SLURM's
@@ -57,6 +57,21 @@ def launch_size() -> int | None:
     """The number of ranks the launcher started, or None outside a launcher."""
     found = _launch()
     return None if found is None else found[1]
+
+
+# Ranks the launcher started on this process's node: MPICH/Intel MPI (hydra), Open MPI,
+# MVAPICH.
+_LOCAL_SIZE_VARS = ("MPI_LOCALNRANKS", "OMPI_COMM_WORLD_LOCAL_SIZE",
+                    "MV2_COMM_WORLD_LOCAL_SIZE")
+
+
+def launch_local_size() -> int | None:
+    """The number of ranks the launcher started on this node, or None when it did not say."""
+    for name in _LOCAL_SIZE_VARS:
+        value = os.environ.get(name, "").strip()
+        if value.isdigit():
+            return int(value)
+    return None
 
 
 def is_root() -> bool:

@@ -1,13 +1,19 @@
-"""The MPI executor: rank 0 broadcasts each batch, every rank computes its share, rank 0 adds.
+"""The MPI executor: rank 0 sends each batch, every rank computes its cells, rank 0 adds.
 
-Protocol (every message a numpy buffer, no pickling on the hot path):
+Protocol (every message a float64 buffer, no pickling on the hot path; how they travel:
+:mod:`.channel`):
 
-1. rank 0 broadcasts a header ``[command, m, n]``;
-2. for ``EVAL``: rank 0 broadcasts the ``m x n`` batch; every rank, rank 0 included, computes
-   its payload (:mod:`.sharing`) and a status flag; rank 0 gathers all payloads in rank order;
+1. rank 0 sends one message to every rank: a header ``[command, m, n, layout length,
+   predicted seconds of the round, predicted seconds to the next message, probe]``, then for
+   ``EVAL`` the ``m x n`` batch and, when the ranks do not have it yet, the layout for
+   batches of m points (:mod:`.layout`, chosen by rank 0's :class:`~.balance.Sharing`);
+2. every rank, rank 0 included, computes its pieces of the batch's grid and sends its cell
+   sums followed by a trailer: a status flag and the seconds of each piece (and of a probe
+   call when asked); rank 0 receives them in rank order, which puts the cells in grid order,
+   and hands the seconds to the sharing (the measured cost model);
 3. a rank whose model raised (any exception: ``SystemExit`` and ``KeyboardInterrupt``
-   too) sends a failure flag in place of its sums; rank 0 then sends ``REPORT``, gathers
-   what failed, and every rank raises the same error: bad input
+   too) sends a failure flag in its trailer; rank 0 then sends ``REPORT``, gathers what
+   failed, and every rank raises the same error: bad input
    (:class:`~mpicg.errors.InputError`, e.g. a model returning the wrong shape) or
    :class:`~mpicg.errors.RemoteEvaluationError` naming the ranks with their tracebacks;
 4. ``STOP`` ends the serve loop of the other ranks; ``ABORT`` ends it with an exit code and
@@ -17,16 +23,18 @@ Protocol (every message a numpy buffer, no pickling on the hot path):
 Before any of this, :func:`run_collective` makes sure every rank arrived (the handshake)
 and that every set-up step succeeded on every rank (collective verdicts, :mod:`.verdict`).
 
-Waiting is done by polling non-blocking collectives with a short back-off, so that idle
-ranks do not spin at 100 % CPU (ranks may share cores) and so the time spent waiting can be
-measured per rank. Only this package imports mpi4py, and only when several ranks run.
+The predicted times let waiting ranks sleep (:mod:`.waiting`): idle ranks do not take a core
+from ranks that compute, and the time spent waiting is measured per rank. Only this package
+imports mpi4py, and only when several ranks run.
 """
 
 from __future__ import annotations
 
 import signal
+import statistics
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -43,9 +51,12 @@ from ..errors import (
     mark_collective,
     mark_copy,
 )
+from .balance import BalanceReport
 from .base import Evaluator, JobOutcome, RankClock, compute_share
+from .channel import Channel
 from .handshake import handshake
 from .launcher import check_launch, guard_exits, install_abort_on_uncaught, launch_size
+from .layout import TRAILER, Layout
 from .sharing import Work
 from .signals import FitInterrupted, requested
 from .verdict import agree, describe_failure, failure_message
@@ -104,67 +115,26 @@ def collective_verdict(error: BaseException | None, what: str, comm=None,
     agree(get_world(comm), error, what, input_types)
 
 
-def _wait(request, clock: RankClock, deadline: float | None = None) -> bool:
-    """Wait for a non-blocking request; spin briefly, then sleep with back-off."""
-    t0 = time.perf_counter()
-    spins, delay = 0, 2e-5
+def _compute(work: Work, points: np.ndarray, layout: Layout, rank: int, size: int,
+             probe: bool, clock: RankClock):
+    """The rank's sums followed by its trailer and, if the model raised, what failed."""
+    pieces = layout.pieces(rank)
+    trailer = np.zeros(TRAILER)
     try:
-        while not request.Test():
-            spins += 1
-            if spins > 200:
-                time.sleep(delay)
-                delay = min(delay * 1.5, 1e-3)
-            if deadline is not None and time.perf_counter() > deadline:
-                return False
-        return True
-    finally:
-        clock.waiting += time.perf_counter() - t0
-
-
-def _compute(work: Work, points: np.ndarray, rank: int, size: int, clock: RankClock):
-    """The payload of this rank and, if the model raised, what failed (a report dict)."""
-    try:
-        return compute_share(work, points, clock), None
+        payload, seconds = compute_share(work, points, pieces, clock)
+        trailer[1:1 + len(seconds)] = seconds
+        if probe:
+            block = pieces[0].first_block if pieces else 0
+            trailer[TRAILER - 1] = work.probe(points, block)
+            clock.model += trailer[TRAILER - 1]
+        return np.concatenate([payload, trailer]), None
     except BaseException as e:
         # KeyboardInterrupt included: report it and keep the protocol going, so that no
         # rank leaves while the others wait for its sums.
-        payload = np.zeros(work.counts(len(points))[rank])
-        return payload, describe_failure(e, rank, size)
-
-
-class _Channel:
-    """The collective calls both sides make, in the same order."""
-
-    def __init__(self, comm, work: Work, clock: RankClock):
-        self.comm, self.work, self.clock = comm, work, clock
-        self.rank, self.size = comm.Get_rank(), comm.Get_size()
-
-    def header(self, header: np.ndarray, deadline: float | None = None) -> bool:
-        return _wait(self.comm.Ibcast(header, root=0), self.clock, deadline)
-
-    def batch(self, points: np.ndarray) -> None:
-        _wait(self.comm.Ibcast(points, root=0), self.clock)
-
-    def exchange(self, points: np.ndarray):
-        """Compute this rank's share and gather every payload and status at rank 0."""
-        payload, error = _compute(self.work, points, self.rank, self.size, self.clock)
-        send = np.append(payload, 1.0 if error else 0.0)
-        counts = [c + 1 for c in self.work.counts(len(points))]
-        if self.rank == 0:
-            recv = np.empty(sum(counts))
-            displs = np.concatenate([[0], np.cumsum(counts)[:-1]])
-            _wait(self.comm.Igatherv(send, [recv, counts, displs, _float64()], root=0),
-                  self.clock)
-            parts = np.split(recv, np.cumsum(counts)[:-1])
-            return [p[:-1] for p in parts], [r for r, p in enumerate(parts) if p[-1]], error
-        _wait(self.comm.Igatherv(send, None, root=0), self.clock)
-        return None, None, error
-
-
-def _float64():
-    from mpi4py import MPI
-
-    return MPI.DOUBLE
+        trailer[:] = 0.0
+        trailer[0] = 1.0
+        return (np.concatenate([np.zeros(sum(p.cells for p in pieces)), trailer]),
+                describe_failure(e, rank, size))
 
 
 class MPIEvaluator(Evaluator):
@@ -175,13 +145,19 @@ class MPIEvaluator(Evaluator):
     comm : mpi4py communicator
         All ranks of the job; the others must be in :func:`serve`.
     work : Work
-        What each rank computes and how payloads are assembled.
+        What each rank computes and how the grid is assembled.
     clock : RankClock
         Rank 0's time accounting.
     """
 
     def __init__(self, comm, work: Work, clock: RankClock):
-        self.channel = _Channel(comm, work, clock)
+        self.comm, self.work, self.clock = comm, work, clock
+        self.size = comm.Get_size()
+        self.channel = Channel(comm, clock)
+        self.sharing = work.sharing(self.size)
+        self._sent: dict[int, Layout] = {}  # batch size -> the layout the ranks hold
+        self._gathered: float | None = None  # when the last round's sums were all in
+        self._gaps: deque = deque(maxlen=5)  # from then to the next round's message
         self.open = True
 
     def evaluate(self, points: np.ndarray) -> np.ndarray:
@@ -189,26 +165,52 @@ class MPIEvaluator(Evaluator):
         points = np.ascontiguousarray(points, dtype=np.float64)
         m, n = points.shape
         ch = self.channel
-        ch.header(np.array([EVAL, m, n], dtype=np.int64))
-        ch.batch(points)
-        payloads, failed, error = ch.exchange(points)
+        layout = self.sharing.layout(m)
+        body = points.ravel()
+        if self._sent.get(m) is not layout:
+            body = np.concatenate([body, layout.encode()])
+        predicted = self.sharing.predicted_seconds(layout) or 0.0
+        probe = self.sharing.wants_probe()
+        started = time.perf_counter()
+        if self._gathered is not None:
+            self._gaps.append(started - self._gathered)
+        # The next message comes after this round's slowest rank and rank 0's own work
+        # between rounds. (Not after rounds as long as the last ones: rounds take longer
+        # when ranks wake up late, and they would then wake up later still.)
+        next_in = predicted + statistics.median(self._gaps) if predicted and self._gaps else 0.0
+        gathered = ch.expect_sums(layout)
+        ch.send([EVAL, m, n, body.size - m * n, predicted, next_in, probe], body)
+        self._sent[m] = layout
+        own, error = _compute(self.work, points, layout, 0, self.size, probe, self.clock)
+        ch.collect(gathered, layout, own, started + predicted if predicted else None)
+        self._gathered = time.perf_counter()
+        grid, trailers = layout.split(gathered)
+        failed = np.flatnonzero(trailers[:, 0]).tolist()
         if failed:
             self._report(failed, error, m)
-        return self.note_nan(ch.work, payloads, points, ch.work.assemble(payloads, points))
+        self.sharing.record(layout, trailers)
+        return self.note_nan(self.work, grid, points, self.work.values(grid, points), layout)
+
+    def end_iteration(self) -> dict:
+        """The imbalance of the iteration's rounds; rebalancing is allowed again."""
+        return self.sharing.end_iteration()
+
+    def balance(self) -> BalanceReport:
+        """Imbalance before and after rebalancing."""
+        return self.sharing.report()
 
     def _report(self, failed: list[int], own_error: dict | None, m: int) -> None:
-        ch = self.channel
-        ch.header(np.array([REPORT, m, 0], dtype=np.int64))
-        reports = ch.comm.gather(own_error, root=0)
+        self.channel.send([REPORT, 0, 0, 0, 0, 0, 0])
+        reports = self.comm.gather(own_error, root=0)
         self.open = False
-        verdict = _evaluation_verdict({r: reports[r] for r in failed}, ch.size, m)
-        ch.comm.bcast(verdict, root=0)
+        verdict = _evaluation_verdict({r: reports[r] for r in failed}, self.size, m)
+        self.comm.bcast(verdict, root=0)
         raise mark_collective(_evaluation_error(verdict))
 
     def stop(self) -> None:
         """End the other ranks' serve loops normally."""
         if self.open:
-            self.channel.header(np.array([STOP, 0, 0], dtype=np.int64))
+            self.channel.send([STOP, 0, 0, 0, 0, 0, 0])
             self.open = False
 
     def abort(self, exit_code: int = EXIT_FAILURE, message: str = "") -> bool:
@@ -223,11 +225,12 @@ class MPIEvaluator(Evaluator):
         if not self.open:
             return True
         self.open = False
-        text = np.frombuffer(message.encode(), dtype=np.uint8).copy()
         deadline = time.perf_counter() + _ABORT_GRACE
-        ch = self.channel
-        return (ch.header(np.array([ABORT, exit_code, text.size], dtype=np.int64), deadline)
-                and _wait(ch.comm.Ibcast(text, root=0), ch.clock, deadline))
+        # A round cut short on rank 0: take the sums that are on their way first.
+        self.channel.finish(deadline=deadline)
+        text = np.frombuffer(message.encode(), dtype=np.uint8).astype(np.float64)
+        return self.channel.send([ABORT, exit_code, 0, text.size, 0, 0, 0], text,
+                                 deadline=deadline)
 
 
 def _evaluation_verdict(reports: dict[int, dict], size: int, m: int) -> dict:
@@ -262,31 +265,46 @@ def serve(comm, work: Work, clock: RankClock) -> None:
     FitAborted
         The fit failed on rank 0 for its own reasons (a callback raised, say).
     """
-    ch = _Channel(comm, work, clock)
-    header = np.empty(3, dtype=np.int64)
+    ch = Channel(comm, clock)
+    rank, size = comm.Get_rank(), comm.Get_size()
+    layouts: dict[int, Layout] = {}
     last_error = None
+    predicted_message = next_message = None  # when the next message should come
+    excess: deque = deque(maxlen=5)  # how much later than rank 0 predicted messages came
     while True:
-        ch.header(header)
-        command, m, n = (int(v) for v in header)
+        header, body = ch.receive(next_message)
+        arrived = time.perf_counter()
+        if predicted_message is not None:
+            excess.append(arrived - predicted_message)
+        command, m, n, length = (int(v) for v in header[:4])
         if command == EVAL:
-            points = np.empty((m, n))
-            ch.batch(points)
-            _, _, error = ch.exchange(points)
+            predicted, next_in, probe = float(header[4]), float(header[5]), bool(header[6])
+            points = body[:m * n].reshape(m, n)
+            if length:
+                layouts[m] = Layout.decode(body[m * n:])
+            sums, error = _compute(work, points, layouts[m], rank, size, probe, clock)
+            ch.send_sums(sums, arrived + predicted if predicted > 0 else None)
             last_error = error or last_error
-        elif command == REPORT:
+            # Rank 0 predicts the model's time; rounds also take the messages' and the
+            # ranks' start-up (much of it, on a crowded node). Four fifths of the least that
+            # added lately: waking up a little early costs a poll, late costs the whole
+            # round, and expecting the full excess would let late wake-ups feed on themselves.
+            usual = max(0.0, min(excess)) if excess else 0.0
+            predicted_message = arrived + next_in if next_in > 0 else None
+            next_message = None if next_in <= 0 else predicted_message + 0.8 * usual
+            continue
+        ch.finish(deadline=time.perf_counter() + _ABORT_GRACE)
+        if command == REPORT:
             comm.gather(last_error, root=0)
             raise mark_copy(_evaluation_error(comm.bcast(None, root=0)))
-        elif command == ABORT:
-            text = np.empty(n, dtype=np.uint8)
-            _wait(comm.Ibcast(text, root=0), clock)
-            message = text.tobytes().decode(errors="replace")
+        if command == ABORT:
+            text = b"" if body is None else bytes(body.astype(np.uint8))
             if m == EXIT_INTERRUPTED:
                 raise mark_copy(FitInterrupted(requested() or signal.SIGTERM))
             if m == EXIT_INPUT:
-                raise mark_copy(InputError(message))
+                raise mark_copy(InputError(text.decode(errors="replace")))
             raise FitAborted(code=m)
-        else:
-            return
+        return
 
 
 def run_collective(comm, make_work: Callable[[int, int], Work],

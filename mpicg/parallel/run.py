@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .base import Evaluator, JobOutcome, RankClock
+from .malloc import tune_malloc
 from .serial import SerialEvaluator
 from .sharing import Work
 from .signals import FitInterrupted, requested
@@ -46,6 +47,7 @@ def run_job(make_work: Callable[[Any, int, int], Work], root_task: Callable[[Eva
     """
     from .mpi import get_world, run_collective
 
+    tune_malloc()  # numpy models run as fast as under launch/mpirun.sh
     world = get_world(comm)
     if world is None:
         if local_error is not None:

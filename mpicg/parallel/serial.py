@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .balance import BalanceReport
 from .base import Evaluator, RankClock, compute_share
+from .layout import Layout
 from .sharing import Work
 
 __all__ = ["SerialEvaluator"]
@@ -21,7 +23,7 @@ class SerialEvaluator(Evaluator):
     Parameters
     ----------
     work : Work
-        What to compute (made for one rank: ``n_ranks=1, rank=0``).
+        What to compute.
     clock : RankClock, optional
         Where this process's time is counted.
     """
@@ -31,7 +33,17 @@ class SerialEvaluator(Evaluator):
         self.clock = clock or RankClock()
 
     def evaluate(self, points: np.ndarray) -> np.ndarray:
-        """Compute and assemble the whole batch here."""
-        payloads = [compute_share(self.work, points, self.clock)]
-        return self.note_nan(self.work, payloads, points,
-                             self.work.assemble(payloads, points))
+        """Compute the whole grid here and assemble it."""
+        points = np.ascontiguousarray(points, dtype=np.float64)
+        layout = Layout.whole_points(len(points), self.work.n_blocks, 1)
+        payload, _ = compute_share(self.work, points, layout.pieces(0), self.clock)
+        grid = payload.reshape(len(points), self.work.n_blocks)
+        return self.note_nan(self.work, grid, points, self.work.values(grid, points))
+
+    def end_iteration(self) -> dict:
+        """One rank is always balanced."""
+        return {"imbalance": 1.0}
+
+    def balance(self) -> BalanceReport:
+        """One rank: imbalance 1."""
+        return BalanceReport(self.work.sharing_name, 1.0, 1.0, 0)

@@ -1,17 +1,21 @@
-"""How a batch is shared among ranks: by blocks of observations, or by points.
+"""What a batch's work is: a grid of points x blocks, computed in pieces by the ranks.
 
-A *work* knows what one rank computes for a batch (its payload), how long each rank's
-payload is, and how rank 0 turns all payloads into objective values. The same work runs
+A *work* knows how to compute one piece of the grid of a batch (some points on some blocks:
+one block sum per cell), how rank 0 turns the whole grid into objective values, and which
+:class:`~.balance.Sharing` decides who computes what (:mod:`.layout`). The same work runs
 serially (:class:`~.serial.SerialEvaluator`) or over MPI (:mod:`.mpi`), and the assembly is
 the same code on both paths, which is what keeps their results bitwise equal.
 
-A sum objective (:class:`mpicg.fitting.SumObjective`) is shared by blocks: this package
-needs only its per-block interface (``n_items``, ``n_blocks``, ``edges``, ``block_sums``,
-``value_from_total``, ``restrict``, ``digest``), not what the points mean.
+A sum objective (:class:`mpicg.fitting.SumObjective`) is shared by points and blocks
+(:class:`BlockWork`): this package needs only its per-block interface (``n_items``,
+``n_blocks``, ``edges``, ``block_sums``, ``value_from_total``, ``digest``), not what the
+points mean. A plain callable is one block wide (:class:`PointWork`): its points are shared
+out.
 """
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
@@ -19,132 +23,186 @@ import numpy as np
 
 from ..errors import InputError
 from ..optimize import FunctionWithArgs, objective_value
-from .blocks import block_ranges, sum_blocks
+from .balance import FixedSharing, MeasuredSharing, Sharing
+from .blocks import sum_blocks
+from .layout import Piece
 
-__all__ = ["BlockWork", "PointWork", "Work", "distribute"]
+__all__ = ["SHARINGS", "BlockWork", "PointWork", "Work", "check_sharing", "distribute"]
+
+#: How a sum objective's batches are shared: ``'auto'`` (layouts from the measured cost
+#: model, rebalanced as the fit runs), ``'blocks'`` (every point on a fixed range of blocks
+#: per rank) or ``'points'`` (whole points per rank).
+SHARINGS = ("auto", "blocks", "points")
+
+
+def check_sharing(sharing) -> str:
+    """``sharing`` if it is one of :data:`SHARINGS`, else InputError naming it."""
+    if not isinstance(sharing, str) or sharing not in SHARINGS:
+        raise InputError(f"`sharing` must be one of {list(SHARINGS)}; got {sharing!r}")
+    return sharing
 
 
 class Work(ABC):
-    """What each rank computes for a batch, and how rank 0 assembles it."""
+    """A batch's grid of cells (points x blocks): pieces computed anywhere, assembled on rank 0.
+
+    Attributes
+    ----------
+    n_blocks : int
+        Blocks per point (the grid's width).
+    sharing_name : str
+        The sharing asked for (one of :data:`SHARINGS`).
+    """
+
+    n_blocks: int
+    sharing_name: str
 
     @abstractmethod
-    def counts(self, m: int) -> list[int]:
-        """Length of each rank's payload for a batch of ``m`` points."""
+    def piece_sums(self, points: np.ndarray, first_block: int, last_block: int) -> np.ndarray:
+        """Block sums of blocks ``[first_block, last_block)`` at each of ``points``.
+
+        Returns
+        -------
+        ndarray, shape (len(points), last_block - first_block)
+        """
 
     @abstractmethod
-    def compute(self, points: np.ndarray) -> np.ndarray:
-        """The payload (1-D float64) of this rank for the batch."""
+    def values(self, grid: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """Objective values of the batch from its ``m x n_blocks`` grid (rank 0)."""
 
     @abstractmethod
-    def assemble(self, payloads: list[np.ndarray], points: np.ndarray) -> np.ndarray:
-        """Objective values of the batch from every rank's payload, in rank order."""
+    def sharing(self, n_ranks: int) -> Sharing:
+        """Rank 0's choice of layouts for this work over ``n_ranks`` ranks."""
 
-    def nan_source(self, payloads: list[np.ndarray], points: np.ndarray) -> str | None:
-        """Where a NaN in the batch's values came from (which rank, which part), if known."""
-        for rank, payload in enumerate(payloads):
-            if np.isnan(payload).any():
-                return f"NaN came from rank {rank}"
-        return None
+    def compute(self, points: np.ndarray, pieces: list[Piece]) -> tuple[np.ndarray, list]:
+        """A rank's payload (its pieces' sums, point-major) and each piece's seconds."""
+        sums, seconds = [], []
+        for p in pieces:
+            t0 = time.perf_counter()
+            part = self.piece_sums(points[p.first_point:p.last_point], p.first_block,
+                                   p.last_block)
+            sums.append(np.ascontiguousarray(part, dtype=np.float64).ravel())
+            seconds.append(time.perf_counter() - t0)
+        return (np.concatenate(sums) if sums else np.empty(0)), seconds
+
+    def nan_source(self, grid: np.ndarray, points: np.ndarray, layout=None) -> str | None:
+        """Where the first NaN cell of a batch's grid came from, for messages.
+
+        ``layout`` says which rank computed each cell (None: rank 0 computed them all).
+        """
+        bad = np.argwhere(np.isnan(grid))
+        if not bad.size:
+            return None
+        point, block = (int(v) for v in bad[0])
+        rank = 0 if layout is None else layout.owner(point, block)
+        return self.describe_cell(point, block, rank, points)
+
+    def describe_cell(self, point: int, block: int, rank: int, points: np.ndarray) -> str:
+        """Which rank computed a cell, and what the cell is."""
+        return f"NaN came from rank {rank} at x = {points[point].tolist()}"
+
+    def probe(self, points: np.ndarray, block: int) -> float:
+        """Seconds of one model call on one block (the fixed cost per call; result unused)."""
+        t0 = time.perf_counter()
+        self.piece_sums(points[:1], block, block + 1)
+        return time.perf_counter() - t0
 
 
 class BlockWork(Work):
-    """Each rank sums the terms of its own blocks for every point of the batch.
+    """A sum objective's batch: each cell a block's sum of terms at a point.
 
     Parameters
     ----------
-    local : SumObjective
-        This rank's part of the problem (it holds at least the rank's blocks).
-    n_ranks, rank : int
-        The ranks sharing the blocks, and this one.
+    objective : SumObjective
+        The whole problem (every rank holds all of it, so any rank can compute any cell).
+    sharing : {'auto', 'blocks', 'points'}
+        How batches are shared among ranks (see :data:`SHARINGS`).
     """
 
-    def __init__(self, local, n_ranks: int = 1, rank: int = 0):
-        self.local = local
-        self.ranges = block_ranges(local.n_blocks, n_ranks)
-        self.first_block, self.last_block = self.ranges[rank]
+    def __init__(self, objective, sharing: str = "auto"):
+        self.objective = objective
+        self.n_blocks = objective.n_blocks
+        self.sharing_name = sharing
 
-    def counts(self, m: int) -> list[int]:
-        """``m`` block sums for each block a rank owns."""
-        return [m * (last - first) for first, last in self.ranges]
+    def piece_sums(self, points, first_block, last_block):
+        """:meth:`SumObjective.block_sums`: one model call per point on the blocks' times."""
+        return self.objective.block_sums(points, first_block, last_block)
 
-    def compute(self, points: np.ndarray) -> np.ndarray:
-        """Block sums of this rank's blocks, point-major."""
-        return self.local.block_sums(points, self.first_block, self.last_block).ravel()
+    def values(self, grid, points):
+        """Add each point's block sums in block order (:func:`.blocks.sum_blocks`)."""
+        return self.objective.value_from_total(sum_blocks(grid), points)
 
-    def assemble(self, payloads: list[np.ndarray], points: np.ndarray) -> np.ndarray:
-        """Put the block sums in block order and add them (:func:`.blocks.sum_blocks`)."""
-        per_block = np.hstack([p.reshape(len(points), -1) for p in payloads])
-        return self.local.value_from_total(sum_blocks(per_block), points)
+    def describe_cell(self, point, block, rank, points):
+        """The rank, observations and point of a block sum (the model's output)."""
+        first, last = (int(v) for v in self.objective.edges[block:block + 2])
+        return (f"the model gave NaN on rank {rank}, for observations {first} to "
+                f"{last - 1}, at x = {points[point].tolist()}")
 
-    def nan_source(self, payloads: list[np.ndarray], points: np.ndarray) -> str | None:
-        """The rank, observations and point of the first NaN block sum (model output)."""
-        for rank, payload in enumerate(payloads):
-            sums = payload.reshape(len(points), -1)
-            bad = np.argwhere(np.isnan(sums))
-            if bad.size:
-                i, j = bad[0]
-                block = self.ranges[rank][0] + j
-                first, last = int(self.local.edges[block]), int(self.local.edges[block + 1])
-                return (f"the model gave NaN on rank {rank}, for observations {first} to "
-                        f"{last - 1}, at x = {points[i].tolist()}")
-        return None
+    def sharing(self, n_ranks: int) -> Sharing:
+        """Measured layouts (``'auto'``), or a fixed sharing."""
+        if self.sharing_name == "auto":
+            return MeasuredSharing(n_ranks, np.diff(self.objective.edges))
+        return FixedSharing(self.sharing_name, n_ranks, self.n_blocks)
 
 
 class PointWork(Work):
-    """The points of a batch spread over ranks; each value computed whole by one rank.
+    """A plain objective callable: one block, so the points of a batch are shared out.
 
-    This is how a plain objective callable runs under MPI: a finite-difference gradient's n
-    points are shared out (the parameter axis), since the callable cannot be split in time.
-    ``mapper`` (scipy's ``workers``, a map-like callable; serial runs) computes a rank's
-    points as ``mapper(f, points)`` instead of one call after the other.
+    This is how a plain callable runs under MPI: a finite-difference gradient's n points are
+    shared out (the parameter axis), since the callable cannot be split in time.
+
+    Parameters
+    ----------
+    fun : callable
+        ``fun(x, *args) -> float``.
+    args : tuple
+        Extra arguments of ``fun``.
+    name : str
+        How errors name ``fun``.
+    mapper : callable, optional
+        scipy's ``workers`` (a map-like callable; serial runs): a rank's points are computed
+        as ``mapper(f, points)`` instead of one call after the other.
     """
 
+    n_blocks = 1
+    sharing_name = "points"
+
     def __init__(self, fun: Callable[..., float], args: tuple = (), name: str = "fun",
-                 n_ranks: int = 1, rank: int = 0, mapper: Callable | None = None):
+                 mapper: Callable | None = None):
         self.fun, self.args, self.name = fun, args, name
-        self.n_ranks, self.rank = n_ranks, rank
         self.mapper = mapper
 
-    def counts(self, m: int) -> list[int]:
-        """The number of points each rank computes (contiguous ranges; rank 0 first)."""
-        return [last - first for first, last in block_ranges(m, self.n_ranks)]
-
-    def compute(self, points: np.ndarray) -> np.ndarray:
-        """Values of this rank's points, one call of ``fun`` each (on a copy of the point)."""
-        first, last = block_ranges(len(points), self.n_ranks)[self.rank]
-        mine = points[first:last]
+    def piece_sums(self, points, first_block, last_block):
+        """Each point's value (``fun`` on a copy of the point), one row per point."""
         if self.mapper is not None:  # scipy's `workers`: a map-like callable
             call = FunctionWithArgs(self.fun, self.args)
-            returned = list(self.mapper(call, [np.copy(x) for x in mine]))
+            returned = list(self.mapper(call, [np.copy(x) for x in points]))
         else:
-            returned = (self.fun(np.copy(x), *self.args) for x in mine)
-        values = np.empty(last - first)
-        for i, (x, value) in enumerate(zip(mine, returned, strict=True)):
-            values[i] = objective_value(value, self.name, x)
+            returned = (self.fun(np.copy(x), *self.args) for x in points)
+        values = np.empty((len(points), 1))
+        for i, (x, value) in enumerate(zip(points, returned, strict=True)):
+            values[i, 0] = objective_value(value, self.name, x)
         return values
 
-    def assemble(self, payloads: list[np.ndarray], points: np.ndarray) -> np.ndarray:
+    def values(self, grid, points):
         """The values in point order."""
-        return np.concatenate(payloads)
+        return grid[:, 0].copy()
 
-    def nan_source(self, payloads: list[np.ndarray], points: np.ndarray) -> str | None:
-        """The rank and point of the first NaN value."""
-        first = 0
-        for rank, payload in enumerate(payloads):
-            bad = np.flatnonzero(np.isnan(payload))
-            if bad.size:
-                return (f"`{self.name}` returned NaN on rank {rank} at x = "
-                        f"{points[first + bad[0]].tolist()}")
-            first += payload.size
-        return None
+    def describe_cell(self, point, block, rank, points):
+        """The rank and the point of a value."""
+        return f"`{self.name}` returned NaN on rank {rank} at x = {points[point].tolist()}"
+
+    def sharing(self, n_ranks: int) -> Sharing:
+        """Whole points, as even as possible."""
+        return FixedSharing("points", n_ranks, 1)
 
 
-def distribute(objective, world, rank: int, size: int) -> BlockWork:
-    """The share of a sum objective for this rank, holding only its own blocks.
+def distribute(objective, world, rank: int, size: int, sharing: str = "auto") -> BlockWork:
+    """The work of a sum objective on this rank; every rank ends up holding all of it.
 
-    Every rank may pass its own copy of the objective (each keeps its blocks), or ranks other
-    than 0 may pass None, and rank 0 sends each its blocks (the model must then pickle).
-    ``world`` is None for a serial run.
+    Every rank may pass its own copy of the objective, or ranks other than 0 may pass None,
+    and rank 0 sends them its own (the model must then pickle). Each rank keeps the whole
+    problem (its times, fluxes and sigmas: 24 bytes per observation), so that the layouts
+    can move any cell to any rank without moving data. ``world`` is None for a serial run.
 
     Raises
     ------
@@ -154,7 +212,7 @@ def distribute(objective, world, rank: int, size: int) -> BlockWork:
         got out of step, data read differently on one node).
     """
     if world is None:
-        return BlockWork(objective)
+        return BlockWork(objective, sharing)
     have = world.allgather(None if objective is None else
                            (objective.n_items, objective.digest()))
     if have[0] is None:
@@ -167,11 +225,6 @@ def distribute(objective, world, rank: int, size: int) -> BlockWork:
                          f"({have[0][0]} observations, digest {have[0][1][:12]}): are the "
                          "ranks fitting different light curves?")
     if all(h is not None for h in have):
-        first, last = block_ranges(objective.n_blocks, size)[rank]
-        return BlockWork(objective.restrict(first, last), size, rank)
-    parts = None
-    if rank == 0:
-        parts = [objective.restrict(first, last)
-                 for first, last in block_ranges(objective.n_blocks, size)]
-    local = world.scatter(parts, root=0)
-    return BlockWork(local, size, rank)
+        return BlockWork(objective, sharing)
+    received = world.bcast(objective if rank == 0 else None, root=0)
+    return BlockWork(objective if rank == 0 else received, sharing)

@@ -8,7 +8,7 @@ usage: failure_case.py CASE
   exits-before-fit          the last rank's script ends (sys.exit(0)) before the fit
   sleeps-before-fit         the last rank sleeps instead of calling the fit
   prior-raises              a user's prior raises once the fit moves past rp = 0.0905
-  nan-on-one-rank           the last rank's model gives NaN mid-fit (status 3, rank named)
+  nan-on-one-rank           the last rank's model gives NaN mid-fit (status 2 or 3, rank named)
   pipeline                  three light curves, the middle one bad (sigma 0); the pipeline
                             catches InputError and goes on, as it would serially
 Rank 0 prints "RESULT ..." lines for what it fitted; every rank writes the error it caught

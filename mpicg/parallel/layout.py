@@ -1,0 +1,288 @@
+"""Which cells of a batch's grid each rank computes.
+
+The work of a batch of m points over B fixed blocks of observations is an m x B grid of
+cells; cell (i, b) is the sum of the terms of block b at point i. A :class:`Layout` gives
+each rank a set of cells as at most three *pieces* — rectangles (some points on some blocks)
+— and tells rank 0 where each rank's sums go in the grid. Two kinds:
+
+``CELLS``
+    Each rank holds a contiguous run of cells in point-major order (``cuts[r]`` to
+    ``cuts[r + 1]``): the tail of one point's blocks, some whole points, the head of another
+    point's blocks. Whole points per rank (cuts on multiples of B), block ranges of one point,
+    and everything in between are all of this kind. Since the runs follow each other in rank
+    order, the gathered payloads, once the per-rank trailers are dropped, *are* the grid.
+``BLOCKS``
+    Rank r computes every point on blocks ``cuts[r]`` to ``cuts[r + 1]`` (block ranges fixed
+    for the whole fit: how mpicg shared a batch before layouts were measured).
+
+A layout never changes which terms make up a cell, and rank 0 adds a point's cells in block
+order (:func:`.blocks.sum_blocks`), so no layout changes a bit of any value.
+
+:func:`best_cuts` finds the CELLS layout whose slowest rank is fastest for given costs (a fixed
+cost per model call and a cost per block; see :mod:`.balance`): the classic bottleneck
+partition of a sequence into contiguous parts (bisection on the bottleneck with a greedy
+feasibility test; e.g. Pinar & Aykanat, "Fast optimal load balancing algorithms for 1D
+partitioning", J. Parallel Distrib. Comput. 64, 2004), here with the fixed cost added once for
+every point a part touches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from .blocks import block_ranges
+
+__all__ = ["BLOCKS", "CELLS", "TRAILER", "Layout", "Piece", "best_cuts"]
+
+CELLS, BLOCKS = 0, 1
+
+#: Numbers each rank sends after its cell sums: a status flag, the seconds of each of its (at
+#: most three) pieces, and the seconds of a probe call (see :mod:`.balance`).
+TRAILER = 5
+
+
+class Piece(NamedTuple):
+    """Points ``[first_point, last_point)`` on blocks ``[first_block, last_block)``."""
+
+    first_point: int
+    last_point: int
+    first_block: int
+    last_block: int
+
+    @property
+    def calls(self) -> int:
+        """Model calls this piece takes: one per point."""
+        return self.last_point - self.first_point
+
+    @property
+    def cells(self) -> int:
+        """Cells (block sums) this piece yields."""
+        return self.calls * (self.last_block - self.first_block)
+
+
+@dataclass(eq=False)
+class Layout:
+    """The cells of an ``m x n_blocks`` grid that each of ``n_ranks`` ranks computes.
+
+    Parameters
+    ----------
+    kind : int
+        :data:`CELLS` or :data:`BLOCKS` (see the module's description).
+    m, n_blocks : int
+        The grid: points of the batch, blocks of the problem.
+    cuts : ndarray of int64, shape (n_ranks + 1,)
+        Non-decreasing, from 0 to ``m * n_blocks`` (CELLS) or to ``n_blocks`` (BLOCKS).
+
+    Raises
+    ------
+    ValueError
+        When the cuts do not cover the grid exactly once.
+    """
+
+    kind: int
+    m: int
+    n_blocks: int
+    cuts: np.ndarray
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        self.cuts = np.asarray(self.cuts, dtype=np.int64)
+        end = self.m * self.n_blocks if self.kind == CELLS else self.n_blocks
+        if (self.kind not in (CELLS, BLOCKS) or self.cuts.ndim != 1 or self.cuts.size < 2
+                or self.cuts[0] != 0 or self.cuts[-1] != end
+                or np.any(np.diff(self.cuts) < 0)):
+            raise ValueError(f"not a layout of a {self.m} x {self.n_blocks} grid: kind "
+                             f"{self.kind}, cuts {self.cuts.tolist()[:20]}")
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def whole_points(cls, m: int, n_blocks: int, n_ranks: int) -> Layout:
+        """Whole points per rank, as even as possible (ranks beyond m have none)."""
+        edges = [first for first, _ in block_ranges(m, n_ranks)] + [m]
+        return cls(CELLS, m, n_blocks, np.array(edges, dtype=np.int64) * n_blocks)
+
+    @classmethod
+    def block_ranges(cls, m: int, n_blocks: int, n_ranks: int) -> Layout:
+        """Every point on an even share of the blocks (ranks beyond B have none)."""
+        edges = [first for first, _ in block_ranges(n_blocks, n_ranks)] + [n_blocks]
+        return cls(BLOCKS, m, n_blocks, np.array(edges, dtype=np.int64))
+
+    # -- what each rank computes ----------------------------------------------------------
+    @property
+    def n_ranks(self) -> int:
+        """Ranks the grid is shared among."""
+        return self.cuts.size - 1
+
+    def pieces(self, rank: int) -> list[Piece]:
+        """The rectangles of ``rank``, in the order its payload holds their sums.
+
+        Each piece's sums are laid out point-major (one row of blocks per point).
+        """
+        first, last = int(self.cuts[rank]), int(self.cuts[rank + 1])
+        if first == last:
+            return []
+        if self.kind == BLOCKS:
+            return [Piece(0, self.m, first, last)]
+        B = self.n_blocks
+        p0, b0 = divmod(first, B)
+        p1, b1 = divmod(last, B)
+        if p0 == p1:
+            return [Piece(p0, p0 + 1, b0, b1)]
+        pieces = []
+        if b0:
+            pieces.append(Piece(p0, p0 + 1, b0, B))
+            p0 += 1
+        if p1 > p0:
+            pieces.append(Piece(p0, p1, 0, B))
+        if b1:
+            pieces.append(Piece(p1, p1 + 1, 0, b1))
+        return pieces
+
+    def piece_table(self) -> np.ndarray:
+        """Every rank's pieces, one row each: rank, slot, calls, first block, last block.
+
+        ``slot`` is the piece's index among its rank's pieces (where its seconds are in the
+        rank's trailer). Computed once per layout: the cost model reads it every round.
+        """
+        if "table" not in self._cache:
+            rows = [(rank, slot, p.calls, p.first_block, p.last_block)
+                    for rank in range(self.n_ranks)
+                    for slot, p in enumerate(self.pieces(rank))]
+            self._cache["table"] = np.array(rows, dtype=np.int64).reshape(-1, 5)
+        return self._cache["table"]
+
+    def owner(self, point: int, block: int) -> int:
+        """The rank that computes the cell of ``point`` on ``block``."""
+        index = point * self.n_blocks + block if self.kind == CELLS else block
+        return int(np.searchsorted(self.cuts, index, side="right")) - 1
+
+    def cell_counts(self) -> np.ndarray:
+        """Cells each rank computes."""
+        widths = np.diff(self.cuts)
+        return widths * self.m if self.kind == BLOCKS else widths
+
+    # -- rank 0: where the payloads go -----------------------------------------------------
+    def gather_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Lengths and offsets of each rank's payload (cells, then :data:`TRAILER` numbers)."""
+        if "gather" not in self._cache:
+            counts = self.cell_counts() + TRAILER
+            displs = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            self._cache["gather"] = (counts, displs)
+        return self._cache["gather"]
+
+    def split(self, gathered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The ``m x B`` grid of block sums and the ``n_ranks x TRAILER`` trailers."""
+        counts, displs = self.gather_counts()
+        if "split" not in self._cache:
+            trailer = (displs + counts - TRAILER)[:, None] + np.arange(TRAILER)
+            is_cell = np.ones(int(counts.sum()), dtype=bool)
+            is_cell[trailer.ravel()] = False
+            self._cache["split"] = (trailer, is_cell)
+        trailer, is_cell = self._cache["split"]
+        cells = gathered[is_cell]
+        if self.kind == CELLS:
+            grid = cells.reshape(self.m, self.n_blocks)
+        else:  # each rank's cells are its blocks for every point: put the columns side by side
+            parts = np.split(cells, np.cumsum(self.cell_counts())[:-1])
+            grid = np.hstack([p.reshape(self.m, -1) for p in parts])
+        return grid, gathered[trailer]
+
+    # -- travelling with a round's message -------------------------------------------------
+    def encode(self) -> np.ndarray:
+        """The layout as float64 numbers (exact: every integer here is far below 2**53)."""
+        return np.concatenate([[self.kind, self.m, self.n_blocks], self.cuts]).astype(
+            np.float64)
+
+    @classmethod
+    def decode(cls, numbers: np.ndarray) -> Layout:
+        """The layout :meth:`encode` wrote."""
+        kind, m, n_blocks = (int(v) for v in numbers[:3])
+        return cls(kind, m, n_blocks, numbers[3:].astype(np.int64))
+
+
+def best_cuts(m: int, n_ranks: int, call_seconds: float, block_seconds: np.ndarray,
+              rel_tol: float = 1e-3) -> np.ndarray:
+    """Cuts of the ``m x B`` cell grid (point-major) whose slowest rank is (nearly) fastest.
+
+    Parameters
+    ----------
+    m : int
+        Points in the batch.
+    n_ranks : int
+        Ranks to share them.
+    call_seconds : float
+        Fixed cost of one model call, in seconds (>= 0).
+    block_seconds : ndarray, shape (B,)
+        Cost of each block in one call, in seconds (> 0).
+    rel_tol : float
+        The slowest rank is within this relative distance of the optimum.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_ranks + 1,)
+        Cuts for a :data:`~.layout.CELLS` layout. Rank 0 gets the smallest share (it also
+        runs the optimizer and assembles the batch).
+    """
+    # Walk the mirrored grid so that the slack of the greedy partition falls on rank 0.
+    walk = _Walk(m, call_seconds, np.asarray(block_seconds, dtype=np.float64)[::-1])
+    # Bounds: one cell must fit in a run; every point is at least one call.
+    lo = max(call_seconds + float(np.max(block_seconds)), m * walk.row / n_ranks) if m else 0.0
+    hi = m * walk.row * (1.0 + 1e-9)  # one rank computes everything (with room for rounding)
+    cuts = walk.cuts(lo, n_ranks)
+    if cuts is None:
+        while hi - lo > rel_tol * hi:
+            mid = 0.5 * (lo + hi)
+            if walk.cuts(mid, n_ranks) is None:
+                lo = mid
+            else:
+                hi = mid
+        cuts = walk.cuts(hi, n_ranks)
+    if cuts is None:  # cannot happen (hi fits everything in one run); be safe regardless
+        cuts = [0] + [walk.total] * n_ranks
+    return walk.total - np.array(cuts[::-1], dtype=np.int64)
+
+
+class _Walk:
+    """Greedy runs of cells, each as long as a capacity allows (the feasibility test)."""
+
+    def __init__(self, m: int, call: float, w: np.ndarray):
+        self.m, self.call, self.B = m, call, w.size
+        self.prefix = np.concatenate([[0.0], np.cumsum(w)])
+        self.W = float(self.prefix[-1])
+        self.row = call + self.W  # one whole point
+        self.total = m * self.B
+
+    def extend(self, pos: int, capacity: float) -> int:
+        """Where a run starting at cell ``pos`` ends when its cost may reach ``capacity``."""
+        B, P, call = self.B, self.prefix, self.call
+        point, block = divmod(pos, B)
+        rest_of_point = call + (self.W - P[block])
+        if rest_of_point > capacity:  # the run ends inside this point
+            if capacity <= call:
+                return pos
+            end = int(np.searchsorted(P, P[block] + (capacity - call), side="right")) - 1
+            return point * B + min(end, B)
+        left = capacity - rest_of_point
+        point += 1
+        whole = min(int(left // self.row), self.m - point) if self.row > 0 else self.m - point
+        point += whole
+        left -= whole * self.row
+        if point >= self.m or left <= call:
+            return min(point, self.m) * B
+        end = int(np.searchsorted(P, left - call, side="right")) - 1
+        return point * B + min(end, B)
+
+    def cuts(self, capacity: float, n_ranks: int) -> list[int] | None:
+        """Cuts of runs of at most ``capacity`` each, or None when n_ranks runs cannot do."""
+        cuts, pos = [0], 0
+        for _ in range(n_ranks):
+            if pos < self.total:
+                new = self.extend(pos, capacity)
+                if new == pos:
+                    return None
+                pos = new
+            cuts.append(pos)
+        return cuts if pos >= self.total else None

@@ -1,0 +1,289 @@
+"""Sharing a batch's grid: layouts, the partition, the measured cost model, the assembly.
+
+Everything here runs in one process: the ranks' pieces are computed one after the other and
+assembled the way rank 0 assembles gathered payloads, which is what must give the serial
+path's bits for every layout. (tests/mpi/test_sharing_mpi.py does the same over MPI.)
+"""
+
+import itertools
+import logging
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mpicg
+from mpicg.parallel import SHARINGS, BlockWork, Layout, PointWork, SerialEvaluator
+from mpicg.parallel.balance import CostModel, FixedSharing, MeasuredSharing
+from mpicg.parallel.layout import BLOCKS, CELLS, TRAILER, best_cuts
+from mpicg.parallel.malloc import tune_malloc
+from mpicg.parallel.waiting import Waiter
+
+
+def random_layout(rng, m, n_blocks, n_ranks, kind=None):
+    kind = rng.choice([CELLS, BLOCKS]) if kind is None else kind
+    end = m * n_blocks if kind == CELLS else n_blocks
+    inner = np.sort(rng.integers(0, end + 1, n_ranks - 1))
+    return Layout(kind, m, n_blocks, np.concatenate([[0], inner, [end]]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(m=st.integers(1, 6), n_blocks=st.integers(1, 9), n_ranks=st.integers(1, 7),
+       seed=st.integers(0, 2**32 - 1))
+def test_pieces_cover_every_cell_once_in_payload_order(m, n_blocks, n_ranks, seed):
+    layout = random_layout(np.random.default_rng(seed), m, n_blocks, n_ranks)
+    seen = np.zeros((m, n_blocks), dtype=int)
+    payloads = []
+    for rank in range(n_ranks):
+        cells = []
+        for p in layout.pieces(rank):
+            assert p.calls >= 1
+            assert p.last_block > p.first_block
+            seen[p.first_point:p.last_point, p.first_block:p.last_block] += 1
+            grid_index = np.arange(m * n_blocks).reshape(m, n_blocks)
+            cells.append(grid_index[p.first_point:p.last_point,
+                                    p.first_block:p.last_block].ravel())
+        assert len(layout.pieces(rank)) <= 3
+        payload = np.concatenate(cells) if cells else np.empty(0)
+        assert payload.size == layout.cell_counts()[rank]
+        payloads.append(np.concatenate([payload, np.full(TRAILER, -1.0 - rank)]))
+    assert np.all(seen == 1)
+    grid, trailers = layout.split(np.concatenate(payloads))
+    assert np.array_equal(grid, np.arange(m * n_blocks).reshape(m, n_blocks))
+    assert np.array_equal(trailers[:, 0], -1.0 - np.arange(n_ranks))
+    again = Layout.decode(layout.encode())
+    assert (again.kind, again.m, again.n_blocks) == (layout.kind, m, n_blocks)
+    assert np.array_equal(again.cuts, layout.cuts)
+
+
+@pytest.mark.parametrize("cuts", [[0, 5, 3, 12], [1, 12], [0, 13], [0, 4]])
+def test_bad_cuts_are_rejected(cuts):
+    with pytest.raises(ValueError, match="not a layout"):
+        Layout(CELLS, 3, 4, np.array(cuts))
+
+
+def test_fixed_layouts():
+    points = Layout.whole_points(5, 7, 3)
+    assert [p for r in range(3) for p in points.pieces(r)] == [
+        (0, 2, 0, 7), (2, 4, 0, 7), (4, 5, 0, 7)]
+    blocks = Layout.block_ranges(5, 7, 3)
+    assert [p for r in range(3) for p in blocks.pieces(r)] == [
+        (0, 5, 0, 3), (0, 5, 3, 5), (0, 5, 5, 7)]
+    assert Layout.whole_points(2, 7, 4).pieces(3) == []
+
+
+def bottleneck(layout, call, w):
+    return max(sum(p.calls * (call + w[p.first_block:p.last_block].sum())
+                   for p in layout.pieces(r)) for r in range(layout.n_ranks))
+
+
+@settings(max_examples=150, deadline=None)
+@given(m=st.integers(1, 3), n_blocks=st.integers(1, 4), n_ranks=st.integers(1, 4),
+       call=st.sampled_from([0.0, 0.05, 1.0, 20.0]),
+       w=st.lists(st.floats(0.1, 3.0), min_size=4, max_size=4))
+def test_best_cuts_match_exhaustive_search(m, n_blocks, n_ranks, call, w):
+    w = np.array(w[:n_blocks])
+    total = m * n_blocks
+    best = min(bottleneck(Layout(CELLS, m, n_blocks, np.array([0, *inner, total])), call, w)
+               for inner in itertools.combinations_with_replacement(range(total + 1),
+                                                                     n_ranks - 1))
+    got = bottleneck(Layout(CELLS, m, n_blocks, best_cuts(m, n_ranks, call, w)), call, w)
+    assert got <= best * (1 + 1e-3) + 1e-12
+
+
+def test_layout_follows_the_fixed_cost():
+    w = np.full(400, 1e-5)  # 4 ms of work per point on all blocks
+    heavy = Layout(CELLS, 5, 400, best_cuts(5, 5, 0.3, w))  # 300 ms per call
+    assert all(len(heavy.pieces(r)) == 1 and heavy.pieces(r)[0].calls == 1 for r in range(5))
+    light = Layout(CELLS, 5, 400, best_cuts(5, 16, 0.0, w))  # no fixed cost: even cells
+    counts = light.cell_counts()
+    assert counts.max() - counts.min() <= 1
+    assert counts[0] == counts.min()  # rank 0 (which also optimizes) gets the least
+    # 30 ms per call, 20 ms of work per point, 16 ranks: each point on 3 ranks
+    rect = Layout(CELLS, 5, 400, best_cuts(5, 16, 0.03, np.full(400, 5e-5)))
+    assert bottleneck(rect, 0.03, np.full(400, 5e-5)) == pytest.approx(0.03 + 0.02 / 3,
+                                                                       rel=2e-3)
+
+
+def true_seconds(layout, call, w):
+    """What ranks would measure: each piece's seconds, in trailer form."""
+    trailers = np.zeros((layout.n_ranks, TRAILER))
+    for r in range(layout.n_ranks):
+        for k, p in enumerate(layout.pieces(r)):
+            trailers[r, 1 + k] = p.calls * (call + w[p.first_block:p.last_block].sum())
+        first = layout.pieces(r)[0].first_block if layout.pieces(r) else 0
+        trailers[r, TRAILER - 1] = call + w[first]
+    return trailers
+
+
+@pytest.mark.parametrize("call", [0.0, 0.2, 3.0])
+def test_measured_sharing_learns_an_eclipse_and_rebalances(call):
+    # Rounds of seconds: rank 0's planning (milliseconds of real time) is then cheap enough
+    # to be done every round (it is paced to a small share of the rounds' time).
+    n_blocks, n_ranks, m = 1000, 16, 5
+    w = np.full(n_blocks, 1e-3)
+    w[200:260] *= 20  # an eclipse: 20 times the cost per block
+    w[700:760] *= 20
+    sharing = MeasuredSharing(n_ranks, np.ones(n_blocks))
+    optimum = bottleneck(Layout(CELLS, m, n_blocks, best_cuts(m, n_ranks, call, w)), call, w)
+    first = bottleneck(sharing.layout(m), call, w)
+    for _ in range(20):  # one round per iteration
+        layout = sharing.layout(m)
+        sharing.record(layout, true_seconds(layout, call, w))
+        sharing.end_iteration()
+    final = bottleneck(sharing.layout(m), call, w)
+    assert final <= 1.05 * optimum
+    assert sharing.model.call_seconds == pytest.approx(call, abs=0.03)
+    report = sharing.report()
+    assert report.sharing == "auto"
+    if first > 1.1 * optimum:
+        assert report.rebalances >= 1
+        assert report.imbalance_after < report.imbalance_before
+    assert report.imbalance_after <= 1.1
+    # Within an iteration the layout stays, however the measurements move.
+    current = sharing.layout(m)
+    for _ in range(3):
+        sharing.record(current, true_seconds(current, call, w[::-1].copy()))
+        assert sharing.layout(m) is current
+
+
+def test_fixed_sharing_never_moves():
+    sharing = FixedSharing("blocks", 4, 10)
+    layout = sharing.layout(3)
+    w = np.arange(1.0, 11.0)
+    for _ in range(3):
+        sharing.record(layout, true_seconds(layout, 0.0, w))
+        sharing.end_iteration()
+        assert sharing.layout(3) is layout
+    report = sharing.report()
+    assert report.rebalances == 0
+    seconds = [3 * w[a:b].sum() for a, b in [(0, 3), (3, 6), (6, 8), (8, 10)]]
+    assert report.imbalance_before == pytest.approx(max(seconds) / np.mean(seconds))
+
+
+def test_cost_model_prediction():
+    model = CostModel(np.ones(8))
+    layout = Layout(CELLS, 2, 8, np.array([0, 3, 11, 16]))
+    w = np.linspace(1.0, 2.0, 8)
+    # Ranks probe the first block of their first piece: 0, 3 and 3; the median probe less
+    # the block's current estimate (1e-6 s per observation until measured).
+    model.calibrate_call(layout, np.full(3, 0.5) + w[[0, 3, 3]])
+    assert model.call_seconds == pytest.approx(0.5 + w[3] - 1e-6, rel=1e-12)
+    model.call_seconds = 0.5
+    for _ in range(6):
+        model.update(layout, true_seconds(layout, 0.5, w)[:, 1:4])
+    assert np.allclose(model.predict(layout), true_seconds(layout, 0.5, w)[:, 1:4].sum(1),
+                       rtol=1e-6)
+
+
+def make_problem(n_times=307, block_size=None, seed=3):
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.uniform(0, 10, n_times))
+
+    def model(x, times):
+        return 1.0 - x[0] * np.exp(-0.5 * ((times - x[1]) / x[2]) ** 2) + x[3] * np.sin(times)
+
+    flux = model(np.array([0.02, 5.0, 0.3, 0.001]), t) + rng.normal(0, 1e-3, n_times)
+    return mpicg.Problem(model, t, flux, np.full(n_times, 1e-3), block_size=block_size)
+
+
+def assemble(work, points, layout):
+    """What the ranks and rank 0 do in a round, in one process."""
+    payloads = []
+    for rank in range(layout.n_ranks):
+        sums, seconds = work.compute(points, layout.pieces(rank))
+        payloads.append(np.concatenate([sums, [0.0, *seconds, *[0.0] * (3 - len(seconds))],
+                                        [0.0]]))
+    grid, _ = layout.split(np.concatenate(payloads))
+    return work.values(grid, points)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n_ranks=st.integers(1, 9), m=st.integers(1, 7), seed=st.integers(0, 2**32 - 1),
+       block_size=st.sampled_from([None, 1, 7, 37]))
+def test_every_layout_gives_the_serial_bits(n_ranks, m, seed, block_size):
+    problem = make_problem(block_size=block_size)
+    rng = np.random.default_rng(seed)
+    points = np.array([0.02, 5.0, 0.3, 0.001]) + rng.normal(0, 0.01, (m, 4))
+    serial = SerialEvaluator(BlockWork(problem)).evaluate(points)
+    work = BlockWork(problem)
+    for layout in (random_layout(rng, m, work.n_blocks, n_ranks),
+                   Layout.whole_points(m, work.n_blocks, n_ranks),
+                   Layout.block_ranges(m, work.n_blocks, n_ranks)):
+        assert assemble(work, points, layout).tobytes() == serial.tobytes()
+    # A point's value does not depend on the batch it came in.
+    alone = SerialEvaluator(BlockWork(problem)).evaluate(points[-1:])
+    assert alone.tobytes() == serial[-1:].tobytes()
+
+
+def test_point_work_shares_points():
+    calls = []
+
+    def f(x):
+        calls.append(x.copy())
+        return float(np.sum(x ** 2))
+
+    work = PointWork(f)
+    points = np.arange(12.0).reshape(6, 2)
+    assert np.array_equal(assemble(work, points, Layout.whole_points(6, 1, 4)),
+                          (points ** 2).sum(axis=1))
+    assert len(calls) == 6
+    assert work.sharing(4).layout(6).cell_counts().tolist() == [2, 2, 1, 1]
+
+
+def test_default_blocks_leave_room_for_thousands_of_ranks():
+    problem = make_problem(n_times=81920)
+    assert problem.n_blocks == 4096  # blocks of 20 observations, at most DEFAULT_MAX_BLOCKS
+    assert mpicg.parallel.DEFAULT_MAX_BLOCKS == 4096
+    counts = MeasuredSharing(3000, np.diff(problem.edges)).layout(5).cell_counts()
+    assert counts.max() == 7  # ceil(5 x 4096 / 3000): as even as cells allow
+    assert np.count_nonzero(counts) >= 5 * 4096 // 7
+
+
+@pytest.mark.parametrize("sharing", SHARINGS)
+def test_serial_fit_reports_balance(sharing, caplog):
+    caplog.set_level(logging.INFO, logger="mpicg")
+    res = mpicg.fit(make_problem(), [0.015, 4.9, 0.35, 0.0], maxiter=3, sharing=sharing)
+    assert (res.sharing, res.imbalance_before, res.imbalance_after, res.rebalances) == (
+        sharing, 1.0, 1.0, 0)
+    records = [r for r in caplog.records if hasattr(r, "mpicg_progress")]
+    assert len(records) == 4  # the start and three iterations
+    assert all(r.mpicg_progress["imbalance"] == 1.0 for r in records)
+    assert "imbalance 1" in records[-1].getMessage()
+
+
+def test_bad_sharing_is_an_input_error():
+    with pytest.raises(mpicg.InputError, match=r"`sharing` must be one of .*got 'cells'"):
+        mpicg.fit(make_problem(), [0.015, 4.9, 0.35, 0.0], sharing="cells")
+
+
+def test_tune_malloc_is_idempotent():
+    first = tune_malloc()
+    assert tune_malloc() is first
+    assert isinstance(first, bool)
+
+
+class _Later:
+    """A request that completes at a given time; counts how often it was asked."""
+
+    def __init__(self, at):
+        self.at, self.tests = at, 0
+
+    def Test(self):
+        self.tests += 1
+        return time.perf_counter() >= self.at
+
+
+def test_waiter_sleeps_instead_of_polling():
+    clock = mpicg.parallel.RankClock()
+    waiter = Waiter(clock, crowding=4.0)
+    now = time.perf_counter()
+    request = _Later(now + 0.05)
+    assert waiter.wait(request, expected=now + 0.05)
+    assert time.perf_counter() >= request.at
+    assert request.tests < 40  # a busy loop would ask tens of thousands of times
+    assert 0.04 < clock.waiting < time.perf_counter() - now
+    late = _Later(time.perf_counter() + 10.0)
+    assert not waiter.wait(late, deadline=time.perf_counter() + 0.02)
