@@ -10,7 +10,8 @@ import pytest
 
 from mpicg.cli import main
 from mpicg.cli.datafile import read_light_curve
-from mpicg.cli.jobfile import load_job, make_model
+from mpicg.cli.jobfile import load_job
+from mpicg.cli.jobmodel import make_model
 from mpicg.errors import InputError
 
 GOOD = """\

@@ -12,7 +12,7 @@ import importlib
 import re
 
 from ..models.baseline import baseline_parameter_names
-from .jobfile import BUILTIN_MODELS
+from .jobmodel import BUILTIN_MODELS
 
 __all__ = ["describe_models"]
 

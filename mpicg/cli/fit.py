@@ -39,7 +39,8 @@ from ..models import Baseline, Integrated
 from ..optimize import LOG
 from ..parallel import collective_verdict, is_root, launch_size
 from .history import HistoryFile, history_until
-from .jobfile import Job, check_names, load_job, make_model
+from .jobfile import Job, load_job
+from .jobmodel import check_names, make_model
 from .observations import LONG_CADENCE, Observations, read_observations
 from .output import (
     HISTORY,
@@ -122,7 +123,7 @@ def observation_model(job: Job, observations: Observations,
     trend) per segment unless ``baseline = "none"`` (:class:`~mpicg.models.Baseline`), and
     its parameters take the values of ``[parameters]``.
 
-    ``model`` is the job's model if already built (:func:`~.jobfile.make_model`).
+    ``model`` is the job's model if already built (:func:`~.jobmodel.make_model`).
 
     Raises
     ------

@@ -46,7 +46,8 @@ from ..fitting.phoebe_solver import (
 )
 from ..models.segments import Segments
 from ..parallel import collective_verdict, is_root
-from .jobfile import Job, read_fit_options, read_output, read_scales, read_steps
+from .jobfile import Job
+from .jobtables import read_fit_options, read_output, read_scales, read_steps
 from .observations import Observations
 
 __all__ = [

@@ -117,8 +117,38 @@ class ParameterizedModel:
         return values
 
 
+class ModelWrapper(ParameterizedModel):
+    """A model built around another (``self.model``), which keeps what describes it.
+
+    Its period and epoch parameters, its noisiness and its ephemeris are the wrapped
+    model's; subclasses (:class:`WithValues`, :class:`~mpicg.models.Integrated`,
+    :class:`~mpicg.models.Baseline`) change the parameters or the flux.
+    """
+
+    model: ParameterizedModel
+
+    @property
+    def period_parameter(self) -> str | None:
+        """The wrapped model's."""
+        return self.model.period_parameter
+
+    @property
+    def epoch_parameter(self) -> str | None:
+        """The wrapped model's."""
+        return self.model.epoch_parameter
+
+    @property
+    def noisy(self) -> bool:
+        """Whether the wrapped model is noisy (see :class:`ParameterizedModel`)."""
+        return bool(getattr(self.model, "noisy", False))
+
+    def ephemeris(self, values: dict[str, float]) -> tuple[float, float] | None:
+        """The wrapped model's own (see :meth:`ParameterizedModel.ephemeris`)."""
+        return self.model.ephemeris(values)
+
+
 @dataclass(frozen=True)
-class WithValues(ParameterizedModel):
+class WithValues(ModelWrapper):
     """A model whose parameters default to given values (a job file's ``[parameters]``).
 
     The values a fit does not vary are the defaults, as in a PHOEBE bundle; this sets them
@@ -136,11 +166,6 @@ class WithValues(ParameterizedModel):
     values: tuple[tuple[str, float], ...] = ()
 
     @property
-    def noisy(self) -> bool:
-        """Whether the wrapped model is noisy (see :class:`ParameterizedModel`)."""
-        return bool(getattr(self.model, "noisy", False))
-
-    @property
     def parameters(self) -> tuple[Parameter, ...]:
         """The model's parameters with the given values as defaults."""
         given = dict(self.values)
@@ -150,10 +175,6 @@ class WithValues(ParameterizedModel):
     def __call__(self, values: np.ndarray, times: np.ndarray) -> np.ndarray:
         """The model's flux."""
         return self.model(values, times)
-
-    def ephemeris(self, values: dict[str, float]) -> tuple[float, float] | None:
-        """The model's own (see :meth:`ParameterizedModel.ephemeris`)."""
-        return self.model.ephemeris(values)
 
 
 def check_parameter_names(names, known, what: str = "fit_parameters") -> list[str]:

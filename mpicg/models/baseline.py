@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..fitting.parameters import Parameter, ParameterizedModel
+from ..fitting.parameters import ModelWrapper, Parameter, ParameterizedModel
 from ._domains import POSITIVE
 from .segments import Segments
 
@@ -34,7 +34,7 @@ def baseline_parameter_names(n_segments: int, trend: bool) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Baseline(ParameterizedModel):
+class Baseline(ModelWrapper):
     """A model's flux times a level (and a linear trend) per segment of the light curve.
 
     Parameters
@@ -82,25 +82,6 @@ class Baseline(ParameterizedModel):
         added += [Parameter(name, 0.0, "1/d", f"relative flux trend{where[k % n]}")
                   for k, name in enumerate(names[n:])]
         return (*self.model.parameters, *added)
-
-    @property
-    def period_parameter(self) -> str | None:
-        """The model's."""
-        return self.model.period_parameter
-
-    @property
-    def noisy(self) -> bool:
-        """The model's (see :class:`~mpicg.ParameterizedModel`)."""
-        return bool(getattr(self.model, "noisy", False))
-
-    @property
-    def epoch_parameter(self) -> str | None:
-        """The model's."""
-        return self.model.epoch_parameter
-
-    def ephemeris(self, values: dict[str, float]) -> tuple[float, float] | None:
-        """The model's."""
-        return self.model.ephemeris(values)
 
     def baseline(self, values, times) -> np.ndarray:
         """The factor the model's flux is multiplied by at ``times``.

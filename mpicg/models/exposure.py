@@ -23,14 +23,14 @@ from numbers import Integral
 
 import numpy as np
 
-from ..fitting.parameters import Parameter, ParameterizedModel
+from ..fitting.parameters import ModelWrapper, Parameter, ParameterizedModel
 from .segments import Segments
 
 __all__ = ["Integrated"]
 
 
 @dataclass(frozen=True)
-class Integrated(ParameterizedModel):
+class Integrated(ModelWrapper):
     """A model averaged over each exposure, from ``supersample`` instants per time.
 
     Parameters
@@ -85,25 +85,6 @@ class Integrated(ParameterizedModel):
     def parameters(self) -> tuple[Parameter, ...]:
         """The model's."""
         return self.model.parameters
-
-    @property
-    def period_parameter(self) -> str | None:
-        """The model's."""
-        return self.model.period_parameter
-
-    @property
-    def noisy(self) -> bool:
-        """The model's (see :class:`~mpicg.ParameterizedModel`)."""
-        return bool(getattr(self.model, "noisy", False))
-
-    @property
-    def epoch_parameter(self) -> str | None:
-        """The model's."""
-        return self.model.epoch_parameter
-
-    def ephemeris(self, values: dict[str, float]) -> tuple[float, float] | None:
-        """The model's."""
-        return self.model.ephemeris(values)
 
     def __call__(self, values, times) -> np.ndarray:
         """The model averaged over the exposure of each of ``times``.
