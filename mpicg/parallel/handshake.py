@@ -108,14 +108,20 @@ def announce_exit() -> None:
     """At this process's exit, tell rank 0, which may wait for it at a handshake, that it left.
 
     Registered (``atexit``) by :func:`.launcher.start_mpi` on every rank. A rank whose
-    script ends while rank 0 still makes a collective call is then named at once, instead
-    of after the timeout. At the normal end of a job nobody listens, and the few bytes are
-    dropped. (Rank 0 announces nothing: messages from it to ranks that had already
-    finalized were seen to make MPICH's launcher kill the job at its normal end; the others
-    name a missing rank 0 after the timeout.)
+    script ends before its first collective fit while rank 0 waits for it there is then
+    named at once, instead of after the timeout. Only then: a rank that took part in a fit
+    announces nothing, since an unreceived announcement at the normal end of a job, with
+    rank 0 still in a collective call of the user's own (an ``MPI.COMM_WORLD.gather`` of the
+    results after the fit), was seen to make MPICH's launcher kill a rank (signal 9) after
+    every rank had finished; a rank that leaves between two fits is named after the
+    timeout. (Rank 0 announces nothing either: messages from it to ranks that had already
+    finalized made MPICH's launcher kill the job at its normal end; the others name a
+    missing rank 0 after the timeout.)
     """
     mpi = sys.modules.get("mpi4py.MPI")
     if mpi is None or not mpi.Is_initialized() or mpi.Is_finalized():
+        return
+    if _calls:  # this process took part in a collective step: see above
         return
     comm = mpi.COMM_WORLD
     rank, size = comm.Get_rank(), comm.Get_size()
