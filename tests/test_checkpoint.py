@@ -95,6 +95,10 @@ def test_missing_truncated_corrupted_foreign(tmp_path):
     ({"progress_every_niters": 2}, "`progress_file` must name a file"),
     ({"progress_every_niters": -1, "progress_file": "x"}, "integer >= 0; got -1"),
     ({"progress_every_niters": 1.5, "progress_file": "x"}, "integer >= 0; got 1.5"),
+    # Checked before the fit, not at the first write (which may come hours later):
+    ({"progress_every_niters": 10, "progress_file": "/no-such-dir-mpicg/p.json"},
+     "its directory '/no-such-dir-mpicg' does not exist"),
+    ({"progress_every_niters": 10, "progress_file": 42}, "must be a file's path; got 42"),
 ])
 def test_bad_progress_options(kwargs, match):
     with pytest.raises(mpicg.InputError, match=match):

@@ -12,6 +12,8 @@ import shutil
 import signal
 import sys
 import time
+import uuid
+from pathlib import Path
 
 import pytest
 from _jobs import (
@@ -106,8 +108,38 @@ def test_a_resumed_fit_that_runs_out_of_iterations_exits_4(tmp_path):
            "maxiter = 3 was reached" in job.output
 
 
+def _same_history(work, reference) -> None:
+    """The resumed fit's history is the uninterrupted one's (parameters too), no NaN row."""
+    history, expected = read_history(work / "history.csv"), read_history(
+        reference / "history.csv")
+    assert history["iteration"] == list(range(bits(work)["nit"] + 1))
+    for column, values in expected.items():
+        if column != "seconds_per_round":
+            assert history[column] == values, column
+
+
+def _rank_pid(marker: str, rank: int, timeout: float = 30.0) -> int:
+    """The pid of one rank of the job whose environment has ``MPICG_TEST_LAUNCH=marker``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                environ = (Path("/proc") / entry / "environ").read_bytes().split(b"\0")
+                cmdline = (Path("/proc") / entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if (f"PMI_RANK={rank}".encode() in environ and b"mpicg" in cmdline
+                    and f"MPICG_TEST_LAUNCH={marker}".encode() in environ):
+                return int(entry)
+        time.sleep(0.1)
+    raise AssertionError(f"no rank {rank} of the job {marker} found")
+
+
 def test_sigterm_then_resume_on_another_rank_count_gives_the_same_bits(reference, tmp_path):
-    work = copy_job(reference, tmp_path / "job")
+    work = tmp_path / "job"
+    write_slow_demo_job(work, n_times=N_TIMES, delay=0.01)  # the same bits, slower
     proc = start([mpirun_path(), "-n", "2", sys.executable, "-m", "mpicg", "fit",
                   "job.toml"], cwd=work)
     wait_for_rows(work / "history.partial.csv", 25, proc)  # the running fit's
@@ -121,9 +153,42 @@ def test_sigterm_then_resume_on_another_rank_count_gives_the_same_bits(reference
     assert resumed.returncode == 0, resumed.output[-3000:]
     assert "resuming from progress.json" in resumed.output
     assert bits(work) == bits(reference)
-    history = read_history(work / "history.csv")
-    assert history["iteration"] == list(range(bits(work)["nit"] + 1))
-    assert history["fun"] == read_history(reference / "history.csv")["fun"]
+    _same_history(work, reference)  # the stopped iteration's row has its parameters
+
+
+def test_sigterm_to_one_rank_other_than_0_stops_the_fit_with_a_progress_file(reference,
+                                                                            tmp_path):
+    # A batch system may signal the ranks of one node only: rank 0 learns of it with that
+    # rank's sums and stops at the end of the iteration, as for its own signal.
+    work = tmp_path / "job"
+    write_slow_demo_job(work, n_times=N_TIMES, delay=0.01)
+    marker = uuid.uuid4().hex  # mpirun passes the environment on to every rank
+    proc = start([mpirun_path(), "-n", "2", sys.executable, "-m", "mpicg", "fit",
+                  "job.toml"], cwd=work, env={"MPICG_TEST_LAUNCH": marker})
+    wait_for_rows(work / "history.partial.csv", 10, proc)
+    os.kill(_rank_pid(marker, 1), signal.SIGTERM)
+    out = finish(proc)
+    assert proc.returncode == 75, out[-3000:]
+    assert f"stopped by SIGTERM after writing {work / 'progress.json'}" in out, out[-3000:]
+    assert not (work / "solution.json").exists()
+    done = mpicg("resume", "progress.json", cwd=work)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    assert bits(work) == bits(reference)
+    _same_history(work, reference)
+
+
+def test_resume_with_a_maxiter_not_above_the_iterations_done_is_bad_input(reference,
+                                                                          tmp_path):
+    work = copy_job(reference, tmp_path / "job")
+    text = (work / "job.toml").read_text()
+    (work / "job.toml").write_text(text.replace("progress_every_niters = 10",
+                                                "progress_every_niters = 1"))
+    assert mpicg("fit", "job.toml", cwd=work).returncode == 0
+    solution = (work / "solution.json").read_bytes()
+    done = mpicg("resume", "progress.json", "--maxiter", "3", cwd=work)
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr
+    assert "`maxiter` = 3 is not above the" in done.stderr
+    assert (work / "solution.json").read_bytes() == solution  # the converged fit's, untouched
 
 
 @pytest.mark.parametrize(("every", "rows", "resumes"), [(1, 3, True), (1, 35, True),

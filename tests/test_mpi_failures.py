@@ -98,3 +98,19 @@ def test_a_script_with_its_own_collective_after_the_fit_ends_with_0():
         assert not job.timed_out, job.output[-3000:]
         assert job.returncode == 0, job.output[-3000:]
         assert "SAME True" in job.output
+
+
+@pytest.mark.parametrize("n", [1, 3])
+def test_a_pipeline_catches_bad_arguments_alike_on_every_rank_and_goes_on(n, tmp_path):
+    # Found by trying: rank 0 raised an argument check's own ValueError, the others an
+    # InputError, so a script catching InputError went on to its next fit on the other
+    # ranks only, and they waited for rank 0 until the handshake's timeout.
+    job = run_script(n, "pipeline_bad_arguments.py", timeout=60,
+                     env={"MPICG_HANDSHAKE_TIMEOUT": "30", "MARKS": str(tmp_path)})
+    assert not job.timed_out, job.output[-3000:]
+    assert job.returncode == 0, job.output[-3000:]
+    assert job.seconds < 25, f"took {job.seconds:.1f} s"
+    for rank in range(n):
+        assert (tmp_path / f"{rank}-nan-start").read_text() == "caught InputError"
+        assert (tmp_path / f"{rank}-bad-callback").read_text() == "caught TypeError"
+        assert (tmp_path / f"{rank}-good").read_text().startswith("ok ")

@@ -267,7 +267,7 @@ def run_fit(job: Job, *, resume_from: Path | None = None, maxiter: int | None = 
             except OSError as e:
                 error = InputError(f"cannot write the solution into {str(out)!r}: "
                                    f"{e.strerror or e}")
-        collective_verdict(error, "while writing the solution")
+        collective_verdict(error, "while writing the solution", signals=False)
         _say(solution.summary())
         _say(f"wrote {out / SOLUTION}; plots: mpicg report {out / SOLUTION}")
         if job.phoebe is not None:
@@ -276,7 +276,7 @@ def run_fit(job: Job, *, resume_from: Path | None = None, maxiter: int | None = 
                 phoebe.write_phoebe_outputs(job, solution, say=_say)  # rank 0 writes
             except Exception as e:
                 error = e
-            collective_verdict(error, "while writing the PHOEBE solution")
+            collective_verdict(error, "while writing the PHOEBE solution", signals=False)
     finally:
         if lock is not None:
             lock.release()

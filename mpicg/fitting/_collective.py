@@ -9,6 +9,9 @@ optimizer while every rank evaluates. With one rank it is the serial run.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 
 from ..errors import InputError
@@ -138,8 +141,14 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
                 if session is not None:
                     session.check_resume(ready["checkpoint"])
                 if maxiter is not None:  # the one option a resumed fit may change
-                    ready["cg"]["maxiter"] = ready["record"]["maxiter"] = check_maxiter(
-                        maxiter, ready["x0"].size)
+                    done = ready["checkpoint"].state.k
+                    value = check_maxiter(maxiter, ready["x0"].size)
+                    if value <= done:
+                        raise InputError(
+                            f"`maxiter` = {maxiter} is not above the {done} iterations "
+                            f"the progress file {str(resume)!r} has already done: a "
+                            "resumed fit can only go on (give a larger maxiter, or none)")
+                    ready["cg"]["maxiter"] = ready["record"]["maxiter"] = value
                 return
         ready["x0"] = x0c = check_x0(x0)
         if pair is not None:
@@ -256,6 +265,16 @@ def _prepare_progress(ready: dict, problem, every, path, resume) -> None:
         raise InputError(f"`progress_every_niters` must be an integer >= 0; got {every!r}")
     if every and path is None:
         raise InputError("`progress_file` must name a file when progress_every_niters > 0")
+    if path is not None:  # checked now, not at the first write (which may be hours away)
+        if not isinstance(path, (str, os.PathLike)) or not str(path):
+            raise InputError(f"`progress_file` must be a file's path; got {path!r}")
+        folder = Path(path).parent
+        if not folder.is_dir():
+            raise InputError(f"`progress_file` {str(path)!r}: its directory {str(folder)!r} "
+                             "does not exist")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise InputError(f"`progress_file` {str(path)!r}: its directory {str(folder)!r} "
+                             "is not writable")
     if resume is not None:
         checkpoint = load_checkpoint(resume)
         fingerprint = problem_fingerprint(problem, checkpoint.state.x.size,

@@ -60,18 +60,18 @@ def check_x0(x0, name: str = "x0") -> np.ndarray:
     try:
         arr = np.atleast_1d(np.asarray(x0))
     except Exception as e:  # ragged lists and the like
-        raise ValueError(f"`{name}` must be a 1-D array of numbers; got {show_value(x0)}") from e
+        raise InputError(f"`{name}` must be a 1-D array of numbers; got {show_value(x0)}") from e
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"`{name}` must be a 1-D array of real numbers; got {show_value(x0)} "
                         f"with dtype {arr.dtype}")
     if arr.ndim != 1:
-        raise ValueError(f"`{name}` must be 1-D; got an array of shape {arr.shape}")
+        raise InputError(f"`{name}` must be 1-D; got an array of shape {arr.shape}")
     if arr.size == 0:
-        raise ValueError(f"`{name}` must not be empty; got {show_value(x0)}")
+        raise InputError(f"`{name}` must not be empty; got {show_value(x0)}")
     arr = arr.astype(np.float64)  # always a copy, never the caller's array
     if not np.all(np.isfinite(arr)):
         bad = np.flatnonzero(~np.isfinite(arr)).tolist()
-        raise ValueError(f"`{name}` must be finite; got {show_value(x0)} "
+        raise InputError(f"`{name}` must be finite; got {show_value(x0)} "
                          f"(non-finite at index {bad})")
     return arr
 
@@ -83,7 +83,7 @@ def _is_real_number(value) -> bool:
 def check_nonnegative(value, name: str) -> float:
     """A real number >= 0, or ValueError naming ``name``."""
     if not _is_real_number(value) or math.isnan(value) or value < 0:
-        raise ValueError(f"`{name}` must be a number >= 0; got {show_value(value)}")
+        raise InputError(f"`{name}` must be a number >= 0; got {show_value(value)}")
     return float(value)
 
 
@@ -98,7 +98,7 @@ def check_maxiter(maxiter, n: int, name: str = "maxiter", any_number: bool = Fal
         return 200 * n
     if any_number:
         if not _is_real_number(maxiter) or math.isnan(maxiter):
-            raise ValueError(f"`{name}` must be a number (or None for 200*len(x0)); "
+            raise InputError(f"`{name}` must be a number (or None for 200*len(x0)); "
                              f"got {show_value(maxiter)}")
         return maxiter
     ok = (
@@ -108,7 +108,7 @@ def check_maxiter(maxiter, n: int, name: str = "maxiter", any_number: bool = Fal
         and maxiter >= 1
     )
     if not ok:
-        raise ValueError(f"`{name}` must be an integer >= 1 (or None for 200*len(x0)); "
+        raise InputError(f"`{name}` must be an integer >= 1 (or None for 200*len(x0)); "
                          f"got {show_value(maxiter)}")
     return maxiter if maxiter == math.inf else int(maxiter)
 
@@ -116,7 +116,7 @@ def check_maxiter(maxiter, n: int, name: str = "maxiter", any_number: bool = Fal
 def check_line_search_constants(c1, c2) -> tuple[float, float]:
     """``c1``, ``c2`` with ``0 < c1 < c2 < 1`` (the strong Wolfe conditions need it)."""
     if not (_is_real_number(c1) and _is_real_number(c2) and 0 < c1 < c2 < 1):
-        raise ValueError(f"`c1` and `c2` must satisfy 0 < c1 < c2 < 1; "
+        raise InputError(f"`c1` and `c2` must satisfy 0 < c1 < c2 < 1; "
                          f"got c1={show_value(c1)}, c2={show_value(c2)}")
     return float(c1), float(c2)
 
@@ -135,7 +135,7 @@ def check_line_search_constants_as_scipy(c1, c2) -> None:
 def check_norm(norm) -> float:
     """The order of the gradient norm: a number, not NaN (``inf``/``-inf`` allowed)."""
     if isinstance(norm, bool) or not isinstance(norm, int | float | np.number) or np.isnan(norm):
-        raise ValueError(f"`norm` must be a number (an order such as 2 or inf); got {norm!r}")
+        raise InputError(f"`norm` must be a number (an order such as 2 or inf); got {norm!r}")
     return norm
 
 
@@ -160,10 +160,10 @@ def check_step(step, n: int, name: str) -> float | np.ndarray:
     """A finite-difference step: a finite scalar or a finite array of shape (n,)."""
     arr = np.asarray(step)
     if arr.dtype.kind not in "biuf" or arr.ndim > 1 or (arr.ndim == 1 and arr.shape != (n,)):
-        raise ValueError(f"`{name}` must be a number or a 1-D array of length len(x0)={n}; "
+        raise InputError(f"`{name}` must be a number or a 1-D array of length len(x0)={n}; "
                          f"got {show_value(step)}")
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"`{name}` must be finite; got {show_value(step)}")
+        raise InputError(f"`{name}` must be finite; got {show_value(step)}")
     return float(arr) if arr.ndim == 0 else arr.astype(np.float64)
 
 
@@ -186,7 +186,7 @@ def objective_value(value, name: str, x: np.ndarray | None = None) -> float:
         raise TypeError(f"objective `{name}` must return a real scalar; it returned "
                         f"{show_value(value)} of type {type(value).__name__}{at}")
     if arr.size != 1:
-        raise ValueError(f"objective `{name}` must return a scalar; it returned an array of "
+        raise InputError(f"objective `{name}` must return a scalar; it returned an array of "
                          f"shape {arr.shape}{at}")
     return float(arr.reshape(()))
 

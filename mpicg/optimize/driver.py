@@ -155,9 +155,12 @@ def minimize_cg(objective: BatchedObjective, x0: np.ndarray, *, gtol: float, nor
         if progress is not None and (due or stop is not None):
             counters, memory = objective.snapshot()
             progress(new_state, counters, memory, fun_initial, allvecs)
+        # The iteration is complete: the callback sees it (a history keeps its row) even
+        # when a stop request ends the run here.
+        halted = hook(new_state) if hook is not None else False
         if stop is not None:
             raise stop
-        return hook(new_state) if hook is not None else False
+        return halted
 
     outcome = run_cg(objective, state, gtol=gtol, norm=norm, maxiter=maxiter, c1=c1, c2=c2,
                      on_iteration=on_iteration, return_all=return_all, allvecs=allvecs)

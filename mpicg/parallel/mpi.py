@@ -58,7 +58,7 @@ from .handshake import handshake
 from .launcher import check_launch, guard_exits, install_abort_on_uncaught, launch_size
 from .layout import TRAILER, Layout
 from .sharing import Work
-from .signals import FitInterrupted, requested
+from .signals import FitInterrupted, note_signal, requested
 from .verdict import agree, describe_failure, failure_message
 
 __all__ = ["MPIEvaluator", "barrier", "collective_verdict", "get_world", "run_collective",
@@ -105,14 +105,15 @@ def barrier(comm=None) -> None:
 
 
 def collective_verdict(error: BaseException | None, what: str, comm=None,
-                       input_types: tuple = (InputError,)) -> None:
+                       input_types: tuple = (InputError,), signals: bool = True) -> None:
     """End a step that may have failed on some ranks of the launch (:func:`.verdict.agree`).
 
     Every rank calls it with its own error of the step (or None); either every rank goes
     on, or every rank raises the verdict's error (rank 0 reports it; the others raise quiet
-    copies). Serially, ``error`` is simply raised.
+    copies). Serially, ``error`` is simply raised. A pending signal stops every rank too
+    (exit code 75), unless ``signals`` is False (after a solution was written).
     """
-    agree(get_world(comm), error, what, input_types)
+    agree(get_world(comm), error, what, input_types, signals)
 
 
 def _compute(work: Work, points: np.ndarray, layout: Layout, rank: int, size: int,
@@ -127,14 +128,24 @@ def _compute(work: Work, points: np.ndarray, layout: Layout, rank: int, size: in
             block = pieces[0].first_block if pieces else 0
             trailer[TRAILER - 1] = work.probe(points, block)
             clock.model += trailer[TRAILER - 1]
+        trailer[0] = _status(False)
         return np.concatenate([payload, trailer]), None
     except BaseException as e:
         # KeyboardInterrupt included: report it and keep the protocol going, so that no
         # rank leaves while the others wait for its sums.
         trailer[:] = 0.0
-        trailer[0] = 1.0
+        trailer[0] = _status(True)
         return (np.concatenate([np.zeros(sum(p.cells for p in pieces)), trailer]),
                 describe_failure(e, rank, size))
+
+
+def _status(failed: bool) -> float:
+    """A rank's status in its trailer: 1 if its model failed, plus twice a signal it noted.
+
+    A batch system may signal one rank only (or the ranks of one node): rank 0 then stops
+    the fit at the end of the iteration, with a progress file, as for its own signal.
+    """
+    return float(failed) + 2.0 * (requested() or 0)
 
 
 class MPIEvaluator(Evaluator):
@@ -185,9 +196,13 @@ class MPIEvaluator(Evaluator):
         ch.collect(gathered, layout, own, started + predicted if predicted else None)
         self._gathered = time.perf_counter()
         grid, trailers = layout.split(gathered)
-        failed = np.flatnonzero(trailers[:, 0]).tolist()
+        status = trailers[:, 0].astype(np.int64)
+        failed = np.flatnonzero(status % 2).tolist()
         if failed:
             self._report(failed, error, m)
+        signalled = status[status >= 2]
+        if signalled.size and requested() is None:
+            note_signal(int(signalled[0]) // 2)
         self.sharing.record(layout, trailers)
         return self.note_nan(self.work, grid, points, self.work.values(grid, points), layout)
 

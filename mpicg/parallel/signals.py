@@ -22,6 +22,7 @@ SIGNALS = tuple(s for s in (getattr(signal, n, None) for n in ("SIGTERM", "SIGUS
                                                                 "SIGINT")) if s is not None)
 
 _requested: list[int] = []
+_remote: list[int] = []  # signals other ranks noted (rank 0's own come first)
 _depth = [0]  # nested catch_signals (the command around the whole run, a fit inside it)
 
 
@@ -41,7 +42,19 @@ class FitInterrupted(SystemExit):
 
 def requested() -> int | None:
     """The signal that asked the fit to stop, or None."""
-    return _requested[0] if _requested else None
+    if _requested:
+        return _requested[0]
+    return _remote[0] if _remote else None
+
+
+def note_signal(signum: int) -> None:
+    """Take note of a signal another rank received, as if this process had.
+
+    Rank 0 then stops the fit at the end of the iteration, with a progress file, as for its
+    own signals.
+    """
+    if signum not in _remote:  # not this process's own: its own first signal still waits
+        _remote.append(signum)
 
 
 @contextmanager
@@ -67,6 +80,7 @@ def catch_signals(enabled: bool = True):
         _requested.append(signum)
 
     _requested.clear()
+    _remote.clear()
     for s in SIGNALS:
         previous[s] = signal.signal(s, note)
     _depth[0] += 1
@@ -77,3 +91,4 @@ def catch_signals(enabled: bool = True):
         for s, handler in previous.items():
             signal.signal(s, handler)
         _requested.clear()
+        _remote.clear()

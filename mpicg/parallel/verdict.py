@@ -74,8 +74,12 @@ def failure_message(what: str, reports: dict[int, dict], size: int) -> tuple[str
     return kind, "\n".join(parts)
 
 
+#: Classes of bad input a verdict can raise on every rank (the others: InputError).
+_INPUT_CLASSES = {"InputError": InputError, "ValueError": ValueError, "TypeError": TypeError}
+
+
 def agree(comm, error: BaseException | None, what: str,
-          input_types: tuple = (InputError,)) -> None:
+          input_types: tuple = (InputError,), signals: bool = True) -> None:
     """End a step that may fail on some ranks: every rank goes on, or every rank raises.
 
     Every rank of ``comm`` calls it, with its own error of the step or None.
@@ -91,6 +95,9 @@ def agree(comm, error: BaseException | None, what: str,
         Where, for messages: ``"at the start of the fit"``, ``"while reading the data"``.
     input_types : tuple of type
         Errors that are bad input (exit code 2), besides :class:`InputError`.
+    signals : bool
+        Whether a pending signal stops every rank here (False once a fit's solution is
+        written: the signal came too late to stop anything, and the job succeeded).
 
     Raises
     ------
@@ -101,7 +108,7 @@ def agree(comm, error: BaseException | None, what: str,
     if comm is None:
         if error is not None:
             raise error
-        if requested() is not None:
+        if signals and requested() is not None:
             raise mark_collective(FitInterrupted(requested()))
         return
     rank, size = comm.Get_rank(), comm.Get_size()
@@ -109,7 +116,7 @@ def agree(comm, error: BaseException | None, what: str,
     report = None
     if error is not None:
         report = describe_failure(error, rank, size, input_types)
-    elif requested() is not None:
+    elif signals and requested() is not None:
         report = {"kind": "signal", "signum": int(requested())}
     reports = comm.gather(report, root=0)
     verdict = None
@@ -120,7 +127,8 @@ def agree(comm, error: BaseException | None, what: str,
             kind, message = failure_message(what, failed, size)
             alone = list(failed) == [0]
             verdict = {"kind": kind, "message": message, "ranks": sorted(failed),
-                       "texts": {r: d["text"] for r, d in failed.items()}, "own": alone}
+                       "texts": {r: d["text"] for r, d in failed.items()}, "own": alone,
+                       "type": type(error).__name__ if alone else None}
         elif signals:
             verdict = {"kind": "signal", "signum": signals[0]}
     verdict = comm.bcast(verdict, root=0)
@@ -137,7 +145,12 @@ def _verdict_error(verdict: dict, own: BaseException | None, rank: int) -> BaseE
     if rank == 0 and verdict["own"] and own is not None:
         return mark_collective(own)
     if verdict["kind"] == "input":
-        error = InputError(verdict["message"])
+        # The class rank 0 raises, so that a script's `except` catches it on every rank
+        # alike (rank 0's own error when it alone failed: a TypeError from an argument
+        # check, say), and goes on with every rank to its next fit.
+        cls = _INPUT_CLASSES.get(verdict.get("type"), InputError)
+        message = verdict["message"]
+        error = cls(message.removeprefix(f"{cls.__name__}: "))
     else:
         error = RankError(verdict["message"], verdict["ranks"], verdict["texts"])
     return mark_collective(error) if rank == 0 else mark_copy(error)
