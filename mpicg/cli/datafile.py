@@ -173,6 +173,8 @@ def read_light_curve(path, columns, sigma: float | None = None, complain=InputEr
             names, table = _fits_table(path, complain)
         else:
             names, table = _text_table(path, complain)
+    except InputError:
+        raise  # already says what is wrong, and where
     except (OSError, ValueError) as e:
         raise complain(f"{path.name} cannot be read: {e}") from None
     source, bad = path.name, complain_column or complain

@@ -143,7 +143,7 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
                 if maxiter is not None:  # the one option a resumed fit may change
                     done = ready["checkpoint"].state.k
                     value = check_maxiter(maxiter, ready["x0"].size)
-                    if value <= done:
+                    if value != ready["cg"]["maxiter"] and value <= done:
                         raise InputError(
                             f"`maxiter` = {maxiter} is not above the {done} iterations "
                             f"the progress file {str(resume)!r} has already done: a "
