@@ -40,6 +40,7 @@ import json
 import logging
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -124,7 +125,7 @@ def child(kind: str, sharing: str, maxiter: int) -> None:
     logger.setLevel(logging.INFO)
     logger.propagate = False
     problem = make_problem(kind, sharing)
-    rank = 0
+    rank, comm = 0, None
     if (mpicg.parallel.launch_size() or 1) > 1:
         from mpi4py import MPI
 
@@ -133,7 +134,13 @@ def child(kind: str, sharing: str, maxiter: int) -> None:
         request = comm.Ibarrier()  # meet without spinning: start-up is not measured
         while not request.Test():
             time.sleep(0.01)
+    used = resource.getrusage(resource.RUSAGE_SELF)
     res = mpicg.fit(problem, X0, maxiter=maxiter, gtol=1e-12, sharing=sharing)
+    now = resource.getrusage(resource.RUSAGE_SELF)
+    # Seconds of a core this rank used per round (user + system): on a machine with fewer
+    # cores than ranks, what the ranks need of them together bounds a round's length.
+    cpu = ((now.ru_utime - used.ru_utime) + (now.ru_stime - used.ru_stime)) / res.rounds
+    cpus = [cpu] if comm is None else comm.gather(cpu, root=0)
     if rank == 0:
         (t_first, r_first), (t_last, r_last) = records.points[0], records.points[-1]
         print("RESULT " + json.dumps({
@@ -141,7 +148,9 @@ def child(kind: str, sharing: str, maxiter: int) -> None:
             "rounds_seconds": t_last - t_first, "rounds_span": [r_first, r_last],
             "bits": res.x.tobytes().hex() + float(res.fun).hex(),
             "imbalance_before": res.imbalance_before, "imbalance_after": res.imbalance_after,
-            "rebalances": res.rebalances}), flush=True)
+            "rebalances": res.rebalances, "cpu_rank0": cpus[0],
+            "cpu_others": statistics.median(cpus[1:]) if len(cpus) > 1 else None}),
+            flush=True)
 
 
 def batch_sizes(kind: str, maxiter: int) -> list[int]:
@@ -234,10 +243,14 @@ def main() -> None:
             print(f"\n{k}, {sharing}: every run ended with the same bits: {len(bits) == 1}")
         for basis in ("whole fit", "rounds"):
             table(k, basis, ranks, runs, sizes[k])
-        print("all times, whole fit (s):")
+        print("all times, whole fit (s); ms of a core per round: rank 0, the others' median:")
         for c in configs:
             if c[0] == k:
-                print(f"  {c[1]:>6s} N={c[2]:<3d} {[round(r['seconds'], 3) for r in runs[c]]}")
+                cpu0 = statistics.median(r["cpu_rank0"] for r in runs[c]) * 1e3
+                others = [r["cpu_others"] for r in runs[c] if r["cpu_others"] is not None]
+                rest = f", {statistics.median(others) * 1e3:.2f}" if others else ""
+                print(f"  {c[1]:>6s} N={c[2]:<3d} {[round(r['seconds'], 3) for r in runs[c]]}"
+                      f"  cpu {cpu0:.2f}{rest}")
 
 
 def table(kind: str, basis: str, ranks: list[int], runs: dict, sizes: list[int]) -> None:
