@@ -99,6 +99,7 @@ def test_missing_truncated_corrupted_foreign(tmp_path):
     ({"progress_every_niters": 10, "progress_file": "/no-such-dir-mpicg/p.json"},
      "its directory '/no-such-dir-mpicg' does not exist"),
     ({"progress_every_niters": 10, "progress_file": 42}, "must be a file's path; got 42"),
+    ({"progress_every_niters": 10, "progress_file": "/tmp"}, "'/tmp' is a directory"),
 ])
 def test_bad_progress_options(kwargs, match):
     with pytest.raises(mpicg.InputError, match=match):
@@ -271,3 +272,23 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path, monk
     _files.write_atomically(target, "new")
     assert target.read_text() == "new"
     assert os.stat(target).st_mode & 0o777 == 0o666 & ~_files._UMASK
+
+
+def test_a_callbacks_halt_wins_over_a_signal_in_the_same_iteration(tmp_path):
+    # Found by a reviewer: the signal's stop replaced the callback's, and the resumed fit
+    # went on past the iteration the callback had ended.
+    import os
+    import signal
+
+    calls = []
+
+    def callback(intermediate_result):
+        calls.append(intermediate_result.x)
+        if len(calls) == 2:  # noted by the fit, acted on at the end of the next iteration
+            os.kill(os.getpid(), signal.SIGTERM)
+        if len(calls) == 3:
+            raise StopIteration
+
+    res = mpicg.fit(problem(), X0, progress_every_niters=1,
+                    progress_file=tmp_path / "p.json", callback=callback)
+    assert (res.nit, res.status) == (3, 99)

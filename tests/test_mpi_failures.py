@@ -114,3 +114,5 @@ def test_a_pipeline_catches_bad_arguments_alike_on_every_rank_and_goes_on(n, tmp
         assert (tmp_path / f"{rank}-nan-start").read_text() == "caught InputError"
         assert (tmp_path / f"{rank}-bad-callback").read_text() == "caught TypeError"
         assert (tmp_path / f"{rank}-good").read_text().startswith("ok ")
+        assert (tmp_path / f"{rank}-named-bad-callback").read_text() == "caught TypeError"
+        assert (tmp_path / f"{rank}-named-good").read_text() == "ok"

@@ -269,6 +269,9 @@ def _prepare_progress(ready: dict, problem, every, path, resume) -> None:
         if not isinstance(path, (str, os.PathLike)) or not str(path):
             raise InputError(f"`progress_file` must be a file's path; got {path!r}")
         folder = Path(path).parent
+        if Path(path).is_dir():
+            raise InputError(f"`progress_file` {str(path)!r} is a directory; give a file's "
+                             "path in it")
         if not folder.is_dir():
             raise InputError(f"`progress_file` {str(path)!r}: its directory {str(folder)!r} "
                              "does not exist")

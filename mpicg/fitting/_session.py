@@ -201,8 +201,8 @@ class NamedSession:
 
     def wrap_callback(self, callback):
         """``callback`` called with the parameters (not the scaled variables), in its form."""
-        if callback is None:
-            return None
+        if callback is None or not callable(callback):
+            return callback  # not callable: the option checks reject it, before the fit
         try:
             wants_result = set(inspect.signature(callback).parameters) == {
                 "intermediate_result"}

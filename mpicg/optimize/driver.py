@@ -158,7 +158,7 @@ def minimize_cg(objective: BatchedObjective, x0: np.ndarray, *, gtol: float, nor
         # The iteration is complete: the callback sees it (a history keeps its row) even
         # when a stop request ends the run here.
         halted = hook(new_state) if hook is not None else False
-        if stop is not None:
+        if stop is not None and not halted:  # a callback's halt ends the run as it would
             raise stop
         return halted
 
