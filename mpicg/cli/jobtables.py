@@ -32,7 +32,7 @@ __all__ = ["FIT_OPTIONS", "is_int", "is_real", "read_fit_options", "read_output"
 
 def _check_bool(value, name: str) -> bool:
     if not isinstance(value, bool):
-        raise InputError(f"`{name}` must be true or false; got {show_value(value, 60)}")
+        raise InputError(f"`{name}` must be true or false; got {show(value)}")
     return value
 
 

@@ -56,7 +56,7 @@ def check_callable(value, name: str, optional: bool = False) -> None:
 
 
 def check_x0(x0, name: str = "x0") -> np.ndarray:
-    """The starting point as a fresh 1-D float64 array; ValueError/TypeError if it is not one."""
+    """The starting point as a fresh 1-D float64 array; InputError (TypeError for non-numbers)."""
     try:
         arr = np.atleast_1d(np.asarray(x0))
     except Exception as e:  # ragged lists and the like
@@ -81,7 +81,7 @@ def _is_real_number(value) -> bool:
 
 
 def check_nonnegative(value, name: str) -> float:
-    """A real number >= 0, or ValueError naming ``name``."""
+    """A real number >= 0, or InputError (a ValueError) naming ``name``."""
     if not _is_real_number(value) or math.isnan(value) or value < 0:
         raise InputError(f"`{name}` must be a number >= 0; got {show_value(value)}")
     return float(value)
