@@ -1,6 +1,7 @@
 """Parallel scaling of mpicg against scipy's CG, serial and with ``workers=``, in one run.
 
-    python benchmarks/scaling.py [--max-ranks N] [--repeats R] [--n-times T] [--resolution R]
+    python benchmarks/scaling.py [--max-ranks N | --ranks 1,2,4] [--repeats R] [--n-times T]
+                                 [--resolution R] [--only all|mpicg]
 
 The problem: a transit light curve (mpicg.models.TransitModel, numerically integrated, cost
 uniform per time) fitted for (rp, inc) from a perturbed start, the same data and start for
@@ -160,6 +161,8 @@ def launch(kind: str, n: int, args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-ranks", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--ranks", help="rank counts to run, e.g. 1,2,4,8,16 (default: "
+                        "1 to --max-ranks); 1 is always run")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--n-times", type=int, default=2000)
     parser.add_argument("--resolution", type=int, default=20)
@@ -174,7 +177,8 @@ def main() -> None:
         child(args.child, args.n_times, args.resolution, args.workers)
         return
 
-    ranks = list(range(1, args.max_ranks + 1))
+    ranks = (sorted({1, *(int(v) for v in args.ranks.split(","))}) if args.ranks
+             else list(range(1, args.max_ranks + 1)))
     configs = ([("mpicg", n) for n in ranks] + [("scipy", 1)]
                + [("scipy-workers", n) for n in ranks]
                + [("python", 1), ("python-untuned", 1)])

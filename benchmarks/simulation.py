@@ -1,7 +1,7 @@
 """Scaling to many ranks, simulated: a model that sleeps its cost, at 1-64 ranks on any machine.
 
     python benchmarks/simulation.py [--ranks 1,2,4,8,16,32,64] [--kinds flat,eclipse,fixed]
-                                    [--repeats 3] [--maxiter 5]
+                                    [--sharings blocks,auto] [--repeats 3] [--maxiter 5]
 
 A sleeping model leaves the cores free, so 64 ranks can share a 2-core machine and still
 compute "in parallel": what is measured is how well mpicg shares the work and how much its
@@ -209,6 +209,8 @@ def main() -> None:
     parser.add_argument("--maxiter", type=int, default=5)
     parser.add_argument("--child", choices=list(KINDS))
     parser.add_argument("--sharing", default="auto")
+    parser.add_argument("--sharings", default="blocks,auto",
+                        help="the sharings compared at N > 1 (the table's 'old' and 'new')")
     args = parser.parse_args()
     if args.child:
         child(args.child, args.sharing, args.maxiter)
@@ -216,8 +218,9 @@ def main() -> None:
 
     ranks = [int(v) for v in args.ranks.split(",")]
     kinds = args.kinds.split(",")
+    sharings = args.sharings.split(",")
     configs = [(k, "auto", 1) for k in kinds if 1 in ranks] + [
-        (k, s, n) for k in kinds for n in ranks if n > 1 for s in ("blocks", "auto")]
+        (k, s, n) for k in kinds for n in ranks if n > 1 for s in sharings]
     print(f"machine: {platform.node()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}; {N_TIMES} times, 4 parameters, maxiter "
           f"{args.maxiter}; {args.repeats} repeats, configurations alternating", flush=True)
@@ -240,7 +243,8 @@ def main() -> None:
         for sharing in ("auto", "blocks"):
             bits = {r["bits"] for c in configs if c[0] == k and c[1] == sharing
                     for r in runs[c]}
-            print(f"\n{k}, {sharing}: every run ended with the same bits: {len(bits) == 1}")
+            if bits:
+                print(f"\n{k}, {sharing}: every run ended with the same bits: {len(bits) == 1}")
         for basis in ("whole fit", "rounds"):
             table(k, basis, ranks, runs, sizes[k])
         print("all times, whole fit (s); ms of a core per round: rank 0, the others' median:")
@@ -274,6 +278,9 @@ def table(kind: str, basis: str, ranks: list[int], runs: dict, sizes: list[int])
         cells = []
         for s in ("blocks", "auto"):
             config = (kind, "auto", 1) if n == 1 else (kind, s, n)
+            if config not in runs:  # a sharing left out (--sharings)
+                cells += ["-", "-", "-"]
+                continue
             t = statistics.median(seconds(r) for r in runs[config])
             e = f"{t1 / (n * t):.2f}" if t1 else "-"
             cells += [f"{t:.3f}", e, f"{best / t:.2f}"]
