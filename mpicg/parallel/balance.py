@@ -30,6 +30,7 @@ last rounds.
 
 from __future__ import annotations
 
+import statistics
 import time
 from abc import ABC, abstractmethod
 from collections import deque
@@ -125,7 +126,7 @@ class CostModel:
             per_call = np.clip(per_call, expected / OUTLIER, expected * OUTLIER)
         # The blocks' share of a call; never all of it vanishing into a mis-measured c.
         target = np.maximum(per_call - self.call_seconds, 0.05 * per_call)
-        bounds = np.unique(np.concatenate([first, last]))
+        bounds = _distinct(np.concatenate([first, last]))
         start, stop = np.searchsorted(bounds, first), np.searchsorted(bounds, last)
         old = np.maximum(np.diff(P[bounds]), 1e-300)  # each atom's cost
         counted = np.zeros(bounds.size)
@@ -155,13 +156,25 @@ class CostModel:
         """Set the fixed cost from every rank's probe: one call on one block."""
         blocks = probe_blocks(layout)
         samples = probe_seconds - self.block_seconds[blocks]
-        self.call_seconds = max(0.0, float(np.median(samples)))
+        # statistics.median: np.median's first call imports numpy.ma (see _distinct)
+        self.call_seconds = max(0.0, float(statistics.median(samples.tolist())))
         self.version += 1
 
     def best_layout(self, m: int, n_ranks: int) -> Layout:
         """The layout :func:`best_cuts` chooses for a batch of m points."""
         cuts = best_cuts(m, n_ranks, self.call_seconds, self.block_seconds)
         return Layout(CELLS, m, self.block_seconds.size, cuts)
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted.
+
+    ``np.unique`` without its first call's import of ``numpy.ma`` (numpy 2.4-2.5), which took
+    25 ms here and 80 ms on a 16-core machine, in the first measured round, while every other
+    rank waited (and then, expecting such gaps, woke up late for the next two rounds).
+    """
+    ordered = np.sort(values)
+    return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])]
 
 
 def probe_blocks(layout: Layout) -> np.ndarray:

@@ -31,7 +31,6 @@ imports mpi4py, and only when several ranks run.
 from __future__ import annotations
 
 import signal
-import statistics
 import sys
 import time
 from collections import deque
@@ -187,8 +186,10 @@ class MPIEvaluator(Evaluator):
             self._gaps.append(started - self._gathered)
         # The next message comes after this round's slowest rank and rank 0's own work
         # between rounds. (Not after rounds as long as the last ones: rounds take longer
-        # when ranks wake up late, and they would then wake up later still.)
-        next_in = predicted + statistics.median(self._gaps) if predicted and self._gaps else 0.0
+        # when ranks wake up late, and they would then wake up later still.) The least of
+        # rank 0's recent gaps: one long gap (a first call that imports, a callback) must
+        # not make the ranks sleep through the next rounds; early costs a few polls.
+        next_in = predicted + min(self._gaps) if predicted and self._gaps else 0.0
         gathered = ch.expect_sums(layout)
         ch.send([EVAL, m, n, body.size - m * n, predicted, next_in, probe], body)
         self._sent[m] = layout
