@@ -4,10 +4,12 @@
 #   bash benchmarks/many_cores.sh [LOG_DIR]
 #
 # Runs, each under a time limit so that one stuck step cannot take the others' time:
-#   1. the slept-cost simulation (flat model to 64 ranks, old and new sharing; eclipse and
-#      fixed-cost models at 16, new sharing);
+#   1. the slept-cost simulation (flat model to 64 ranks, old and new sharing, or only those
+#      in FLAT_SHARINGS; eclipse and fixed-cost models at 16, new sharing);
 #   2. the per-round overhead of a near-free model at 1, 2, 4 and 16 ranks;
-#   3. the compute-bound scaling run (mpicg at 1-16 ranks; `python` against `mpirun -n 1`).
+#   3. the compute-bound scaling run (mpicg at 1-16 ranks; `python` against `mpirun -n 1`);
+#   4. round timelines (where a round's time goes) of the flat model at 32 ranks and of the
+#      compute-bound transit fit at 16.
 # Each step's full output goes to LOG_DIR (default: many-cores-logs); the terminal gets it too.
 # PYTHON names the interpreter (default python3); it must have numpy, mpi4py and an MPI.
 set -u
@@ -37,8 +39,10 @@ step() {  # step NAME SECONDS COMMAND...
 }
 
 step simulation_flat 150 $py "$here/simulation.py" --kinds flat --ranks 1,16,32,64 \
-    --maxiter 20 --repeats 3
+    --sharings "${FLAT_SHARINGS:-blocks,auto}" --maxiter 20 --repeats 3
 step simulation_eclipse_fixed 200 $py "$here/simulation.py" --kinds eclipse,fixed \
     --ranks 1,16 --sharings auto --maxiter 20 --repeats 3
 step round_overhead 90 $py "$here/round_overhead.py" --ranks 1,2,4,16 --repeats 5
 step scaling 150 $py "$here/scaling.py" --only mpicg --ranks 1,2,4,8,16 --repeats 3
+step timeline_flat_32 60 $py "$here/round_timeline.py" --kind flat --ranks 32
+step timeline_transit_16 60 $py "$here/round_timeline.py" --kind transit --ranks 16
