@@ -21,12 +21,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 {
     echo "date: $(date -u)"
-    echo "cores (nproc): $(nproc); os.cpu_count(): $($py -c 'import os; print(os.cpu_count())')"
+    echo "cores (nproc): $(nproc); os.cpu_count(): $("$py" -c 'import os; print(os.cpu_count())')"
     lscpu 2>/dev/null | grep -E "Model name|^CPU\(s\)|Thread|Core|Socket|MHz" || true
     echo "cgroup cpu.max: $(cat /sys/fs/cgroup/cpu.max 2>/dev/null || echo none)"
     echo "load: $(cat /proc/loadavg)"
     df -h /dev/shm 2>/dev/null | tail -1
-    $py -c 'import mpi4py, numpy, sys; from mpi4py import MPI; print("python", sys.version.split()[0], "numpy", numpy.__version__, "mpi4py", mpi4py.__version__, MPI.Get_library_version().splitlines()[0])'
+    "$py" -c 'import mpi4py, numpy, sys; from mpi4py import MPI; print("python", sys.version.split()[0], "numpy", numpy.__version__, "mpi4py", mpi4py.__version__, MPI.Get_library_version().splitlines()[0])'
 } 2>&1 | tee "$log_dir/machine.log"
 
 step() {  # step NAME SECONDS COMMAND...
@@ -38,11 +38,11 @@ step() {  # step NAME SECONDS COMMAND...
     echo "=== $name: exit ${PIPESTATUS[0]} after $((SECONDS - t0)) s"
 }
 
-step simulation_flat 150 $py "$here/simulation.py" --kinds flat --ranks 1,16,32,64 \
+step simulation_flat 150 "$py" "$here/simulation.py" --kinds flat --ranks 1,16,32,64 \
     --sharings "${FLAT_SHARINGS:-blocks,auto}" --maxiter 20 --repeats 3
-step simulation_eclipse_fixed 200 $py "$here/simulation.py" --kinds eclipse,fixed \
+step simulation_eclipse_fixed 200 "$py" "$here/simulation.py" --kinds eclipse,fixed \
     --ranks 1,16 --sharings auto --maxiter 20 --repeats 3
-step round_overhead 90 $py "$here/round_overhead.py" --ranks 1,2,4,16 --repeats 5
-step scaling 150 $py "$here/scaling.py" --only mpicg --ranks 1,2,4,8,16 --repeats 3
-step timeline_flat_32 60 $py "$here/round_timeline.py" --kind flat --ranks 32
-step timeline_transit_16 60 $py "$here/round_timeline.py" --kind transit --ranks 16
+step round_overhead 90 "$py" "$here/round_overhead.py" --ranks 1,2,4,16 --repeats 5
+step scaling 150 "$py" "$here/scaling.py" --only mpicg --ranks 1,2,4,8,16 --repeats 3
+step timeline_flat_32 60 "$py" "$here/round_timeline.py" --kind flat --ranks 32
+step timeline_transit_16 60 "$py" "$here/round_timeline.py" --kind transit --ranks 16

@@ -210,7 +210,8 @@ def main() -> None:
     parser.add_argument("--child", choices=list(KINDS))
     parser.add_argument("--sharing", default="auto")
     parser.add_argument("--sharings", default="blocks,auto",
-                        help="the sharings compared at N > 1 (the table's 'old' and 'new')")
+                        help="the sharings run at N > 1: 'blocks' (the table's 'old'), "
+                             "'auto' (its 'new'), or both")
     args = parser.parse_args()
     if args.child:
         child(args.child, args.sharing, args.maxiter)
@@ -219,6 +220,8 @@ def main() -> None:
     ranks = [int(v) for v in args.ranks.split(",")]
     kinds = args.kinds.split(",")
     sharings = args.sharings.split(",")
+    if not sharings or not set(sharings) <= {"blocks", "auto"}:
+        parser.error(f"--sharings: 'blocks', 'auto' or both; got {args.sharings!r}")
     configs = [(k, "auto", 1) for k in kinds if 1 in ranks] + [
         (k, s, n) for k in kinds for n in ranks if n > 1 for s in sharings]
     print(f"machine: {platform.node()}, {os.cpu_count()} cores, Python "
@@ -284,10 +287,11 @@ def table(kind: str, basis: str, ranks: list[int], runs: dict, sizes: list[int])
             t = statistics.median(seconds(r) for r in runs[config])
             e = f"{t1 / (n * t):.2f}" if t1 else "-"
             cells += [f"{t:.3f}", e, f"{best / t:.2f}"]
-        new = runs[(kind, "auto", 1) if n == 1 else (kind, "auto", n)]
-        before = statistics.median(r["imbalance_before"] for r in new)
-        after = statistics.median(r["imbalance_after"] for r in new)
-        print(f"| {n} | " + " | ".join(cells) + f" | {before:.2f} → {after:.2f} |")
+        new = runs.get((kind, "auto", 1) if n == 1 else (kind, "auto", n))
+        imbalance = "-" if new is None else (
+            f"{statistics.median(r['imbalance_before'] for r in new):.2f} → "
+            f"{statistics.median(r['imbalance_after'] for r in new):.2f}")
+        print(f"| {n} | " + " | ".join(cells) + f" | {imbalance} |")
 
 
 if __name__ == "__main__":

@@ -73,7 +73,8 @@ def submit(job_dir: Path, env: dict, *args) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("name", ["launch/mpirun.sh", "launch/slurm.sh", "launch/pbs.sh",
-                                  ".ci/run", ".ci/slurm/start.sh", ".ci/slurm/stop.sh"])
+                                  ".ci/run", ".ci/slurm/start.sh", ".ci/slurm/stop.sh",
+                                  "benchmarks/many_cores.sh"])
 def test_launch_scripts_pass_shellcheck(name):
     shellcheck(ROOT / name)
 

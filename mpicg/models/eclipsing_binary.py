@@ -50,6 +50,7 @@ from functools import lru_cache
 from numbers import Integral
 
 import numpy as np
+from numpy.polynomial.legendre import leggauss
 
 from ..fitting.parameters import Parameter, ParameterizedModel
 from ._domains import (
@@ -141,8 +142,11 @@ def _nodes(resolution: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
 
     Cached: ``leggauss`` solves an eigenproblem, O(resolution^3), far more than one slab of
     times costs at high resolution. Tuples, so no caller can alter the cached nodes.
+    ``leggauss`` is imported with the module: numpy imports ``numpy.polynomial`` lazily, and
+    at a model's first call (inside the first round, on every rank but 0) the other ranks
+    would wait for it.
     """
-    x, w = np.polynomial.legendre.leggauss(resolution)
+    x, w = leggauss(resolution)
     phi = 0.5 * np.pi * (x + 1.0)
     s = 0.5 * (1.0 - np.cos(phi))
     ds = 0.25 * np.pi * np.sin(phi) * w  # (dr / d phi) / (r_b - r_a) times the phi weight
