@@ -18,6 +18,10 @@ waiting seconds per round, and medians over the rounds after the 10 learning rou
   bookkeeping; the serial run does most of it too);
 * the round, from one message to the next.
 
+Per round (``--rounds``) it also prints what rank 0 told the ranks with each message: the
+slowest rank's predicted compute, and when the next message should come (both 0 while
+unknown).
+
 ``--rounds`` prints these per round as well (slow rounds and what made them slow). The
 models: ``flat``, ``eclipse`` and ``fixed`` sleep their costs (benchmarks/simulation.py,
 20 iterations); ``transit`` computes (benchmarks/scaling.py's transit fit).
@@ -46,7 +50,7 @@ def record_timeline() -> dict:
     from mpicg.parallel import balance, channel
 
     notes: dict = {k: [] for k in ("send", "recv", "sums", "collect_in", "collect_out",
-                                   "layout_sent", "record", "layout")}
+                                   "layout_sent", "predicted", "record", "layout")}
     Channel = channel.Channel
     send, receive, send_sums, collect = (Channel.send, Channel.receive, Channel.send_sums,
                                          Channel.collect)
@@ -55,6 +59,7 @@ def record_timeline() -> dict:
         if header[0] == 1:  # EVAL
             notes["send"].append(time.perf_counter())
             notes["layout_sent"].append(int(header[3]) > 0)
+            notes["predicted"].append((float(header[4]), float(header[5])))
         return send(self, header, body, deadline)
 
     def timed_receive(self, expected):
@@ -164,6 +169,9 @@ def report(kind: str, res, everyone: list[dict], per_round: bool) -> None:
         row("latest arrival", latency.max(0))
         row("rank 0 wait", out - inn)
         row("rank 0 gap", gap)
+        predicted = np.array(root["predicted"][:R]).reshape(-1, 2)
+        row("predicted compute", predicted[:, 0])
+        row("predicted next message", predicted[:, 1])
         row("bookkeeping (record)", np.array(root["record"][:R]))
         row("planning (layout)", np.array(root["layout"][:R]))
         print("  new layout sent in rounds: "

@@ -8,9 +8,10 @@ a fixed cost per call ``c`` (PHOEBE builds a mesh in every call, 0.3-0.5 s) and 
 block ``w[b]`` (a mesh model costs more in eclipse than out of it). The ranks measure it as
 the fit runs: each rank times each of its pieces (:mod:`.layout`) and sends the seconds with
 its sums; once, in the second round, every rank also times one call on a single block (a
-*probe*), which gives ``c``. A piece of k calls that took s seconds says that its blocks cost
-``s / k - c`` per call; the blocks' costs are fitted to all of a round's pieces (keeping the
-shape learnt so far where the pieces cannot tell) and blended with the previous estimate.
+*probe*), which with the rank's own piece gives ``c``. A piece of k calls that took s
+seconds says that its blocks cost ``s / k - c`` per call; the blocks' costs are fitted to
+all of a round's pieces (keeping the shape learnt so far where the pieces cannot tell) and
+blended with the previous estimate.
 
 From the model, :func:`.layout.best_cuts` chooses the layout whose slowest rank is fastest
 among all runs of cells in point-major order: each rank's run pays ``c`` once for every point
@@ -152,10 +153,26 @@ class CostModel:
         self.updates += 1
         self.version += 1
 
-    def calibrate_call(self, layout: Layout, probe_seconds: np.ndarray) -> None:
-        """Set the fixed cost from every rank's probe: one call on one block."""
-        blocks = probe_blocks(layout)
-        samples = probe_seconds - self.block_seconds[blocks]
+    def calibrate_call(self, layout: Layout, probe_seconds: np.ndarray,
+                       piece_seconds: np.ndarray) -> None:
+        """Set the fixed cost from every rank's probe: one call on one block.
+
+        A rank probes the first block of its first piece (:func:`probe_blocks`), so the
+        probe and that piece both time ``c`` plus blocks: one block, and the piece's n blocks
+        in each of its k calls. Taking the piece's blocks as equally costly,
+        ``c = (probe - s / (k n)) / (1 - 1 / n)`` for a piece of s seconds; the median over
+        the ranks whose first piece has two blocks or more (else the probe less the block's
+        current estimate). This needs no earlier measurement of the blocks.
+        """
+        table = layout.piece_table()
+        first = table[table[:, 1] == 0]  # each rank's first piece: rank, slot, calls, b0, b1
+        rank, calls, width = first[:, 0], first[:, 2], first[:, 4] - first[:, 3]
+        wide = width >= 2
+        if np.any(wide):
+            per_block = piece_seconds[rank[wide], 0] / (calls[wide] * width[wide])
+            samples = (probe_seconds[rank[wide]] - per_block) / (1.0 - 1.0 / width[wide])
+        else:
+            samples = probe_seconds - self.block_seconds[probe_blocks(layout)]
         # statistics.median: np.median's first call imports numpy.ma (see _distinct)
         self.call_seconds = max(0.0, float(statistics.median(samples.tolist())))
         self.version += 1
@@ -332,6 +349,7 @@ class MeasuredSharing(Sharing):
         self._next_update = 0.0
         self._next_plan = 0.0
         self._predicted: tuple = (None, 0.0)  # ((layout id, model version), seconds)
+        self._due = 0  # layouts planned with an earlier model version are re-planned now
 
     def layout(self, m: int) -> Layout:
         """The current layout for m points, re-planned first when that is due."""
@@ -342,11 +360,16 @@ class MeasuredSharing(Sharing):
             return layout
         layout, version, iteration = entry
         # At most once per iteration (and batch size): layouts change between iterations.
-        if (version != self.model.version and iteration != self.iteration
-                and self._work >= self._next_plan):
+        # Two re-plans are due whenever they fall, and take any predicted gain: once the
+        # fixed cost per call is measured (the first layout was planned without it, and a
+        # large one makes it slow), and when the learning rounds end.
+        due = version < self._due
+        if (version != self.model.version and (due or iteration != self.iteration)
+                and (due or self._work >= self._next_plan)):
             candidate = self._plan(m)
             predicted = self.model.predict(layout).max()
-            if self.model.predict(candidate).max() < REBALANCE_GAIN * predicted:
+            gain = 1.0 if due else REBALANCE_GAIN
+            if self.model.predict(candidate).max() < gain * predicted:
                 layout = candidate
                 self.rebalances += 1
             self._layouts[m] = (layout, self.model.version, self.iteration)
@@ -382,11 +405,13 @@ class MeasuredSharing(Sharing):
         self._rounds += 1
         self._work += slowest
         probed = self._rounds == self.PROBE_ROUND
-        if probed:  # then update now: the blocks' costs still hold the call's cost
-            self.model.calibrate_call(layout, probe_seconds)
+        if probed:
+            self.model.calibrate_call(layout, probe_seconds, piece_seconds)
         if self._work < self._next_update and self._rounds > LEARNING_ROUNDS:
             return
         t0 = time.perf_counter()
         self.model.update(layout, piece_seconds)
         spent = time.perf_counter() - t0
         self._next_update = self._work + spent / BOOKKEEPING_SHARE
+        if probed or self._rounds == LEARNING_ROUNDS:
+            self._due = self.model.version
