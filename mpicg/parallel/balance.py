@@ -8,10 +8,10 @@ a fixed cost per call ``c`` (PHOEBE builds a mesh in every call, 0.3-0.5 s) and 
 block ``w[b]`` (a mesh model costs more in eclipse than out of it). The ranks measure it as
 the fit runs: each rank times each of its pieces (:mod:`.layout`) and sends the seconds with
 its sums; once, in the second round, every rank also times one call on a single block (a
-*probe*), which with the rank's own piece gives ``c``. A piece of k calls that took s
-seconds says that its blocks cost ``s / k - c`` per call; the blocks' costs are fitted to
-all of a round's pieces (keeping the shape learnt so far where the pieces cannot tell) and
-blended with the previous estimate.
+*probe*), which gives ``c``. A piece of k calls that took s seconds says that its blocks
+cost ``s / k - c`` per call; the blocks' costs are fitted to all of a round's pieces
+(keeping the shape learnt so far where the pieces cannot tell) and blended with the previous
+estimate.
 
 From the model, :func:`.layout.best_cuts` chooses the layout whose slowest rank is fastest
 among all runs of cells in point-major order: each rank's run pays ``c`` once for every point
@@ -153,26 +153,17 @@ class CostModel:
         self.updates += 1
         self.version += 1
 
-    def calibrate_call(self, layout: Layout, probe_seconds: np.ndarray,
-                       piece_seconds: np.ndarray) -> None:
+    def calibrate_call(self, layout: Layout, probe_seconds: np.ndarray) -> None:
         """Set the fixed cost from every rank's probe: one call on one block.
 
-        A rank probes the first block of its first piece (:func:`probe_blocks`), so the
-        probe and that piece both time ``c`` plus blocks: one block, and the piece's n blocks
-        in each of its k calls. Taking the piece's blocks as equally costly,
-        ``c = (probe - s / (k n)) / (1 - 1 / n)`` for a piece of s seconds; the median over
-        the ranks whose first piece has two blocks or more (else the probe less the block's
-        current estimate). This needs no earlier measurement of the blocks.
+        The median over the ranks of the probe less its block's estimate. The blocks'
+        estimates still hold some of the call's cost then (each earlier piece's call cost is
+        spread over its blocks), which makes c a little low. (Estimating the block from the
+        rank's own piece instead, exact when the piece's blocks cost alike, overestimated c
+        several-fold when they do not, e.g. a piece that starts in an eclipse, and kept
+        points whole that should have been shared.)
         """
-        table = layout.piece_table()
-        first = table[table[:, 1] == 0]  # each rank's first piece: rank, slot, calls, b0, b1
-        rank, calls, width = first[:, 0], first[:, 2], first[:, 4] - first[:, 3]
-        wide = width >= 2
-        if np.any(wide):
-            per_block = piece_seconds[rank[wide], 0] / (calls[wide] * width[wide])
-            samples = (probe_seconds[rank[wide]] - per_block) / (1.0 - 1.0 / width[wide])
-        else:
-            samples = probe_seconds - self.block_seconds[probe_blocks(layout)]
+        samples = probe_seconds - self.block_seconds[probe_blocks(layout)]
         # statistics.median: np.median's first call imports numpy.ma (see _distinct)
         self.call_seconds = max(0.0, float(statistics.median(samples.tolist())))
         self.version += 1
@@ -405,8 +396,8 @@ class MeasuredSharing(Sharing):
         self._rounds += 1
         self._work += slowest
         probed = self._rounds == self.PROBE_ROUND
-        if probed:
-            self.model.calibrate_call(layout, probe_seconds, piece_seconds)
+        if probed:  # then, before the update: the blocks' costs still hold the call's cost
+            self.model.calibrate_call(layout, probe_seconds)
         if self._work < self._next_update and self._rounds > LEARNING_ROUNDS:
             return
         t0 = time.perf_counter()
