@@ -1,0 +1,132 @@
+"""How close the measured sharing's layouts come to the best one, over many simulated fits.
+
+    python benchmarks/balance_sweep.py [--rounds 30] [--per-iteration 2]
+                                       [--compare OLD_balance.py]
+
+No MPI and no model: each configuration (batch size m, ranks, blocks, fixed cost per call,
+shape of the cost per block, timing noise) runs ``--rounds`` rounds of
+:class:`mpicg.parallel.balance.MeasuredSharing` (``--per-iteration`` rounds per iteration
+of the optimizer: the simulation benchmark's fits have 2.2), feeding it the
+seconds each rank's pieces and probe would take with the true costs (times lognormal
+noise). At the end the layout's slowest rank is compared with :func:`best_cuts`'s optimum
+for the true costs. Printed per shape and overall: the mean ratio, the share of
+configurations more than 5 % and 20 % off, the worst; the mean over configurations of the
+rounds' slowest ranks added up over the optimum's (what learning costs); and the median
+error of the fixed cost per call. ``--compare`` runs the same configurations with another
+version of ``balance.py`` (e.g. ``git show REV:mpicg/parallel/balance.py > old.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import itertools
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mpicg.parallel import balance
+from mpicg.parallel.layout import CELLS, TRAILER, Layout, best_cuts
+
+SHAPES = ("flat", "eclipse", "random")
+
+
+def block_costs(shape: str, n_blocks: int, rng) -> np.ndarray:
+    """Seconds per block, one second for all of a point's blocks."""
+    w = np.ones(n_blocks)
+    if shape == "eclipse":  # two eclipses, 20 times the cost
+        for start in (n_blocks // 5, 7 * n_blocks // 10):
+            w[start:start + max(1, n_blocks // 16)] *= 20
+    elif shape == "random":
+        w = rng.lognormal(0.0, 1.0, n_blocks)
+    return w / w.sum()
+
+
+def slowest(layout: Layout, call: float, w: np.ndarray) -> float:
+    table = layout.piece_table()
+    prefix = np.concatenate([[0.0], np.cumsum(w)])
+    seconds = table[:, 2] * (call + prefix[table[:, 4]] - prefix[table[:, 3]])
+    return float(np.bincount(table[:, 0], weights=seconds, minlength=layout.n_ranks).max())
+
+
+def trailers(layout: Layout, call: float, w: np.ndarray, noise: float, rng) -> np.ndarray:
+    """What the ranks would report: each piece's seconds and the probe's."""
+    out = np.zeros((layout.n_ranks, TRAILER))
+    for rank in range(layout.n_ranks):
+        pieces = layout.pieces(rank)
+        for k, p in enumerate(pieces):
+            out[rank, 1 + k] = p.calls * (call + w[p.first_block:p.last_block].sum())
+        probe_block = pieces[0].first_block if pieces else 0
+        out[rank, TRAILER - 1] = call + w[probe_block]
+    if noise:
+        out[:, 1:] *= rng.lognormal(0.0, noise, out[:, 1:].shape)
+    return out
+
+
+def run(module, m, n_ranks, n_blocks, call, shape, noise, seed, rounds, per_iteration):
+    rng = np.random.default_rng(seed)
+    w = block_costs(shape, n_blocks, np.random.default_rng(seed + 10_000))
+    sharing = module.MeasuredSharing(n_ranks, np.ones(n_blocks))
+    total = 0.0
+    for i in range(rounds):
+        layout = sharing.layout(m)
+        total += slowest(layout, call, w)
+        sharing.record(layout, trailers(layout, call, w, noise, rng))
+        if (i + 1) % per_iteration == 0:
+            sharing.end_iteration()
+    best = slowest(Layout(CELLS, m, n_blocks, best_cuts(m, n_ranks, call, w)), call, w)
+    return (slowest(sharing.layout(m), call, w) / best, total / (rounds * best),
+            sharing.model.call_seconds)
+
+
+def load(path: str):
+    """A balance.py of another version, importable beside this one."""
+    text = Path(path).read_text().replace("from .layout import",
+                                          "from mpicg.parallel.layout import")
+    spec = importlib.util.spec_from_loader("balance_compared", loader=None)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    exec(compile(text, path, "exec"), module.__dict__)  # a file the user named
+    return module
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--per-iteration", type=int, default=2,
+                        help="rounds per iteration of the optimizer (layouts change between)")
+    parser.add_argument("--compare", help="another version's balance.py")
+    args = parser.parse_args()
+    versions = {"this": balance}
+    if args.compare:
+        versions["compared"] = load(args.compare)
+    configs = list(itertools.product([1, 2, 3, 5, 7], [2, 3, 8, 16, 40], [8, 400],
+                                     [0.0, 0.3, 3.0, 30.0], SHAPES, [0.0, 0.1]))
+    print(f"{len(configs)} configurations (m 1-7, 2-40 ranks, 8 or 400 blocks, fixed cost 0-30 "
+          f"times a point's blocks, shapes {', '.join(SHAPES)}, noise 0 or 10 %), "
+          f"{args.rounds} rounds each, {args.per_iteration} per iteration")
+    for name, module in versions.items():
+        ratios, totals, errors, shapes = [], [], [], []
+        for seed, (m, n_ranks, n_blocks, call, shape, noise) in enumerate(configs):
+            ratio, total, found = run(module, m, n_ranks, n_blocks, call, shape, noise, seed,
+                                      args.rounds, args.per_iteration)
+            ratios.append(ratio)
+            totals.append(total)
+            errors.append(abs(found - call) / max(call, 1.0))
+            shapes.append(shape)
+        ratios, totals, shapes = np.array(ratios), np.array(totals), np.array(shapes)
+        for label, sel in [*((s, shapes == s) for s in SHAPES), ("all", shapes == shapes)]:
+            r = ratios[sel]
+            print(f"{name:>8s} {label:>7s}: final layout's slowest / optimum mean "
+                  f"{r.mean():.4f}, > 5 % off {100 * np.mean(r > 1.05):.1f} %, > 20 % off "
+                  f"{100 * np.mean(r > 1.2):.1f} %, worst {r.max():.3f}; all rounds' slowest / "
+                  f"optimum mean {totals[sel].mean():.4f}")
+        print(f"{name:>8s} fixed cost per call: median error {np.median(errors):.4f} "
+              "(relative to the larger of c and a point's blocks)")
+
+
+if __name__ == "__main__":
+    main()
