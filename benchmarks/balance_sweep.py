@@ -14,6 +14,7 @@ configurations more than 5 % and 20 % off, the worst; the mean over configuratio
 rounds' slowest ranks added up over the optimum's (what learning costs); and the median
 error of the fixed cost per call. ``--compare`` runs the same configurations with another
 version of ``balance.py`` (e.g. ``git show REV:mpicg/parallel/balance.py > old.py``).
+Runs differ a little: the sharing paces its planning by the wall-clock time it takes.
 """
 
 from __future__ import annotations
@@ -46,10 +47,10 @@ def block_costs(shape: str, n_blocks: int, rng) -> np.ndarray:
 
 
 def slowest(layout: Layout, call: float, w: np.ndarray) -> float:
-    table = layout.piece_table()
-    prefix = np.concatenate([[0.0], np.cumsum(w)])
-    seconds = table[:, 2] * (call + prefix[table[:, 4]] - prefix[table[:, 3]])
-    return float(np.bincount(table[:, 0], weights=seconds, minlength=layout.n_ranks).max())
+    """The slowest rank's seconds with the true costs (the cost model's own prediction)."""
+    truth = balance.CostModel(np.ones(w.size))
+    truth.call_seconds, truth.block_seconds = call, w
+    return float(truth.predict(layout).max())
 
 
 def trailers(layout: Layout, call: float, w: np.ndarray, noise: float, rng) -> np.ndarray:
