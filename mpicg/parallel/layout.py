@@ -28,6 +28,7 @@ every point a part touches.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -246,13 +247,19 @@ def best_cuts(m: int, n_ranks: int, call_seconds: float, block_seconds: np.ndarr
 
 
 class _Walk:
-    """Greedy runs of cells, each as long as a capacity allows (the feasibility test)."""
+    """Greedy runs of cells, each as long as a capacity allows (the feasibility test).
+
+    Plain Python floats and :func:`bisect.bisect_right` (the same float64 arithmetic and the
+    same answers as numpy's ``searchsorted(side="right")``): the walk makes one scalar search
+    per rank and bisection step, where numpy's per-call overhead was most of the planning
+    time (0.8 ms at 32 ranks, 6.7 ms at 256), which every rank waits for.
+    """
 
     def __init__(self, m: int, call: float, w: np.ndarray):
-        self.m, self.call, self.B = m, call, w.size
-        self.prefix = np.concatenate([[0.0], np.cumsum(w)])
-        self.W = float(self.prefix[-1])
-        self.row = call + self.W  # one whole point
+        self.m, self.call, self.B = m, float(call), w.size
+        self.prefix = np.concatenate([[0.0], np.cumsum(w)]).tolist()
+        self.W = self.prefix[-1]
+        self.row = self.call + self.W  # one whole point
         self.total = m * self.B
 
     def extend(self, pos: int, capacity: float) -> int:
@@ -263,7 +270,7 @@ class _Walk:
         if rest_of_point > capacity:  # the run ends inside this point
             if capacity <= call:
                 return pos
-            end = int(np.searchsorted(P, P[block] + (capacity - call), side="right")) - 1
+            end = bisect_right(P, P[block] + (capacity - call)) - 1
             return point * B + min(end, B)
         left = capacity - rest_of_point
         point += 1
@@ -272,17 +279,17 @@ class _Walk:
         left -= whole * self.row
         if point >= self.m or left <= call:
             return min(point, self.m) * B
-        end = int(np.searchsorted(P, left - call, side="right")) - 1
+        end = bisect_right(P, left - call) - 1
         return point * B + min(end, B)
 
     def cuts(self, capacity: float, n_ranks: int) -> list[int] | None:
         """Cuts of runs of at most ``capacity`` each, or None when n_ranks runs cannot do."""
-        cuts, pos = [0], 0
+        cuts, pos, total, extend = [0], 0, self.total, self.extend
         for _ in range(n_ranks):
-            if pos < self.total:
-                new = self.extend(pos, capacity)
+            if pos < total:
+                new = extend(pos, capacity)
                 if new == pos:
                     return None
                 pos = new
             cuts.append(pos)
-        return cuts if pos >= self.total else None
+        return cuts if pos >= total else None
