@@ -11,8 +11,8 @@ seconds each rank's pieces and probe would take with the true costs (times logno
 noise). At the end the layout's slowest rank is compared with :func:`best_cuts`'s optimum
 for the true costs. Printed per shape and overall: the mean ratio, the share of
 configurations more than 5 % and 20 % off, the worst; the mean over configurations of the
-rounds' slowest ranks added up over the optimum's (what learning costs); and the median
-error of the fixed cost per call. ``--compare`` runs the same configurations with another
+rounds' slowest ranks (a probe round's probe included) added up over the optimum's (what
+learning costs); and the median error of the fixed cost per call. ``--compare`` runs the same configurations with another
 version of ``balance.py`` (e.g. ``git show REV:mpicg/parallel/balance.py > old.py``).
 Runs differ a little: the sharing paces its planning by the wall-clock time it takes.
 """
@@ -46,11 +46,17 @@ def block_costs(shape: str, n_blocks: int, rng) -> np.ndarray:
     return w / w.sum()
 
 
-def slowest(layout: Layout, call: float, w: np.ndarray) -> float:
-    """The slowest rank's seconds with the true costs (the cost model's own prediction)."""
+def slowest(layout: Layout, call: float, w: np.ndarray, probe: bool = False) -> float:
+    """The slowest rank's seconds with the true costs (the cost model's own prediction).
+
+    ``probe``: every rank also times one call on the first block of its first piece.
+    """
     truth = balance.CostModel(np.ones(w.size))
     truth.call_seconds, truth.block_seconds = call, w
-    return float(truth.predict(layout).max())
+    seconds = truth.predict(layout)
+    if probe:
+        seconds = seconds + call + w[balance.probe_blocks(layout)]
+    return float(seconds.max())
 
 
 def trailers(layout: Layout, call: float, w: np.ndarray, noise: float, rng) -> np.ndarray:
@@ -74,7 +80,7 @@ def run(module, m, n_ranks, n_blocks, call, shape, noise, seed, rounds, per_iter
     total = 0.0
     for i in range(rounds):
         layout = sharing.layout(m)
-        total += slowest(layout, call, w)
+        total += slowest(layout, call, w, probe=sharing.wants_probe())
         sharing.record(layout, trailers(layout, call, w, noise, rng))
         if (i + 1) % per_iteration == 0:
             sharing.end_iteration()

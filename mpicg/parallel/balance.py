@@ -7,8 +7,8 @@ The cost model: one model call on blocks ``[b0, b1)`` of one point takes
 a fixed cost per call ``c`` (PHOEBE builds a mesh in every call, 0.3-0.5 s) and a cost per
 block ``w[b]`` (a mesh model costs more in eclipse than out of it). The ranks measure it as
 the fit runs: each rank times each of its pieces (:mod:`.layout`) and sends the seconds with
-its sums; once, in the second round, every rank also times one call on a single block (a
-*probe*), which gives ``c``. A piece of k calls that took s seconds says that its blocks
+its sums; once, in the first round, every rank also times one call on a single block after
+its pieces (a *probe*: their first call pays for any warm-up), which gives ``c``. A piece of k calls that took s seconds says that its blocks
 cost ``s / k - c`` per call; the blocks' costs are fitted to all of a round's pieces
 (keeping the shape learnt so far where the pieces cannot tell) and blended with the previous
 estimate.
@@ -20,8 +20,9 @@ point split over as few ranks as balance allows); a small ``c`` gives each rank 
 blocks of one or two points; the cost per block moves the boundaries. Rank 0 re-plans between
 iterations of the optimizer (at most once per iteration and batch size) when the measured
 costs have changed, and switches when the new layout's slowest rank is predicted at least
-5 % faster. None of this changes a bit of any value (see
-:mod:`.layout`); it only decides who computes what.
+5 % faster; in the first rounds (while the model learns, and right after the probe) any
+predicted gain will do. None of this changes a bit of any value (see :mod:`.layout`); it
+only decides who computes what.
 
 The imbalance of a round is the slowest rank's model seconds over the mean rank's; over
 several rounds, the sum of the slowest over the sum of the means (the share of the wall time
@@ -61,6 +62,10 @@ LEARNING_ROUNDS = 10
 SWEEPS = 30
 #: Rounds over which the final imbalance is reported.
 RECENT_ROUNDS = 10
+#: Alternations of the blocks' and the call's estimates in the round with the probe. Each
+#: pass shrinks what the blocks still hold of the call by the probed block's share of its
+#: piece (with pieces of 2 blocks, c comes out 1/8 low after three passes, 1/2 after one).
+CALIBRATION_PASSES = 3
 
 
 class CostModel:
@@ -154,20 +159,39 @@ class CostModel:
         self.updates += 1
         self.version += 1
 
-    def calibrate_call(self, layout: Layout, probe_seconds: np.ndarray) -> None:
-        """Set the fixed cost from every rank's probe: one call on one block.
+    def calibrate_call(self, layout: Layout, piece_seconds: np.ndarray,
+                       probe_seconds: np.ndarray) -> None:
+        """Learn from the round whose ranks also timed a probe: one call on one block.
 
-        The median over the ranks of the probe less its block's estimate. The blocks'
-        estimates still hold some of the call's cost then (each earlier piece's call cost is
-        spread over its blocks), which makes c a little low. (Estimating the block from the
+        The fixed cost is the median over the ranks of the probe less its block's estimate,
+        and the blocks' estimates come from the round's pieces less the fixed cost: each
+        depends on the other. So: the round's update with the current c (the blocks then hold
+        the calls' cost, spread over each piece's blocks, which makes the next c a little
+        low), c from the probes, and again from the state before the round, CALIBRATION_PASSES
+        times in all; then the update with the final c. (Estimating the probe's block from the
         rank's own piece instead, exact when the piece's blocks cost alike, overestimated c
         several-fold when they do not, e.g. a piece that starts in an eclipse, and kept
         points whole that should have been shared.)
+
+        Parameters
+        ----------
+        layout : Layout
+            The round's layout.
+        piece_seconds : ndarray, shape (n_ranks, 3)
+            Each rank's pieces' seconds (as for :meth:`update`).
+        probe_seconds : ndarray, shape (n_ranks,)
+            Each rank's probe, on the first block of its first piece (:func:`probe_blocks`).
         """
-        samples = probe_seconds - self.block_seconds[probe_blocks(layout)]
-        # statistics.median: np.median's first call imports numpy.ma (see _distinct)
-        self.call_seconds = max(0.0, float(statistics.median(samples.tolist())))
-        self.version += 1
+        before = self.block_seconds, self.updates
+        blocks = probe_blocks(layout)
+        for _ in range(CALIBRATION_PASSES):
+            self.update(layout, piece_seconds)
+            samples = probe_seconds - self.block_seconds[blocks]
+            # statistics.median: np.median's first call imports numpy.ma (see _distinct)
+            self.call_seconds = max(0.0, float(statistics.median(samples.tolist())))
+            self.block_seconds, self.updates = before
+            self.version += 1
+        self.update(layout, piece_seconds)
 
     def best_layout(self, m: int, n_ranks: int) -> Layout:
         """The layout :func:`best_cuts` chooses for a batch of m points."""
@@ -329,7 +353,11 @@ class MeasuredSharing(Sharing):
         Observations per block (the cost's shape until measured).
     """
 
-    PROBE_ROUND = 2  # the first round may pay for imports and warm-up; time the second
+    #: The round whose ranks time a probe. The first: its pieces pay for any first call's
+    #: imports and warm-up before the probe, and every later round runs on a layout that
+    #: knows the fixed cost (a probe in the second round took the first, uninformed layout
+    #: twice, and the probe round took 2.5 times a good round with a 30-ms fixed cost).
+    PROBE_ROUND = 1
 
     def __init__(self, n_ranks: int, block_sizes: np.ndarray):
         super().__init__("auto", n_ranks, len(block_sizes))
@@ -354,13 +382,17 @@ class MeasuredSharing(Sharing):
         # At most once per iteration (and batch size): layouts change between iterations.
         # Two re-plans are due whenever they fall, and take any predicted gain: once the
         # fixed cost per call is measured (the first layout was planned without it, and a
-        # large one makes it slow), and when the learning rounds end.
+        # large one makes it slow), and when the learning rounds end. While the model
+        # learns, any predicted gain is taken too: a layout that stays tells the model
+        # nothing new (its pieces' ends cut the blocks the same way), and one within 5 % of
+        # the model's best would then stay for good.
         due = version < self._due
+        learning = self._rounds <= LEARNING_ROUNDS
         if (version != self.model.version and (due or iteration != self.iteration)
                 and (due or self._work >= self._next_plan)):
             candidate = self._plan(m)
             predicted = self.model.predict(layout).max()
-            gain = 1.0 if due else REBALANCE_GAIN
+            gain = 1.0 if due or learning else REBALANCE_GAIN
             if self.model.predict(candidate).max() < gain * predicted:
                 layout = candidate
                 self.rebalances += 1
@@ -397,12 +429,13 @@ class MeasuredSharing(Sharing):
         self._rounds += 1
         self._work += slowest
         probed = self._rounds == self.PROBE_ROUND
-        if probed:  # then, before the update: the blocks' costs still hold the call's cost
-            self.model.calibrate_call(layout, probe_seconds)
         if self._work < self._next_update and self._rounds > LEARNING_ROUNDS:
             return
         t0 = time.perf_counter()
-        self.model.update(layout, piece_seconds)
+        if probed:
+            self.model.calibrate_call(layout, piece_seconds, probe_seconds)
+        else:
+            self.model.update(layout, piece_seconds)
         spent = time.perf_counter() - t0
         self._next_update = self._work + spent / BOOKKEEPING_SHARE
         if probed or self._rounds == LEARNING_ROUNDS:
