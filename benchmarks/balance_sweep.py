@@ -12,8 +12,9 @@ noise). At the end the layout's slowest rank is compared with :func:`best_cuts`'
 for the true costs. Printed per shape and overall: the mean ratio, the share of
 configurations more than 5 % and 20 % off, the worst; the mean over configurations of the
 rounds' slowest ranks (a probe round's probe included) added up over the optimum's (what
-learning costs); and the median error of the fixed cost per call. ``--compare`` runs the same configurations with another
-version of ``balance.py`` (e.g. ``git show REV:mpicg/parallel/balance.py > old.py``).
+learning costs); and the median error of the fixed cost per call. ``--compare`` runs the
+same configurations with another version of ``balance.py`` (e.g. ``git show
+REV:mpicg/parallel/balance.py > old.py``).
 Runs differ a little: the sharing paces its planning by the wall-clock time it takes.
 """
 

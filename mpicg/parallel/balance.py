@@ -8,10 +8,10 @@ a fixed cost per call ``c`` (PHOEBE builds a mesh in every call, 0.3-0.5 s) and 
 block ``w[b]`` (a mesh model costs more in eclipse than out of it). The ranks measure it as
 the fit runs: each rank times each of its pieces (:mod:`.layout`) and sends the seconds with
 its sums; once, in the first round, every rank also times one call on a single block after
-its pieces (a *probe*: their first call pays for any warm-up), which gives ``c``. A piece of k calls that took s seconds says that its blocks
-cost ``s / k - c`` per call; the blocks' costs are fitted to all of a round's pieces
-(keeping the shape learnt so far where the pieces cannot tell) and blended with the previous
-estimate.
+its pieces (a *probe*: their first call pays for any warm-up), which gives ``c``. A piece of
+k calls that took s seconds says that its blocks cost ``s / k - c`` per call; the blocks'
+costs are fitted to all of a round's pieces (keeping the shape learnt so far where the
+pieces cannot tell) and blended with the previous estimate.
 
 From the model, :func:`.layout.best_cuts` chooses the layout whose slowest rank is fastest
 among all runs of cells in point-major order: each rank's run pays ``c`` once for every point
