@@ -50,13 +50,14 @@ def block_costs(shape: str, n_blocks: int, rng) -> np.ndarray:
 def slowest(layout: Layout, call: float, w: np.ndarray, probe: bool = False) -> float:
     """The slowest rank's seconds with the true costs (the cost model's own prediction).
 
-    ``probe``: every rank also times one call on the first block of its first piece.
+    ``probe``: every rank with pieces also times one call on the first block of its first.
     """
     truth = balance.CostModel(np.ones(w.size))
     truth.call_seconds, truth.block_seconds = call, w
     seconds = truth.predict(layout)
     if probe:
-        seconds = seconds + call + w[balance.probe_blocks(layout)]
+        has = layout.cell_counts() > 0
+        seconds = seconds + has * (call + w[balance.probe_blocks(layout)])
     return float(seconds.max())
 
 
@@ -67,8 +68,8 @@ def trailers(layout: Layout, call: float, w: np.ndarray, noise: float, rng) -> n
         pieces = layout.pieces(rank)
         for k, p in enumerate(pieces):
             out[rank, 1 + k] = p.calls * (call + w[p.first_block:p.last_block].sum())
-        probe_block = pieces[0].first_block if pieces else 0
-        out[rank, TRAILER - 1] = call + w[probe_block]
+        if pieces:
+            out[rank, TRAILER - 1] = call + w[pieces[0].first_block]
     if noise:
         out[:, 1:] *= rng.lognormal(0.0, noise, out[:, 1:].shape)
     return out

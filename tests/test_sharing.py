@@ -182,6 +182,22 @@ def test_cost_model_prediction():
                        rtol=1e-6)
 
 
+def test_calibration_ignores_ranks_without_pieces():
+    # 7 ranks for 16 cells: ranks 0-3 have none and do not probe (0 in their trailer). Were
+    # they counted, they would be the median: with 0 there c would be 0, with a first
+    # call's warm-up there (9 s) c would be about 9.
+    layout = Layout(CELLS, 2, 8, np.array([0, 0, 0, 0, 0, 8, 12, 16]))
+    w = np.full(8, 1.0)
+    found = []
+    for empty in (0.0, 9.0):
+        seconds = true_seconds(layout, 0.5, w)
+        seconds[:4, TRAILER - 1] = empty
+        model = CostModel(np.ones(8))
+        model.calibrate_call(layout, seconds[:, 1:4], seconds[:, TRAILER - 1])
+        found.append(model.call_seconds)
+    assert found[0] == found[1] == pytest.approx(0.5, rel=0.05)
+
+
 def make_problem(n_times=307, block_size=None, seed=3):
     rng = np.random.default_rng(seed)
     t = np.sort(rng.uniform(0, 10, n_times))

@@ -180,13 +180,16 @@ class CostModel:
         piece_seconds : ndarray, shape (n_ranks, 3)
             Each rank's pieces' seconds (as for :meth:`update`).
         probe_seconds : ndarray, shape (n_ranks,)
-            Each rank's probe, on the first block of its first piece (:func:`probe_blocks`).
+            Each rank's probe, on the first block of its first piece (:func:`probe_blocks`);
+            ranks without pieces do not probe (their one call would be their first, and pay
+            for its warm-up), and their entries are ignored.
         """
         before = self.block_seconds, self.updates
-        blocks = probe_blocks(layout)
+        probed = layout.cell_counts() > 0
+        blocks = probe_blocks(layout)[probed]
         for _ in range(CALIBRATION_PASSES):
             self.update(layout, piece_seconds)
-            samples = probe_seconds - self.block_seconds[blocks]
+            samples = probe_seconds[probed] - self.block_seconds[blocks]
             # statistics.median: np.median's first call imports numpy.ma (see _distinct)
             self.call_seconds = max(0.0, float(statistics.median(samples.tolist())))
             self.block_seconds, self.updates = before

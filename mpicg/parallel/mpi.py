@@ -123,9 +123,8 @@ def _compute(work: Work, points: np.ndarray, layout: Layout, rank: int, size: in
     try:
         payload, seconds = compute_share(work, points, pieces, clock)
         trailer[1:1 + len(seconds)] = seconds
-        if probe:
-            block = pieces[0].first_block if pieces else 0
-            trailer[TRAILER - 1] = work.probe(points, block)
+        if probe and pieces:  # (a rank without pieces would time its first call's warm-up)
+            trailer[TRAILER - 1] = work.probe(points, pieces[0].first_block)
             clock.model += trailer[TRAILER - 1]
         trailer[0] = _status(False)
         return np.concatenate([payload, trailer]), None
