@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mpicg.parallel import balance
-from mpicg.parallel.layout import CELLS, TRAILER, Layout, best_cuts
+from mpicg.parallel.layout import CELLS, TRAILER, Layout, best_cuts, probe_block
 
 SHAPES = ("flat", "eclipse", "random")
 
@@ -50,7 +50,7 @@ def block_costs(shape: str, n_blocks: int, rng) -> np.ndarray:
 def slowest(layout: Layout, call: float, w: np.ndarray, probe: bool = False) -> float:
     """The slowest rank's seconds with the true costs (the cost model's own prediction).
 
-    ``probe``: every rank with pieces also times one call on the first block of its first.
+    ``probe``: every rank with pieces also times one call on a block of its first piece.
     """
     truth = balance.CostModel(np.ones(w.size))
     truth.call_seconds, truth.block_seconds = call, w
@@ -69,7 +69,7 @@ def trailers(layout: Layout, call: float, w: np.ndarray, noise: float, rng) -> n
         for k, p in enumerate(pieces):
             out[rank, 1 + k] = p.calls * (call + w[p.first_block:p.last_block].sum())
         if pieces:
-            out[rank, TRAILER - 1] = call + w[pieces[0].first_block]
+            out[rank, TRAILER - 1] = call + w[probe_block(pieces[0], rank)]
     if noise:
         out[:, 1:] *= rng.lognormal(0.0, noise, out[:, 1:].shape)
     return out

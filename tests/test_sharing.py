@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import mpicg
 from mpicg.parallel import SHARINGS, BlockWork, Layout, PointWork, SerialEvaluator
 from mpicg.parallel.balance import CostModel, FixedSharing, MeasuredSharing
-from mpicg.parallel.layout import BLOCKS, CELLS, TRAILER, best_cuts
+from mpicg.parallel.layout import BLOCKS, CELLS, TRAILER, best_cuts, probe_block
 from mpicg.parallel.malloc import tune_malloc
 from mpicg.parallel.waiting import Waiter
 
@@ -113,8 +113,8 @@ def true_seconds(layout, call, w):
     for r in range(layout.n_ranks):
         for k, p in enumerate(layout.pieces(r)):
             trailers[r, 1 + k] = p.calls * (call + w[p.first_block:p.last_block].sum())
-        first = layout.pieces(r)[0].first_block if layout.pieces(r) else 0
-        trailers[r, TRAILER - 1] = call + w[first]
+        if layout.pieces(r):  # ranks without pieces do not probe
+            trailers[r, TRAILER - 1] = call + w[probe_block(layout.pieces(r)[0], r)]
     return trailers
 
 
@@ -168,9 +168,9 @@ def test_cost_model_prediction():
     layout = Layout(CELLS, 2, 8, np.array([0, 3, 11, 16]))
     # Pieces on blocks [0, 3) and [3, 8), each alike inside: only the calls' share is unknown.
     w = np.array([1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0])
-    # Ranks probe the first block of their first piece: 0, 3 and 3. Each pass leaves the
-    # probed block's share of the call in the block (1/3, 1/5), so three passes find c
-    # short by that share cubed (the median: ranks 1 and 2).
+    # Ranks probe a block of their first piece: on [0, 3), [3, 8) and [3, 8). Each pass
+    # leaves the probed block's share of the call in the block (1/3, 1/5), so three passes
+    # find c short by that share cubed (the median: ranks 1 and 2).
     seconds = true_seconds(layout, 0.5, w)
     model.calibrate_call(layout, seconds[:, 1:4], seconds[:, TRAILER - 1])
     assert model.call_seconds == pytest.approx(0.5 * (1 - 0.2 ** 3), rel=1e-9)

@@ -7,11 +7,13 @@ The cost model: one model call on blocks ``[b0, b1)`` of one point takes
 a fixed cost per call ``c`` (PHOEBE builds a mesh in every call, 0.3-0.5 s) and a cost per
 block ``w[b]`` (a mesh model costs more in eclipse than out of it). The ranks measure it as
 the fit runs: each rank times each of its pieces (:mod:`.layout`) and sends the seconds with
-its sums; once, in the first round, every rank also times one call on a single block after
-its pieces (a *probe*: their first call pays for any warm-up), which gives ``c``. A piece of
-k calls that took s seconds says that its blocks cost ``s / k - c`` per call; the blocks'
-costs are fitted to all of a round's pieces (keeping the shape learnt so far where the
-pieces cannot tell) and blended with the previous estimate.
+its sums; once, in the first round, every rank with pieces also times one call on a single
+block after them (a *probe*, on a process the pieces warmed up), which gives ``c`` (taken
+from the kept probes again after every update while the model learns, as the blocks'
+estimates improve). A piece of k calls that took s seconds says that its blocks cost
+``s / k - c`` per call; the blocks' costs are fitted to all of a round's pieces (keeping
+the shape learnt so far where the pieces cannot tell) and blended with the previous
+estimate.
 
 From the model, :func:`.layout.best_cuts` chooses the layout whose slowest rank is fastest
 among all runs of cells in point-major order: each rank's run pays ``c`` once for every point
@@ -40,7 +42,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .layout import CELLS, TRAILER, Layout, best_cuts
+from .layout import CELLS, TRAILER, Layout, best_cuts, probe_block
 
 __all__ = ["BalanceReport", "CostModel", "FixedSharing", "MeasuredSharing", "Sharing"]
 
@@ -93,6 +95,7 @@ class CostModel:
         self.updates = 0
         self.version = 0
         self._prefix: tuple[int, np.ndarray] | None = None
+        self._probes: tuple[np.ndarray, np.ndarray] | None = None  # blocks, seconds
 
     def prefix(self) -> np.ndarray:
         """Cumulative block costs, ``prefix[b] = w[0] + ... + w[b - 1]``."""
@@ -165,13 +168,14 @@ class CostModel:
 
         The fixed cost is the median over the ranks of the probe less its block's estimate,
         and the blocks' estimates come from the round's pieces less the fixed cost: each
-        depends on the other. So: the round's update with the current c (the blocks then hold
-        the calls' cost, spread over each piece's blocks, which makes the next c a little
-        low), c from the probes, and again from the state before the round, CALIBRATION_PASSES
-        times in all; then the update with the final c. (Estimating the probe's block from the
-        rank's own piece instead, exact when the piece's blocks cost alike, overestimated c
-        several-fold when they do not, e.g. a piece that starts in an eclipse, and kept
-        points whole that should have been shared.)
+        depends on the other. So: the round's update with c = 0 (the blocks then hold the
+        calls' cost, spread over each piece's blocks), c from the probes (low by the probed
+        block's share of the call), and again from the state before the round,
+        CALIBRATION_PASSES times in all; then the update with the final c. The probes are
+        kept: :meth:`recalibrate` takes c from them again as the blocks' estimates improve.
+        (Estimating the probe's block from the rank's own piece instead, exact when the
+        piece's blocks cost alike, overestimated c several-fold when they do not, e.g. a
+        piece that starts in an eclipse, and kept points whole that should have been shared.)
 
         Parameters
         ----------
@@ -180,21 +184,39 @@ class CostModel:
         piece_seconds : ndarray, shape (n_ranks, 3)
             Each rank's pieces' seconds (as for :meth:`update`).
         probe_seconds : ndarray, shape (n_ranks,)
-            Each rank's probe, on the first block of its first piece (:func:`probe_blocks`);
-            ranks without pieces do not probe (their one call would be their first, and pay
-            for its warm-up), and their entries are ignored.
+            Each rank's probe, on the block :func:`probe_blocks` names; ranks without pieces
+            do not probe (their one call would be their first, and pay for its warm-up), and
+            their entries are ignored.
         """
         before = self.block_seconds, self.updates
         probed = layout.cell_counts() > 0
-        blocks = probe_blocks(layout)[probed]
+        self._probes = (probe_blocks(layout)[probed], probe_seconds[probed])
+        self.call_seconds = 0.0
         for _ in range(CALIBRATION_PASSES):
             self.update(layout, piece_seconds)
-            samples = probe_seconds[probed] - self.block_seconds[blocks]
-            # statistics.median: np.median's first call imports numpy.ma (see _distinct)
-            self.call_seconds = max(0.0, float(statistics.median(samples.tolist())))
+            self.recalibrate()
             self.block_seconds, self.updates = before
             self.version += 1
         self.update(layout, piece_seconds)
+
+    def recalibrate(self) -> None:
+        """The fixed cost again from the kept probes, with the blocks' current estimates.
+
+        Each probed block is known only as well as the pieces have cut the blocks around it:
+        in the first round its estimate is its piece's average (a piece of one block leaves
+        c unknown: it comes out 0), and later rounds' layouts, cut elsewhere, and warm
+        processes (a first call's warm-up inflates the first round's pieces, and with them
+        the estimates subtracted) refine it.
+        """
+        if self._probes is None:
+            return
+        blocks, seconds = self._probes
+        samples = seconds - self.block_seconds[blocks]
+        samples = samples[np.isfinite(samples)]
+        if samples.size:
+            # statistics.median: np.median's first call imports numpy.ma (see _distinct)
+            self.call_seconds = max(0.0, float(statistics.median(samples.tolist())))
+            self.version += 1
 
     def best_layout(self, m: int, n_ranks: int) -> Layout:
         """The layout :func:`best_cuts` chooses for a batch of m points."""
@@ -214,12 +236,12 @@ def _distinct(values: np.ndarray) -> np.ndarray:
 
 
 def probe_blocks(layout: Layout) -> np.ndarray:
-    """The block each rank probes: the first of its first piece, else block 0."""
+    """The block each rank probes (:func:`.layout.probe_block`; 0 for a rank without pieces)."""
     blocks = np.zeros(layout.n_ranks, dtype=np.int64)
     for rank in range(layout.n_ranks):
         pieces = layout.pieces(rank)
         if pieces:
-            blocks[rank] = pieces[0].first_block
+            blocks[rank] = probe_block(pieces[0], rank)
     return blocks
 
 
@@ -358,8 +380,8 @@ class MeasuredSharing(Sharing):
 
     #: The round whose ranks time a probe. The first: its pieces pay for any first call's
     #: imports and warm-up before the probe, and every later round runs on a layout that
-    #: knows the fixed cost (a probe in the second round took the first, uninformed layout
-    #: twice, and the probe round took 2.5 times a good round with a 30-ms fixed cost).
+    #: knows the fixed cost (a probe in the second round ran the first, uninformed layout
+    #: twice; ``benchmarks/results/2-cores/probe_round_timelines.log``).
     PROBE_ROUND = 1
 
     def __init__(self, n_ranks: int, block_sizes: np.ndarray):
@@ -439,6 +461,8 @@ class MeasuredSharing(Sharing):
             self.model.calibrate_call(layout, piece_seconds, probe_seconds)
         else:
             self.model.update(layout, piece_seconds)
+            if self._rounds <= LEARNING_ROUNDS:
+                self.model.recalibrate()
         spent = time.perf_counter() - t0
         self._next_update = self._work + spent / BOOKKEEPING_SHARE
         if probed or self._rounds == LEARNING_ROUNDS:
