@@ -1,21 +1,22 @@
 """How close the measured sharing's layouts come to the best one, over many simulated fits.
 
     python benchmarks/balance_sweep.py [--rounds 30] [--per-iteration 2]
-                                       [--compare OLD_balance.py]
+                                       [--compare OLD_balance.py] [--warm-up 0]
 
 No MPI and no model: each configuration (batch size m, ranks, blocks, fixed cost per call,
 shape of the cost per block, timing noise) runs ``--rounds`` rounds of
 :class:`mpicg.parallel.balance.MeasuredSharing` (``--per-iteration`` rounds per iteration
-of the optimizer: the simulation benchmark's fits have 2.2), feeding it the
-seconds each rank's pieces and probe would take with the true costs (times lognormal
-noise). At the end the layout's slowest rank is compared with :func:`best_cuts`'s optimum
-for the true costs. Printed per shape and overall: the mean ratio, the share of
-configurations more than 5 % and 20 % off, the worst; the mean over configurations of the
-rounds' slowest ranks (a probe round's probe included) added up over the optimum's (what
-learning costs); and the median error of the fixed cost per call. ``--compare`` runs the
-same configurations with another version of ``balance.py`` (e.g. ``git show
-REV:mpicg/parallel/balance.py > old.py``).
-Runs differ a little: the sharing paces its planning by the wall-clock time it takes.
+of the optimizer: the simulation benchmark's fits have 2.2), feeding it the seconds each
+rank's pieces and probe would take with the true costs (times lognormal noise; with
+``--warm-up X`` each rank's first call takes X whole calls longer, as a model that imports
+or compiles on its first call). At the end the layout's slowest rank is compared with
+:func:`best_cuts`'s optimum for the true costs. Printed per shape and overall: the mean
+ratio, the share of configurations more than 5 % and 20 % off, the worst; the mean over
+configurations of the rounds' slowest ranks (a probe round's probe included) added up over
+the optimum's (what learning costs); and the median error of the fixed cost per call.
+``--compare`` runs the same configurations with another version of ``balance.py`` (e.g.
+``git show REV:mpicg/parallel/balance.py > old.py``). Runs differ a little: the sharing
+paces its planning by the wall-clock time it takes.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mpicg.parallel import balance
-from mpicg.parallel.layout import CELLS, TRAILER, Layout, best_cuts, probe_block
+from mpicg.parallel.layout import CELLS, TRAILER, Layout, best_cuts
 
 SHAPES = ("flat", "eclipse", "random")
 
@@ -61,29 +62,40 @@ def slowest(layout: Layout, call: float, w: np.ndarray, probe: bool = False) -> 
     return float(seconds.max())
 
 
-def trailers(layout: Layout, call: float, w: np.ndarray, noise: float, rng) -> np.ndarray:
-    """What the ranks would report: each piece's seconds and the probe's."""
+def trailers(layout: Layout, call: float, w: np.ndarray, noise: float, rng,
+             probed: np.ndarray, cold: np.ndarray, warm_up: float) -> np.ndarray:
+    """What the ranks would report: each piece's seconds and the probe's.
+
+    ``probed``: the block each rank probes (the version's own ``probe_blocks``). ``cold``:
+    ranks whose first model call is still to come (it takes ``warm_up`` longer; updated).
+    """
     out = np.zeros((layout.n_ranks, TRAILER))
     for rank in range(layout.n_ranks):
         pieces = layout.pieces(rank)
         for k, p in enumerate(pieces):
             out[rank, 1 + k] = p.calls * (call + w[p.first_block:p.last_block].sum())
-        if pieces:
-            out[rank, TRAILER - 1] = call + w[probe_block(pieces[0], rank)]
+        if pieces and cold[rank]:
+            out[rank, 1] += warm_up
+            cold[rank] = False
+        out[rank, TRAILER - 1] = call + w[probed[rank]] + (warm_up if cold[rank] else 0.0)
     if noise:
         out[:, 1:] *= rng.lognormal(0.0, noise, out[:, 1:].shape)
     return out
 
 
-def run(module, m, n_ranks, n_blocks, call, shape, noise, seed, rounds, per_iteration):
+def run(module, m, n_ranks, n_blocks, call, shape, noise, seed, rounds, per_iteration,
+        warm_up=0.0):
     rng = np.random.default_rng(seed)
     w = block_costs(shape, n_blocks, np.random.default_rng(seed + 10_000))
     sharing = module.MeasuredSharing(n_ranks, np.ones(n_blocks))
+    cold = np.ones(n_ranks, dtype=bool)
     total = 0.0
     for i in range(rounds):
         layout = sharing.layout(m)
         total += slowest(layout, call, w, probe=sharing.wants_probe())
-        sharing.record(layout, trailers(layout, call, w, noise, rng))
+        sharing.record(layout, trailers(layout, call, w, noise, rng,
+                                        module.probe_blocks(layout), cold,
+                                        warm_up * (call + 1.0)))
         if (i + 1) % per_iteration == 0:
             sharing.end_iteration()
     best = slowest(Layout(CELLS, m, n_blocks, best_cuts(m, n_ranks, call, w)), call, w)
@@ -108,6 +120,8 @@ def main() -> None:
     parser.add_argument("--per-iteration", type=int, default=2,
                         help="rounds per iteration of the optimizer (layouts change between)")
     parser.add_argument("--compare", help="another version's balance.py")
+    parser.add_argument("--warm-up", type=float, default=0.0,
+                        help="each rank's first model call takes this many whole calls longer")
     args = parser.parse_args()
     versions = {"this": balance}
     if args.compare:
@@ -116,12 +130,13 @@ def main() -> None:
                                      [0.0, 0.3, 3.0, 30.0], SHAPES, [0.0, 0.1]))
     print(f"{len(configs)} configurations (m 1-7, 2-40 ranks, 8 or 400 blocks, fixed cost 0-30 "
           f"times a point's blocks, shapes {', '.join(SHAPES)}, noise 0 or 10 %), "
-          f"{args.rounds} rounds each, {args.per_iteration} per iteration")
+          f"{args.rounds} rounds each, {args.per_iteration} per iteration; a rank's first "
+          f"call {args.warm_up:g} whole calls longer")
     for name, module in versions.items():
         ratios, totals, errors, shapes = [], [], [], []
         for seed, (m, n_ranks, n_blocks, call, shape, noise) in enumerate(configs):
             ratio, total, found = run(module, m, n_ranks, n_blocks, call, shape, noise, seed,
-                                      args.rounds, args.per_iteration)
+                                      args.rounds, args.per_iteration, args.warm_up)
             ratios.append(ratio)
             totals.append(total)
             errors.append(abs(found - call) / max(call, 1.0))
