@@ -380,8 +380,8 @@ class MeasuredSharing(Sharing):
 
     #: The round whose ranks time a probe. The first: its pieces pay for any first call's
     #: imports and warm-up before the probe, and every later round runs on a layout that
-    #: knows the fixed cost (a probe in the second round ran the first, uninformed layout
-    #: twice; ``benchmarks/results/2-cores/probe_round_timelines.log``).
+    #: knows the fixed cost (with the probe in the second round, that round also ran a
+    #: layout planned without it; ``benchmarks/results/2-cores/probe_round_timelines.log``).
     PROBE_ROUND = 1
 
     def __init__(self, n_ranks: int, block_sizes: np.ndarray):
