@@ -198,6 +198,23 @@ def test_calibration_ignores_ranks_without_pieces():
     assert found[0] == found[1] == pytest.approx(0.5, rel=0.05)
 
 
+def test_a_non_finite_piece_time_is_ignored():
+    # One NaN or inf piece time must not turn the blocks' costs into NaN (for good).
+    layout = Layout(CELLS, 2, 8, np.array([0, 4, 8, 12, 16]))
+    w = np.linspace(1.0, 2.0, 8)
+    for bad in (np.nan, np.inf):
+        model = CostModel(np.ones(8))
+        model.call_seconds = 0.5
+        for _ in range(6):
+            seconds = true_seconds(layout, 0.5, w)[:, 1:4]
+            seconds[1, 0] = bad
+            model.update(layout, seconds)
+        assert np.all(np.isfinite(model.block_seconds))
+        good = [0, 2, 3]  # the ranks whose times were measured
+        assert np.allclose(model.predict(layout)[good],
+                           true_seconds(layout, 0.5, w)[good, 1:4].sum(1), rtol=1e-6)
+
+
 def make_problem(n_times=307, block_size=None, seed=3):
     rng = np.random.default_rng(seed)
     t = np.sort(rng.uniform(0, 10, n_times))

@@ -123,6 +123,9 @@ class CostModel:
         inside each atom is kept. The result is blended with the previous estimate.
         """
         table = layout.piece_table()
+        finite = np.isfinite(piece_seconds[table[:, 0], table[:, 1]])
+        if not finite.all():  # (never from a clock; one would poison every estimate for good)
+            table = table[finite]
         if not len(table):
             return
         rank, slot, calls, first, last = table.T
