@@ -41,7 +41,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -52,6 +51,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+
+from _child import result_of  # noqa: E402
 
 from mpicg.models.phoebe_adapter import (  # noqa: E402
     PhoebeLightCurve,
@@ -162,14 +163,9 @@ def run_mpicg(ranks: int, data_path: str, variant: str, gtol: float | None) -> d
     env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
                **RUN_ENV)
     t0 = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
-    job_seconds = time.perf_counter() - t0
-    for line in out.stdout.splitlines():
-        if line.startswith("RESULT "):
-            result = json.loads(line[len("RESULT "):])
-            result["job_seconds"] = job_seconds
-            return result
-    raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+    result = result_of(cmd, env, timeout=3600, tail=3000)
+    result["job_seconds"] = time.perf_counter() - t0
+    return result
 
 
 # -- the comparison -------------------------------------------------------------------------

@@ -30,7 +30,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,6 +39,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+
+from _child import result_of  # noqa: E402
 
 from mpicg.parallel import find_mpirun  # noqa: E402
 
@@ -115,11 +116,7 @@ def launch(n: int, args) -> dict:
     me = [sys.executable, str(Path(__file__).resolve()), "--child", "--fits", str(args.fits)]
     cmd = me if n == 1 else [find_mpirun() or "mpirun", "-n", str(n), *me]
     env = dict(os.environ, PYTHONPATH=f"{HERE}{os.pathsep}{ROOT}", **RUN_ENV)
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1200)
-    for line in out.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
-    raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+    return result_of(cmd, env, timeout=1200)
 
 
 def main() -> None:

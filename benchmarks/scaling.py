@@ -44,6 +44,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
+from _child import result_of  # noqa: E402
+
 from mpicg.models import TransitModel  # noqa: E402
 from mpicg.parallel import find_mpirun  # noqa: E402
 
@@ -151,11 +153,7 @@ def launch(kind: str, n: int, args) -> dict:
     if kind.startswith("python"):  # as a user runs it: no malloc variables
         for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"):
             env.pop(name, None)
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
-    for line in out.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
-    raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+    return result_of(cmd, env, timeout=1800)
 
 
 def main() -> None:

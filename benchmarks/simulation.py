@@ -42,7 +42,6 @@ import os
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -52,6 +51,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+
+from _child import result_of  # noqa: E402
 
 from mpicg.parallel import find_mpirun  # noqa: E402
 
@@ -194,11 +195,7 @@ def launch(kind: str, sharing: str, n: int, args) -> dict:
           sharing, "--maxiter", str(args.maxiter)]
     cmd = me if n == 1 else [find_mpirun() or "mpirun", "-n", str(n), *me]
     env = dict(os.environ, PYTHONPATH=f"{HERE}{os.pathsep}{ROOT}", **RUN_ENV)
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=3600)
-    for line in out.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
-    raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+    return result_of(cmd, env, timeout=3600)
 
 
 def main() -> None:

@@ -15,15 +15,15 @@ ended with the same bits.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+
+from _child import result_of  # noqa: E402
 
 from mpicg.parallel import find_mpirun  # noqa: E402
 
@@ -35,11 +35,7 @@ def run(tree: Path, kind: str, n: int) -> dict:
            "--maxiter", "20"]
     env = dict(os.environ, PYTHONPATH=f"{tree / 'benchmarks'}{os.pathsep}{tree}",
                OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tree, timeout=600)
-    for line in out.stdout.splitlines():
-        if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
-    raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+    return result_of(cmd, env, timeout=600, cwd=tree)
 
 
 def main() -> None:
