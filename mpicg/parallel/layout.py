@@ -204,6 +204,9 @@ class Layout:
         return cls(kind, m, n_blocks, numbers[3:].astype(np.int64))
 
 
+_GOLDEN = 0.6180339887498949  # the golden ratio's fractional part
+
+
 def probe_block(piece: Piece, rank: int) -> int:
     """The block of ``piece`` that ``rank`` times a probe call on (see :mod:`.balance`).
 
@@ -213,9 +216,6 @@ def probe_block(piece: Piece, rank: int) -> int:
     """
     width = piece.last_block - piece.first_block
     return piece.first_block + int((rank * _GOLDEN) % 1.0 * width)
-
-
-_GOLDEN = 0.6180339887498949
 
 
 def best_cuts(m: int, n_ranks: int, call_seconds: float, block_seconds: np.ndarray,
