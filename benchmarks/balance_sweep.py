@@ -48,17 +48,18 @@ def block_costs(shape: str, n_blocks: int, rng) -> np.ndarray:
     return w / w.sum()
 
 
-def slowest(layout: Layout, call: float, w: np.ndarray, probe: bool = False) -> float:
+def slowest(layout: Layout, call: float, w: np.ndarray,
+            probed: np.ndarray | None = None) -> float:
     """The slowest rank's seconds with the true costs (the cost model's own prediction).
 
-    ``probe``: every rank with pieces also times one call on a block of its first piece.
+    ``probed``: in a probe round, the block each rank probes (a rank with pieces also times
+    one call on it).
     """
     truth = balance.CostModel(np.ones(w.size))
     truth.call_seconds, truth.block_seconds = call, w
     seconds = truth.predict(layout)
-    if probe:
-        has = layout.cell_counts() > 0
-        seconds = seconds + has * (call + w[balance.probe_blocks(layout)])
+    if probed is not None:
+        seconds = seconds + (layout.cell_counts() > 0) * (call + w[probed])
     return float(seconds.max())
 
 
@@ -92,9 +93,9 @@ def run(module, m, n_ranks, n_blocks, call, shape, noise, seed, rounds, per_iter
     total = 0.0
     for i in range(rounds):
         layout = sharing.layout(m)
-        total += slowest(layout, call, w, probe=sharing.wants_probe())
-        sharing.record(layout, trailers(layout, call, w, noise, rng,
-                                        module.probe_blocks(layout), cold,
+        probed = module.probe_blocks(layout)  # the version's own
+        total += slowest(layout, call, w, probed if sharing.wants_probe() else None)
+        sharing.record(layout, trailers(layout, call, w, noise, rng, probed, cold,
                                         warm_up * (call + 1.0)))
         if (i + 1) % per_iteration == 0:
             sharing.end_iteration()
