@@ -22,7 +22,6 @@ paces its planning by the wall-clock time it takes.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import itertools
 import sys
 from pathlib import Path
@@ -30,6 +29,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _versions import module_from_source
 
 from mpicg.parallel import balance
 from mpicg.parallel.layout import CELLS, TRAILER, Layout, best_cuts
@@ -106,13 +107,7 @@ def run(module, m, n_ranks, n_blocks, call, shape, noise, seed, rounds, per_iter
 
 def load(path: str):
     """A balance.py of another version, importable beside this one."""
-    text = Path(path).read_text().replace("from .layout import",
-                                          "from mpicg.parallel.layout import")
-    spec = importlib.util.spec_from_loader("balance_compared", loader=None)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    exec(compile(text, path, "exec"), module.__dict__)  # a file the user named
-    return module
+    return module_from_source("balance_compared", Path(path).read_text(), path)
 
 
 def main() -> None:

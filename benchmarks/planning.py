@@ -28,6 +28,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _versions import module_from_source  # noqa: E402
+
 from mpicg.parallel import balance, layout  # noqa: E402
 
 M, BLOCKS, CALLS = 5, 250, (0.5e-3, 30e-3)
@@ -40,12 +42,8 @@ def load_revision(rev: str) -> tuple[types.ModuleType, types.ModuleType]:
         source = subprocess.run(["git", "-C", str(ROOT), "show",
                                  f"{rev}:mpicg/parallel/{name}.py"],
                                 capture_output=True, text=True, check=True).stdout
-        source = source.replace("from .layout import", f"from {rev}_layout import")
-        source = source.replace("from .", "from mpicg.parallel.")
-        module = types.ModuleType(f"{rev}_{name}")
-        sys.modules[module.__name__] = module
-        exec(compile(source, f"{rev}:{name}.py", "exec"), module.__dict__)
-        modules.append(module)
+        modules.append(module_from_source(f"{rev}_{name}", source, f"{rev}:{name}.py",
+                                          layout_module=f"{rev}_layout"))
     return modules[0], modules[1]
 
 
