@@ -53,15 +53,20 @@ def slowest(layout: Layout, call: float, w: np.ndarray,
             probed: np.ndarray | None = None) -> float:
     """The slowest rank's seconds with the true costs (the cost model's own prediction).
 
-    ``probed``: in a probe round, the block each rank probes (a rank with pieces also times
-    one call on it).
+    ``probed``: in a probe round, the block each rank probes (it times one call on it; -1,
+    and in versions before 2026-12-01 any rank without pieces: no probe).
     """
     truth = balance.CostModel(np.ones(w.size))
     truth.call_seconds, truth.block_seconds = call, w
     seconds = truth.predict(layout)
     if probed is not None:
-        seconds = seconds + (layout.cell_counts() > 0) * (call + w[probed])
+        seconds = seconds + probing(layout, probed) * (call + w[probed])
     return float(seconds.max())
+
+
+def probing(layout: Layout, probed: np.ndarray) -> np.ndarray:
+    """Which ranks time a probe, given a version's ``probe_blocks``."""
+    return (probed >= 0) & (layout.cell_counts() > 0)
 
 
 def trailers(layout: Layout, call: float, w: np.ndarray, noise: float, rng,
@@ -79,7 +84,8 @@ def trailers(layout: Layout, call: float, w: np.ndarray, noise: float, rng,
         if pieces and cold[rank]:
             out[rank, 1] += warm_up
             cold[rank] = False
-        out[rank, TRAILER - 1] = call + w[probed[rank]] + (warm_up if cold[rank] else 0.0)
+        if probing(layout, probed)[rank]:
+            out[rank, TRAILER - 1] = call + w[probed[rank]] + (warm_up if cold[rank] else 0.0)
     if noise:
         out[:, 1:] *= rng.lognormal(0.0, noise, out[:, 1:].shape)
     return out

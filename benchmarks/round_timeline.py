@@ -8,7 +8,10 @@ each round's message left rank 0 and arrived, when each rank's sums left and whe
 had them all (``time.perf_counter``: one clock for every process of a machine), by
 wrapping the channel's methods; rank 0 also times its sharing's bookkeeping (``record``)
 and planning (``layout``). Printed: the fit's wall time per round, each rank's model and
-waiting seconds per round, and medians over the rounds after the 10 learning rounds of
+waiting seconds per round, the time outside the rounds (the fit's start to the first
+message, which holds the set-up's collective verdicts; the first round, which holds the
+probe; the last sums to the fit's return), and medians over the rounds after the 10
+learning rounds of
 
 * message out to arrival (median over ranks, and the latest rank);
 * a rank's compute (median and slowest rank), from arrival to its sums leaving;
@@ -112,7 +115,9 @@ def child(kind: str, per_round: bool) -> None:
 
         problem, x0 = simulation.make_problem(kind, "auto"), simulation.X0
         options = {"maxiter": 20, "gtol": 1e-12}
+    notes["fit"] = [time.perf_counter()]
     res = mpicg.fit(problem, x0, **options)
+    notes["fit"].append(time.perf_counter())
     everyone = [notes]
     if (mpicg.parallel.launch_size() or 1) > 1:
         from mpi4py import MPI
@@ -149,6 +154,10 @@ def report(kind: str, res, everyone: list[dict], per_round: bool) -> None:
     gap = np.concatenate([sent[1:] - out[:-1], [np.nan]])
     rounds = np.concatenate([np.diff(sent), [np.nan]])
     after = slice(LEARNING, R - 1)
+    start, end = root["fit"]
+    print(f"  ms outside the rounds: fit start -> first message {(sent[0] - start) * 1e3:.1f}"
+          f", first round {rounds[0] * 1e3:.1f}, last sums in -> fit returned "
+          f"{(end - out[-1]) * 1e3:.1f}")
 
     def med(values):
         return float(np.nanmedian(values[..., after])) * 1e3

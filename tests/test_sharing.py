@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import mpicg
 from mpicg.parallel import SHARINGS, BlockWork, Layout, PointWork, SerialEvaluator
 from mpicg.parallel.balance import CostModel, FixedSharing, MeasuredSharing
-from mpicg.parallel.layout import BLOCKS, CELLS, TRAILER, best_cuts, probe_block
+from mpicg.parallel.layout import BLOCKS, CELLS, TRAILER, best_cuts, probe_blocks
 from mpicg.parallel.malloc import tune_malloc
 from mpicg.parallel.waiting import Waiter
 
@@ -113,8 +113,8 @@ def true_seconds(layout, call, w):
     for r in range(layout.n_ranks):
         for k, p in enumerate(layout.pieces(r)):
             trailers[r, 1 + k] = p.calls * (call + w[p.first_block:p.last_block].sum())
-        if layout.pieces(r):  # ranks without pieces do not probe
-            trailers[r, TRAILER - 1] = call + w[probe_block(layout.pieces(r)[0], r)]
+        if probe_blocks(layout)[r] >= 0:  # the ranks that probe
+            trailers[r, TRAILER - 1] = call + w[probe_blocks(layout)[r]]
     return trailers
 
 
@@ -196,6 +196,46 @@ def test_calibration_ignores_ranks_without_pieces():
         model.calibrate_call(layout, seconds[:, 1:4], seconds[:, TRAILER - 1])
         found.append(model.call_seconds)
     assert found[0] == found[1] == pytest.approx(0.5, rel=0.05)
+
+
+def test_the_probe_goes_to_ranks_with_fewer_calls():
+    # The first layout (no fixed cost known) of 5 points on 16 ranks: even cells, and the
+    # ranks whose cells cross a point's end make two calls. Only the others probe, so with a
+    # large fixed cost the probe round takes hardly longer than the round itself.
+    n_blocks, m, call = 250, 5, 3.0
+    w = np.full(n_blocks, 1.0 / n_blocks)
+    layout = MeasuredSharing(16, np.ones(n_blocks)).layout(m)
+    calls = np.array([sum(p.calls for p in layout.pieces(r)) for r in range(16)])
+    probes = probe_blocks(layout)
+    assert calls.max() == 2
+    assert (calls == 1).sum() >= 3
+    assert np.array_equal(probes >= 0, calls == 1)
+    for r in np.flatnonzero(probes >= 0):
+        piece = layout.pieces(r)[0]
+        assert piece.first_block <= probes[r] < piece.last_block
+    seconds = true_seconds(layout, call, w)
+    pieces = seconds[:, 1:TRAILER - 1].sum(axis=1)
+    # At most one block longer (a one-call rank may hold a cell more); with every rank
+    # probing, a whole call longer.
+    assert seconds[:, 1:].sum(axis=1).max() <= pieces.max() + w.max() * (1 + 1e-12)
+    model = CostModel(np.ones(n_blocks))
+    model.calibrate_call(layout, seconds[:, 1:TRAILER - 1], seconds[:, TRAILER - 1])
+    assert model.call_seconds == pytest.approx(call, rel=0.01)
+
+
+@pytest.mark.parametrize("cuts", [
+    [0, 5, 10, 16],  # 2 points of 8 blocks on 3 ranks: calls 1, 2, 1 -- 2 ranks with fewer
+    [0, 4, 8, 12, 16],  # every rank one call
+    [0, 0, 6, 10, 16],  # rank 0 without cells (it never probes); calls 1, 2, 1
+    [0, 2, 4, 9, 16],  # calls 1, 1, 2, 1: 3 ranks with fewer calls probe
+])
+def test_every_rank_with_cells_probes_unless_three_can_be_spared(cuts):
+    layout = Layout(CELLS, 2, 8, np.array(cuts))
+    calls = np.array([sum(p.calls for p in layout.pieces(r)) for r in range(layout.n_ranks)])
+    fewer = (calls > 0) & (calls < calls.max())
+    expected = fewer if fewer.sum() >= min(3, (calls > 0).sum()) else calls > 0
+    assert np.array_equal(probe_blocks(layout) >= 0, expected)
+    assert (probe_blocks(layout) >= 0).sum() >= min(3, (calls > 0).sum())
 
 
 def test_a_non_finite_piece_time_is_ignored():

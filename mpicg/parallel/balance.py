@@ -7,8 +7,10 @@ The cost model: one model call on blocks ``[b0, b1)`` of one point takes
 a fixed cost per call ``c`` (PHOEBE builds a mesh in every call, 0.3-0.5 s) and a cost per
 block ``w[b]`` (a mesh model costs more in eclipse than out of it). The ranks measure it as
 the fit runs: each rank times each of its pieces (:mod:`.layout`) and sends the seconds with
-its sums; once, in the first round, every rank with pieces also times one call on a single
-block after them (a *probe*, on a process the pieces warmed up), which gives ``c`` (taken
+its sums; once, in the first round, ranks also time one call on a single block after them
+(a *probe*, on a process the pieces warmed up; the ranks with fewer calls than the busiest,
+see :func:`.layout.probe_blocks`, so that the probe does not lengthen the round), which
+gives ``c`` (taken
 from the kept probes again after every update while the model learns, as the blocks'
 estimates improve). A piece of k calls that took s seconds says that its blocks cost
 ``s / k - c`` per call; the blocks' costs are fitted to all of a round's pieces (keeping
@@ -42,7 +44,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .layout import CELLS, TRAILER, Layout, best_cuts, probe_block
+from .layout import CELLS, TRAILER, Layout, best_cuts, probe_blocks
 
 __all__ = ["BalanceReport", "CostModel", "FixedSharing", "MeasuredSharing", "Sharing"]
 
@@ -187,13 +189,13 @@ class CostModel:
         piece_seconds : ndarray, shape (n_ranks, 3)
             Each rank's pieces' seconds (as for :meth:`update`).
         probe_seconds : ndarray, shape (n_ranks,)
-            Each rank's probe, on the block :func:`probe_blocks` names; ranks without pieces
-            do not probe (their one call would be their first, and pay for its warm-up), and
-            their entries are ignored.
+            Each rank's probe, on the block :func:`.layout.probe_blocks` names; the entries of
+            ranks that do not probe (-1 there) are ignored.
         """
         before = self.block_seconds, self.updates
-        probed = layout.cell_counts() > 0
-        self._probes = (probe_blocks(layout)[probed], probe_seconds[probed])
+        blocks = probe_blocks(layout)
+        probed = blocks >= 0
+        self._probes = (blocks[probed], probe_seconds[probed])
         self.call_seconds = 0.0
         for _ in range(CALIBRATION_PASSES):
             self.update(layout, piece_seconds)
@@ -236,16 +238,6 @@ def _distinct(values: np.ndarray) -> np.ndarray:
     """
     ordered = np.sort(values)
     return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])]
-
-
-def probe_blocks(layout: Layout) -> np.ndarray:
-    """The block each rank probes (:func:`.layout.probe_block`; 0 for a rank without pieces)."""
-    blocks = np.zeros(layout.n_ranks, dtype=np.int64)
-    for rank in range(layout.n_ranks):
-        pieces = layout.pieces(rank)
-        if pieces:
-            blocks[rank] = probe_block(pieces[0], rank)
-    return blocks
 
 
 @dataclass(frozen=True)
@@ -305,7 +297,7 @@ class Sharing(ABC):
         """The layout for the next batch of m points."""
 
     def wants_probe(self) -> bool:
-        """Whether every rank should time a one-block call in this round."""
+        """Whether ranks time a one-block call in this round (:func:`.layout.probe_blocks`)."""
         return False
 
     def predicted_seconds(self, layout: Layout) -> float | None:

@@ -36,7 +36,8 @@ import numpy as np
 
 from .blocks import block_ranges
 
-__all__ = ["BLOCKS", "CELLS", "TRAILER", "Layout", "Piece", "best_cuts", "probe_block"]
+__all__ = ["BLOCKS", "CELLS", "TRAILER", "Layout", "Piece", "best_cuts", "probe_block",
+           "probe_blocks"]
 
 CELLS, BLOCKS = 0, 1
 
@@ -216,6 +217,37 @@ def probe_block(piece: Piece, rank: int) -> int:
     """
     width = piece.last_block - piece.first_block
     return piece.first_block + int((rank * _GOLDEN) % 1.0 * width)
+
+
+#: The fewest ranks that probe when the probe round's ranks can choose (fewer would let one
+#: descheduled probe set the fixed cost for the whole fit).
+MIN_PROBES = 3
+
+
+def probe_blocks(layout: Layout) -> np.ndarray:
+    """The block each rank times a probe call on in a probe round; -1: the rank does not.
+
+    A probe is one more model call on one block. Ranks with fewer calls than the busiest
+    rank probe: planned without a fixed cost, the first layout gives every rank about the
+    same cells, and a rank whose run of cells crosses a point's end makes one more call than
+    the others, so a probe there would lengthen the round by a whole call (30 ms of 100 for
+    a fixed cost of 30 ms, 16 ranks, 5 points: ``benchmarks/round_timeline.py --kind
+    fixed``). When fewer than :data:`MIN_PROBES` ranks (or fewer than all ranks with cells,
+    if that is less) make fewer calls than the busiest, every rank with cells probes. A rank
+    without cells never does: its probe would be its first call and pay its warm-up.
+    The block is :func:`probe_block` of the rank's first piece. Computed once per layout,
+    the same on every rank.
+    """
+    if "probes" not in layout._cache:
+        pieces = [layout.pieces(rank) for rank in range(layout.n_ranks)]
+        calls = np.array([sum(p.calls for p in own) for own in pieces])
+        working = calls > 0
+        fewer = working & (calls < calls.max())
+        probing = fewer if fewer.sum() >= min(MIN_PROBES, working.sum()) else working
+        layout._cache["probes"] = np.array(
+            [probe_block(own[0], rank) if probing[rank] else -1
+             for rank, own in enumerate(pieces)], dtype=np.int64)
+    return layout._cache["probes"]
 
 
 def best_cuts(m: int, n_ranks: int, call_seconds: float, block_seconds: np.ndarray,

@@ -55,7 +55,7 @@ from .base import Evaluator, JobOutcome, RankClock, compute_share
 from .channel import Channel
 from .handshake import handshake
 from .launcher import check_launch, guard_exits, install_abort_on_uncaught, launch_size
-from .layout import TRAILER, Layout, probe_block
+from .layout import TRAILER, Layout, probe_blocks
 from .sharing import Work
 from .signals import FitInterrupted, note_signal, requested
 from .verdict import agree, describe_failure, failure_message
@@ -123,8 +123,8 @@ def _compute(work: Work, points: np.ndarray, layout: Layout, rank: int, size: in
     try:
         payload, seconds = compute_share(work, points, pieces, clock)
         trailer[1:1 + len(seconds)] = seconds
-        if probe and pieces:  # (a rank without pieces would time its first call's warm-up)
-            trailer[TRAILER - 1] = work.probe(points, probe_block(pieces[0], rank))
+        if probe and probe_blocks(layout)[rank] >= 0:  # (which ranks probe: see there)
+            trailer[TRAILER - 1] = work.probe(points, int(probe_blocks(layout)[rank]))
             clock.model += trailer[TRAILER - 1]
         trailer[0] = _status(False)
         return np.concatenate([payload, trailer]), None

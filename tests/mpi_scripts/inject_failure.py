@@ -6,8 +6,9 @@ usage: inject_failure.py RANK CALL MODE [SHARING]
            every rank computes every point on its blocks: with 2 parameters the first
            round is calls 1-3 (f(x0) and two finite-difference points) and round 2, the
            first line-search trial, calls 4-6. With 'auto' (the default) how many calls a
-           rank makes per round depends on the measured layout, and one call in round 2 is
-           the probe of the fixed cost per call.
+           rank makes per round depends on the measured layout, and on the ranks that probe
+           (mpicg.parallel.layout.probe_blocks) one call in round 1 is the probe of the
+           fixed cost per call.
   MODE     raise (an exception), exit (os._exit), kill (SIGKILL itself), segv (a segfault)
   SHARING  auto, blocks or points (mpicg.fit's sharing)
 """
