@@ -1,27 +1,52 @@
-"""Another version of a module of ``mpicg.parallel``, importable beside this one.
+"""Another version of modules of ``mpicg.parallel``, importable beside this one.
 
 The benchmarks that compare versions (``balance_sweep.py --compare``, ``planning.py
---compare``) run an older ``balance.py`` or ``layout.py`` in the same process as the current
-one.
+--compare``) run an older ``layout.py``, ``costs.py`` and ``balance.py`` in the same process
+as the current ones.
 """
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import types
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def module_from_source(name: str, source: str, origin: str,
-                       layout_module: str = "mpicg.parallel.layout") -> types.ModuleType:
+                       layout_module: str = "mpicg.parallel.layout",
+                       replaced: dict[str, str] | None = None) -> types.ModuleType:
     """The module ``source`` defines, registered as ``name``.
 
     Its relative imports go to this version's ``mpicg.parallel``, except those of ``.layout``,
-    which go to ``layout_module`` (another version's layout, say). ``origin`` names the source
-    in tracebacks.
+    which go to ``layout_module`` (another version's layout, say), and those of the modules
+    ``replaced`` names (``{"costs": "old_costs"}``). ``origin`` names the source in
+    tracebacks.
     """
-    source = source.replace("from .layout import", f"from {layout_module} import")
+    for module, other in {"layout": layout_module, **(replaced or {})}.items():
+        source = source.replace(f"from .{module} import", f"from {other} import")
     source = source.replace("from .", "from mpicg.parallel.")
     module = types.ModuleType(name)
     sys.modules[name] = module  # dataclasses look their module up there
     exec(compile(source, origin, "exec"), module.__dict__)  # a version the user named
     return module
+
+
+def load_revision(rev: str) -> dict[str, types.ModuleType]:
+    """``layout``, ``costs`` (when it existed) and ``balance`` of ``mpicg.parallel`` as they
+    were at the git revision ``rev``, each importing the others of the same revision."""
+    modules: dict[str, types.ModuleType] = {}
+    for name in ("layout", "costs", "balance"):
+        shown = subprocess.run(["git", "-C", str(ROOT), "show",
+                                f"{rev}:mpicg/parallel/{name}.py"],
+                               capture_output=True, text=True)
+        if shown.returncode != 0:
+            if name == "costs":  # (the cost model was in balance.py until 2026-12-01)
+                continue
+            raise SystemExit(f"no mpicg/parallel/{name}.py at {rev}: {shown.stderr.strip()}")
+        modules[name] = module_from_source(
+            f"{rev}_{name}", shown.stdout, f"{rev}:{name}.py", layout_module=f"{rev}_layout",
+            replaced={other: f"{rev}_{other}" for other in modules if other != "layout"})
+    return modules

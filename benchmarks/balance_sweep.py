@@ -1,7 +1,7 @@
 """How close the measured sharing's layouts come to the best one, over many simulated fits.
 
     python benchmarks/balance_sweep.py [--rounds 30] [--per-iteration 2]
-                                       [--compare OLD_balance.py] [--warm-up 0]
+                                       [--compare REV] [--warm-up 0] [--slow-rank 1]
 
 No MPI and no model: each configuration (batch size m, ranks, blocks, fixed cost per call,
 shape of the cost per block, timing noise) runs ``--rounds`` rounds of
@@ -14,9 +14,11 @@ or compiles on its first call). At the end the layout's slowest rank is compared
 ratio, the share of configurations more than 5 % and 20 % off, the worst; the mean over
 configurations of the rounds' slowest ranks (a probe round's probe included) added up over
 the optimum's (what learning costs); and the median error of the fixed cost per call.
-``--compare`` runs the same configurations with another version of ``balance.py`` (e.g.
-``git show REV:mpicg/parallel/balance.py > old.py``). Runs differ a little: the sharing
-paces its planning by the wall-clock time it takes.
+With ``--slow-rank F`` one rank (the middle one) takes F times as long for everything
+(a slower core, or one shared with another job), and the optimum is that of ranks of
+these speeds. ``--compare REV`` runs the same configurations with the sharing of a git
+revision too (its ``layout.py``, ``costs.py`` and ``balance.py``). Runs differ a little:
+the sharing paces its planning by the wall-clock time it takes.
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _versions import module_from_source
+from _versions import load_revision
 
-from mpicg.parallel import balance
+from mpicg.parallel import balance, costs, layout
 from mpicg.parallel.layout import CELLS, TRAILER, Layout, best_cuts
 
 SHAPES = ("flat", "eclipse", "random")
@@ -50,18 +52,18 @@ def block_costs(shape: str, n_blocks: int, rng) -> np.ndarray:
 
 
 def slowest(layout: Layout, call: float, w: np.ndarray,
-            probed: np.ndarray | None = None) -> float:
+            probed: np.ndarray | None = None, speeds: np.ndarray | None = None) -> float:
     """The slowest rank's seconds with the true costs (the cost model's own prediction).
 
     ``probed``: in a probe round, the block each rank probes (it times one call on it; -1,
     and in versions before 2026-12-01 any rank without pieces: no probe).
     """
-    truth = balance.CostModel(np.ones(w.size))
+    truth = costs.CostModel(np.ones(w.size))
     truth.call_seconds, truth.block_seconds = call, w
     seconds = truth.predict(layout)
     if probed is not None:
         seconds = seconds + probing(layout, probed) * (call + w[probed])
-    return float(seconds.max())
+    return float((seconds if speeds is None else seconds * speeds).max())
 
 
 def probing(layout: Layout, probed: np.ndarray) -> np.ndarray:
@@ -91,29 +93,43 @@ def trailers(layout: Layout, call: float, w: np.ndarray, noise: float, rng,
     return out
 
 
-def run(module, m, n_ranks, n_blocks, call, shape, noise, seed, rounds, per_iteration,
-        warm_up=0.0):
+def run(version, m, n_ranks, n_blocks, call, shape, noise, seed, rounds, per_iteration,
+        warm_up=0.0, slow=1.0):
+    """One configuration with one version (its ``balance`` and ``probe_blocks``): the final
+    layout's slowest over the optimum's, all rounds' slowest over the optimum's, and the
+    fixed cost per call found."""
+    module, probe_blocks = version
     rng = np.random.default_rng(seed)
     w = block_costs(shape, n_blocks, np.random.default_rng(seed + 10_000))
+    speeds = np.ones(n_ranks)
+    speeds[n_ranks // 2] = slow
     sharing = module.MeasuredSharing(n_ranks, np.ones(n_blocks))
     cold = np.ones(n_ranks, dtype=bool)
     total = 0.0
     for i in range(rounds):
         layout = sharing.layout(m)
-        probed = module.probe_blocks(layout)  # the version's own
-        total += slowest(layout, call, w, probed if sharing.wants_probe() else None)
-        sharing.record(layout, trailers(layout, call, w, noise, rng, probed, cold,
-                                        warm_up * (call + 1.0)))
+        probed = probe_blocks(layout)  # the version's own
+        total += slowest(layout, call, w, probed if sharing.wants_probe() else None, speeds)
+        seconds = trailers(layout, call, w, noise, rng, probed, cold, warm_up * (call + 1.0))
+        seconds[:, 1:] *= speeds[:, None]
+        sharing.record(layout, seconds)
         if (i + 1) % per_iteration == 0:
             sharing.end_iteration()
-    best = slowest(Layout(CELLS, m, n_blocks, best_cuts(m, n_ranks, call, w)), call, w)
-    return (slowest(sharing.layout(m), call, w) / best, total / (rounds * best),
-            sharing.model.call_seconds)
+    if slow == 1.0:
+        best = slowest(Layout(CELLS, m, n_blocks, best_cuts(m, n_ranks, call, w)), call, w)
+    else:
+        cuts = best_cuts(m, n_ranks, call, w, rel_tol=1e-6, rank_speeds=speeds)
+        best = slowest(Layout(CELLS, m, n_blocks, cuts), call, w, speeds=speeds)
+    return (slowest(sharing.layout(m), call, w, speeds=speeds) / best,
+            total / (rounds * best), sharing.model.call_seconds)
 
 
-def load(path: str):
-    """A balance.py of another version, importable beside this one."""
-    return module_from_source("balance_compared", Path(path).read_text(), path)
+def version_of(rev: str):
+    """The sharing of a git revision, and the rule for which ranks probe."""
+    modules = load_revision(rev)
+    balance_module = modules["balance"]
+    probes = getattr(balance_module, "probe_blocks", None)  # (before 2026-12-01)
+    return balance_module, probes or modules["layout"].probe_blocks
 
 
 def main() -> None:
@@ -121,24 +137,28 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--per-iteration", type=int, default=2,
                         help="rounds per iteration of the optimizer (layouts change between)")
-    parser.add_argument("--compare", help="another version's balance.py")
+    parser.add_argument("--compare", metavar="REV", help="a git revision to compare with")
     parser.add_argument("--warm-up", type=float, default=0.0,
                         help="each rank's first model call takes this many whole calls longer")
+    parser.add_argument("--slow-rank", type=float, default=1.0,
+                        help="the middle rank takes this many times as long for everything")
     args = parser.parse_args()
-    versions = {"this": balance}
+    versions = {"this": (balance, layout.probe_blocks)}
     if args.compare:
-        versions["compared"] = load(args.compare)
+        versions[args.compare] = version_of(args.compare)
     configs = list(itertools.product([1, 2, 3, 5, 7], [2, 3, 8, 16, 40], [8, 400],
                                      [0.0, 0.3, 3.0, 30.0], SHAPES, [0.0, 0.1]))
     print(f"{len(configs)} configurations (m 1-7, 2-40 ranks, 8 or 400 blocks, fixed cost 0-30 "
           f"times a point's blocks, shapes {', '.join(SHAPES)}, noise 0 or 10 %), "
           f"{args.rounds} rounds each, {args.per_iteration} per iteration; a rank's first "
-          f"call {args.warm_up:g} whole calls longer")
-    for name, module in versions.items():
+          f"call {args.warm_up:g} whole calls longer; the middle rank {args.slow_rank:g} "
+          "times slower")
+    for name, version in versions.items():
         ratios, totals, errors, shapes = [], [], [], []
         for seed, (m, n_ranks, n_blocks, call, shape, noise) in enumerate(configs):
-            ratio, total, found = run(module, m, n_ranks, n_blocks, call, shape, noise, seed,
-                                      args.rounds, args.per_iteration, args.warm_up)
+            ratio, total, found = run(version, m, n_ranks, n_blocks, call, shape, noise, seed,
+                                      args.rounds, args.per_iteration, args.warm_up,
+                                      args.slow_rank)
             ratios.append(ratio)
             totals.append(total)
             errors.append(abs(found - call) / max(call, 1.0))

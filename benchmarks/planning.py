@@ -4,20 +4,20 @@
                                   [--compare REV]
 
 Every other rank waits while rank 0 plans (:func:`mpicg.parallel.layout.best_cuts`) and
-updates its cost model (:meth:`mpicg.parallel.balance.CostModel.update`), so both are on
+updates its cost model (:meth:`mpicg.parallel.costs.CostModel.update`), so both are on
 every round's critical path while the cost model learns. For a batch of 5 points over 250
 blocks (the simulation benchmark's grid) with an eclipse-shaped cost per block, and a small
 (0.5 ms) and a large (30 ms) fixed cost per call, prints the median time of each over
 ``--repeats`` repeats (each the mean of 20 calls). ``--compare REV`` times the
-``layout.py`` and ``balance.py`` of a git revision in the same run, the two versions
-alternating, and checks that both give the same cuts and the same updated costs, bit for bit.
+``layout.py`` and cost model (``costs.py``; ``balance.py`` before it) of a git revision in
+the same run, the two versions alternating, and checks that both give the same cuts and
+the same updated costs, bit for bit.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import time
 import types
@@ -28,23 +28,18 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _versions import module_from_source  # noqa: E402
+import _versions  # noqa: E402
 
-from mpicg.parallel import balance, layout  # noqa: E402
+from mpicg.parallel import costs as cost_model  # noqa: E402
+from mpicg.parallel import layout  # noqa: E402
 
 M, BLOCKS, CALLS = 5, 250, (0.5e-3, 30e-3)
 
 
 def load_revision(rev: str) -> tuple[types.ModuleType, types.ModuleType]:
-    """``layout.py`` and ``balance.py`` as they were at ``rev`` (modules of their own)."""
-    modules = []
-    for name in ("layout", "balance"):
-        source = subprocess.run(["git", "-C", str(ROOT), "show",
-                                 f"{rev}:mpicg/parallel/{name}.py"],
-                                capture_output=True, text=True, check=True).stdout
-        modules.append(module_from_source(f"{rev}_{name}", source, f"{rev}:{name}.py",
-                                          layout_module=f"{rev}_layout"))
-    return modules[0], modules[1]
+    """``layout.py`` and the cost model's module as they were at ``rev``."""
+    modules = _versions.load_revision(rev)
+    return modules["layout"], modules.get("costs", modules["balance"])
 
 
 def costs() -> np.ndarray:
@@ -85,7 +80,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--compare", metavar="REV")
     args = parser.parse_args()
-    versions = {"now": (layout, balance)}
+    versions = {"now": (layout, cost_model)}
     if args.compare:
         versions[args.compare] = load_revision(args.compare)
     print(f"batch of {M} points x {BLOCKS} blocks; ms per call, medians of {args.repeats} "
@@ -93,7 +88,7 @@ def main() -> None:
     print("| ranks | call (ms) | " + " | ".join(f"plan {v} | update {v}" for v in versions)
           + " |")
     print("|---" * (2 + 2 * len(versions)) + "|")
-    same = True
+    same_cuts = same_costs = True
     for ranks in (int(v) for v in args.ranks.split(",")):
         for call in CALLS:
             times = {v: ([], []) for v in versions}
@@ -106,11 +101,13 @@ def main() -> None:
                     times[v][1].append(update)
             if args.compare:
                 (c0, w0), (c1, w1) = results.values()
-                same = same and np.array_equal(c0, c1) and np.array_equal(w0, w1)
+                same_cuts = same_cuts and np.array_equal(c0, c1)
+                same_costs = same_costs and np.array_equal(w0, w1)
             cells = [f"{statistics.median(t) * 1e3:.3f}" for v in versions for t in times[v]]
             print(f"| {ranks} | {call * 1e3:g} | " + " | ".join(cells) + " |", flush=True)
     if args.compare:
-        print(f"same cuts and costs, bit for bit, in every case: {same}")
+        print(f"bit for bit in every case: the same cuts {same_cuts}, the same updated costs "
+              f"{same_costs} (versions whose updates learn differently differ there)")
 
 
 if __name__ == "__main__":

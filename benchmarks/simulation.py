@@ -2,6 +2,7 @@
 
     python benchmarks/simulation.py [--ranks 1,2,4,8,16,32,64] [--kinds flat,eclipse,fixed]
                                     [--sharings blocks,auto] [--repeats 3] [--maxiter 5]
+                                    [--slow-rank 1]
 
 A sleeping model leaves the cores free, so 64 ranks can share a 2-core machine and still
 compute "in parallel": what is measured is how well mpicg shares the work and how much its
@@ -16,6 +17,10 @@ points). The model sleeps, per call on a chunk of the times,
   eclipse: two eclipses of 0.15 d per 2.5-d orbit, 12 % of the times (131.7 ms on all);
 * ``fixed``   -- 30 ms per call whatever the times + 5 us per time (50 ms on all: a model
   that builds a mesh in every call, like PHOEBE).
+
+With ``--slow-rank F`` (or ``MPICG_SIMULATION_SLOW_RANK=F`` in the environment, which the
+child jobs read) the middle rank, N // 2, sleeps F times as long: a slower core, or one
+shared with another job. The perfect schedule below does not know of it.
 
 Each is run serially (``python``, N = 1) and under ``mpirun -n N`` with two sharings on the
 same default blocks (250 of 16 times): the old one (``sharing='blocks'``: each rank every
@@ -66,6 +71,7 @@ KINDS = {  # call seconds, seconds per time, extra seconds per time in eclipse
 TRUTH = np.array([0.02, 5.0, 0.3, 0.001])
 X0 = np.array([0.015, 4.9, 0.35, 0.0])
 RUN_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+SLOW_RANK = "MPICG_SIMULATION_SLOW_RANK"  # the middle rank's factor on its sleeps
 
 
 def in_eclipse(times: np.ndarray) -> np.ndarray:
@@ -77,7 +83,12 @@ class SleepingModel:
     """A cheap 4-parameter light curve that sleeps what a real model of its kind would cost."""
 
     def __init__(self, kind: str):
+        from mpicg.parallel import launch_rank, launch_size
+
         self.call, self.per_time, self.extra = KINDS[kind]
+        size = launch_size() or 1
+        slow = size > 1 and launch_rank() == size // 2
+        self.factor = float(os.environ.get(SLOW_RANK, "1")) if slow else 1.0
 
     def cost(self, times: np.ndarray) -> float:
         """Seconds this model takes on these times."""
@@ -85,7 +96,7 @@ class SleepingModel:
         return self.call + self.per_time * times.size + self.extra * n_eclipse
 
     def __call__(self, x, times):
-        time.sleep(self.cost(times))
+        time.sleep(self.cost(times) * self.factor)
         depth, t0, width, slope = x
         return 1.0 - depth * np.exp(-0.5 * ((times - t0) / width) ** 2) + slope * np.sin(times)
 
@@ -206,6 +217,8 @@ def main() -> None:
     parser.add_argument("--maxiter", type=int, default=5)
     parser.add_argument("--child", choices=list(KINDS))
     parser.add_argument("--sharing", default="auto")
+    parser.add_argument("--slow-rank", type=float, default=1.0,
+                        help="the middle rank sleeps this many times as long")
     parser.add_argument("--sharings", default="blocks,auto",
                         help="the sharings run at N > 1: 'blocks' (the table's 'old'), "
                              "'auto' (its 'new'), or both")
@@ -213,6 +226,8 @@ def main() -> None:
     if args.child:
         child(args.child, args.sharing, args.maxiter)
         return
+    if args.slow_rank != 1.0:
+        os.environ[SLOW_RANK] = repr(args.slow_rank)  # (the child jobs inherit it)
 
     ranks = [int(v) for v in args.ranks.split(",")]
     kinds = args.kinds.split(",")
@@ -223,7 +238,8 @@ def main() -> None:
         (k, s, n) for k in kinds for n in ranks if n > 1 for s in sharings]
     print(f"machine: {platform.node()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}; {N_TIMES} times, 4 parameters, maxiter "
-          f"{args.maxiter}; {args.repeats} repeats, configurations alternating", flush=True)
+          f"{args.maxiter}; {args.repeats} repeats, configurations alternating; the middle "
+          f"rank {os.environ.get(SLOW_RANK, '1')} times slower", flush=True)
     sizes = {k: batch_sizes(k, args.maxiter) for k in kinds}
     for k in kinds:
         model = SleepingModel(k)

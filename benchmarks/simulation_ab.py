@@ -9,7 +9,9 @@ REV``; NEW_TREE defaults to this one). For each configuration (kind:ranks, kinds
 two versions alternating and their order reversed every other repeat, so that a noisy
 machine's drift falls on both. Printed: every run, then the medians of the whole fit and of
 its rounds (as ``simulation.py`` defines them) per version, and whether every run of a kind
-ended with the same bits.
+ended with the same bits. With ``MPICG_SIMULATION_SLOW_RANK=F`` in the environment, each
+fit's middle rank sleeps F times as long (see ``simulation.py``; an older tree needs this
+version's ``simulation.py``).
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ from _mpirun import ROOT, SCRIPTS, mpirun_path, run_script
 N_RANKS = 3  # rank 0, a middle rank (1) and the last rank (2)
 # The failing rank's n-th model call. With sharing='blocks' these are the first call, one in
 # the middle of the first gradient and one in the middle of the first line-search trial;
-# with 'auto' a rank's calls per round depend on the measured layout (and one is a probe).
+# with 'auto' a rank's calls per round depend on the measured layout (and, on the ranks
+# that probe in the first round, one is a probe).
 PHASES = {"first-call": 1, "mid-gradient": 3, "mid-line-search": 5}
 
 

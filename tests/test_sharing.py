@@ -74,9 +74,10 @@ def test_fixed_layouts():
     assert Layout.whole_points(2, 7, 4).pieces(3) == []
 
 
-def bottleneck(layout, call, w):
-    return max(sum(p.calls * (call + w[p.first_block:p.last_block].sum())
-                   for p in layout.pieces(r)) for r in range(layout.n_ranks))
+def bottleneck(layout, call, w, speeds=None):
+    speeds = np.ones(layout.n_ranks) if speeds is None else speeds
+    return max(speeds[r] * sum(p.calls * (call + w[p.first_block:p.last_block].sum())
+                               for p in layout.pieces(r)) for r in range(layout.n_ranks))
 
 
 @settings(max_examples=150, deadline=None)
@@ -107,15 +108,87 @@ def test_layout_follows_the_fixed_cost():
                                                                        rel=2e-3)
 
 
-def true_seconds(layout, call, w):
-    """What ranks would measure: each piece's seconds, in trailer form."""
+def true_seconds(layout, call, w, speeds=None):
+    """What ranks would measure: each piece's seconds, in trailer form (rank r taking
+    ``speeds[r]`` times as long)."""
     trailers = np.zeros((layout.n_ranks, TRAILER))
     for r in range(layout.n_ranks):
         for k, p in enumerate(layout.pieces(r)):
             trailers[r, 1 + k] = p.calls * (call + w[p.first_block:p.last_block].sum())
         if probe_blocks(layout)[r] >= 0:  # the ranks that probe
             trailers[r, TRAILER - 1] = call + w[probe_blocks(layout)[r]]
+    if speeds is not None:
+        trailers[:, 1:] *= np.asarray(speeds)[:, None]
     return trailers
+
+
+def test_best_cuts_with_rank_speeds_is_optimal():
+    # Against every layout of a small grid: the slowest rank (seconds times its speed) is
+    # within the tolerance of the best; a rank 10 times slower gets no cells here.
+    rng = np.random.default_rng(5)
+    for _ in range(40):
+        m, n_blocks, n_ranks = int(rng.integers(1, 4)), int(rng.integers(1, 5)), 3
+        w = rng.lognormal(0.0, 1.0, n_blocks)
+        call = float(rng.choice([0.0, 0.5, 3.0]))
+        speeds = rng.choice([1.0, 1.3, 2.0], n_ranks)
+        total = m * n_blocks
+        best = min(bottleneck(Layout(CELLS, m, n_blocks, np.array([0, a, b, total])), call,
+                              w, speeds)
+                   for a in range(total + 1) for b in range(a, total + 1))
+        cuts = best_cuts(m, n_ranks, call, w, rel_tol=1e-6, rank_speeds=speeds)
+        assert bottleneck(Layout(CELLS, m, n_blocks, cuts), call, w, speeds) <= best * (
+            1 + 1e-5)
+        # All alike: the same cuts as without speeds.
+        alike = best_cuts(m, n_ranks, call, w, rank_speeds=np.ones(n_ranks))
+        assert np.array_equal(alike, best_cuts(m, n_ranks, call, w))
+    cuts = best_cuts(4, 4, 1.0, np.ones(4), rank_speeds=np.array([1.0, 1.0, 10.0, 1.0]))
+    assert cuts[3] == cuts[2]  # rank 2 computes nothing
+
+
+@pytest.mark.parametrize("call", [0.0, 0.2, 3.0])
+def test_measured_sharing_finds_a_slow_rank(call):
+    # Rank 9 of 16 takes 1.3 times as long for everything (a slower core). The blocks' costs
+    # cannot tell (they are the same on every rank): the ranks' speeds must, and the final
+    # layout is then within 5 % of the best for these speeds (the one for equal speeds
+    # leaves rank 9 the slowest, 1.3 times its share). The speed found is lower than 1.3:
+    # the blocks' costs kept some of it from the learning rounds, and where they are wrong
+    # (the eclipse's edges) a neighbour of rank 9 may be found a little slow too.
+    n_blocks, n_ranks, m = 400, 16, 5
+    w = np.full(n_blocks, 1e-3)
+    w[100:130] *= 10  # an eclipse
+    speeds = np.ones(n_ranks)
+    speeds[9] = 1.3
+    sharing = MeasuredSharing(n_ranks, np.ones(n_blocks))
+    for _ in range(40):
+        layout = sharing.layout(m)
+        sharing.record(layout, true_seconds(layout, call, w, speeds))
+        sharing.end_iteration()
+    found = sharing.model.rank_speeds()
+    assert found is not None
+    assert 1.05 < found[9] < 1.35
+    cuts = best_cuts(m, n_ranks, call, w, rel_tol=1e-6, rank_speeds=speeds)
+    optimum = bottleneck(Layout(CELLS, m, n_blocks, cuts), call, w, speeds)
+    assert bottleneck(sharing.layout(m), call, w, speeds) <= 1.05 * optimum
+    equal = Layout(CELLS, m, n_blocks, best_cuts(m, n_ranks, call, w))
+    assert bottleneck(equal, call, w, speeds) > 1.2 * optimum  # (what it would be without)
+
+
+def test_timing_noise_does_not_make_ranks_slow():
+    # Ranks of equal speed, timings with 10 % lognormal noise: no rank's speed is taken as
+    # different (each round's estimates scatter by several per cent).
+    n_blocks, n_ranks, m = 400, 16, 5
+    w = np.full(n_blocks, 1e-3)
+    w[100:130] *= 10
+    rng = np.random.default_rng(11)
+    sharing = MeasuredSharing(n_ranks, np.ones(n_blocks))
+    for _ in range(60):
+        layout = sharing.layout(m)
+        seconds = true_seconds(layout, 0.2, w)
+        seconds[:, 1:] *= rng.lognormal(0.0, 0.1, seconds[:, 1:].shape)
+        sharing.record(layout, seconds)
+        sharing.end_iteration()
+    found = sharing.model.rank_speeds()
+    assert found is None or np.all(np.abs(found - 1.0) < 0.06)
 
 
 @pytest.mark.parametrize("call", [0.0, 0.2, 3.0])
@@ -223,19 +296,20 @@ def test_the_probe_goes_to_ranks_with_fewer_calls():
     assert model.call_seconds == pytest.approx(call, rel=0.01)
 
 
-@pytest.mark.parametrize("cuts", [
-    [0, 5, 10, 16],  # 2 points of 8 blocks on 3 ranks: calls 1, 2, 1 -- 2 ranks with fewer
-    [0, 4, 8, 12, 16],  # every rank one call
-    [0, 0, 6, 10, 16],  # rank 0 without cells (it never probes); calls 1, 2, 1
-    [0, 2, 4, 9, 16],  # calls 1, 1, 2, 1: 3 ranks with fewer calls probe
+@pytest.mark.parametrize(("m", "cuts", "probing"), [
+    # 2 points of 8 blocks; rank 3 crosses the first point's end: the 7 others probe.
+    (2, [0, 2, 4, 6, 9, 11, 13, 15, 16], "1110 1111"),
+    # 3 points on 7 ranks, ranks 2 and 4 cross ends: 5 others, enough.
+    (3, [0, 4, 7, 10, 14, 17, 20, 24], "1101 011"),
+    # 3 points on 6 ranks, 4 with fewer calls: not enough, every rank probes.
+    (3, [0, 4, 10, 14, 17, 20, 24], "1111 11"),
+    (2, [0, 5, 10, 16], "111"),  # 2 of 3 with fewer calls
+    (2, [0, 4, 8, 12, 16], "1111"),  # every rank one call
+    (2, [0, 0, 6, 10, 16], "0111"),  # rank 0 without cells never probes
 ])
-def test_every_rank_with_cells_probes_unless_three_can_be_spared(cuts):
-    layout = Layout(CELLS, 2, 8, np.array(cuts))
-    calls = np.array([sum(p.calls for p in layout.pieces(r)) for r in range(layout.n_ranks)])
-    fewer = (calls > 0) & (calls < calls.max())
-    expected = fewer if fewer.sum() >= min(3, (calls > 0).sum()) else calls > 0
-    assert np.array_equal(probe_blocks(layout) >= 0, expected)
-    assert (probe_blocks(layout) >= 0).sum() >= min(3, (calls > 0).sum())
+def test_ranks_with_fewer_calls_probe_when_five_can(m, cuts, probing):
+    expected = [c == "1" for c in probing.replace(" ", "")]
+    assert (probe_blocks(Layout(CELLS, m, 8, np.array(cuts))) >= 0).tolist() == expected
 
 
 def test_a_non_finite_piece_time_is_ignored():

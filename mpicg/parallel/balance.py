@@ -1,27 +1,14 @@
-"""Measured load balance: a cost model of the model, and the layouts rank 0 chooses from it.
+"""Measured load balance: the layouts rank 0 chooses from the measured cost model.
 
-The cost model: one model call on blocks ``[b0, b1)`` of one point takes
-
-    c + w[b0] + ... + w[b1 - 1]   seconds,
-
-a fixed cost per call ``c`` (PHOEBE builds a mesh in every call, 0.3-0.5 s) and a cost per
-block ``w[b]`` (a mesh model costs more in eclipse than out of it). The ranks measure it as
-the fit runs: each rank times each of its pieces (:mod:`.layout`) and sends the seconds with
-its sums; once, in the first round, ranks also time one call on a single block after them
-(a *probe*, on a process the pieces warmed up; the ranks with fewer calls than the busiest,
-see :func:`.layout.probe_blocks`, so that the probe does not lengthen the round), which
-gives ``c`` (taken
-from the kept probes again after every update while the model learns, as the blocks'
-estimates improve). A piece of k calls that took s seconds says that its blocks cost
-``s / k - c`` per call; the blocks' costs are fitted to all of a round's pieces (keeping
-the shape learnt so far where the pieces cannot tell) and blended with the previous
-estimate.
+The cost model (:mod:`.costs`) gives each model call's cost: a fixed cost per call, a cost
+per block and each rank's speed, measured as the fit runs.
 
 From the model, :func:`.layout.best_cuts` chooses the layout whose slowest rank is fastest
 among all runs of cells in point-major order: each rank's run pays ``c`` once for every point
 it touches. A large ``c`` gives whole points per rank (and, with more ranks than points, each
 point split over as few ranks as balance allows); a small ``c`` gives each rank a range of
-blocks of one or two points; the cost per block moves the boundaries. Rank 0 re-plans between
+blocks of one or two points; the cost per block moves the boundaries; a slow rank gets less
+(a rank's run is as long as its speed allows). Rank 0 re-plans between
 iterations of the optimizer (at most once per iteration and batch size) when the measured
 costs have changed, and switches when the new layout's slowest rank is predicted at least
 5 % faster; in the first rounds (while the model learns, and right after the probe) any
@@ -36,7 +23,6 @@ last rounds.
 
 from __future__ import annotations
 
-import statistics
 import time
 from abc import ABC, abstractmethod
 from collections import deque
@@ -44,200 +30,22 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .layout import CELLS, TRAILER, Layout, best_cuts, probe_blocks
+from .costs import CostModel
+from .layout import TRAILER, Layout
 
 __all__ = ["BalanceReport", "CostModel", "FixedSharing", "MeasuredSharing", "Sharing"]
 
 #: A new layout replaces the current one only when its slowest rank is predicted at least
 #: this much faster (measurements are noisy; layouts should not flicker).
 REBALANCE_GAIN = 0.95
-#: Weight of a round's measurements in the cost model, after the first two.
-BLEND = 0.25
-#: After the first two rounds, a piece's seconds count as at most this factor from what the
-#: model expects (more is a stall of its rank, not a cost).
-OUTLIER = 3.0
 #: After the first rounds, updating the model and planning may take at most this share of
 #: the rounds' time (a fast model is measured and re-planned less often). Every other rank
 #: waits while rank 0 does it, so it costs the whole job that share.
 BOOKKEEPING_SHARE = 0.005
 #: Rounds measured in full at the start, whatever they cost (the model learns then).
 LEARNING_ROUNDS = 10
-#: Multiplicative sweeps that fit the blocks' costs to one round's pieces.
-SWEEPS = 30
 #: Rounds over which the final imbalance is reported.
 RECENT_ROUNDS = 10
-#: Alternations of the blocks' and the call's estimates in the round with the probe. Each
-#: pass shrinks what the blocks still hold of the call by the probed block's share of its
-#: piece (with pieces of 2 blocks, c comes out 1/8 low after three passes, 1/2 after one).
-CALIBRATION_PASSES = 3
-
-
-class CostModel:
-    """Seconds per model call (fixed) and per block, measured as the fit runs.
-
-    Parameters
-    ----------
-    block_sizes : ndarray, shape (B,)
-        Observations in each block: the shape of the cost until it is measured.
-
-    Attributes
-    ----------
-    call_seconds : float
-        The fixed cost of one call.
-    block_seconds : ndarray, shape (B,)
-        The cost of each block in one call.
-    version : int
-        Increases with every change (rank 0 re-plans when it has changed).
-    """
-
-    def __init__(self, block_sizes: np.ndarray):
-        sizes = np.asarray(block_sizes, dtype=np.float64)
-        self.call_seconds = 0.0
-        self.block_seconds = sizes * 1e-6  # any scale: the first measurement replaces it
-        self.updates = 0
-        self.version = 0
-        self._prefix: tuple[int, np.ndarray] | None = None
-        self._probes: tuple[np.ndarray, np.ndarray] | None = None  # blocks, seconds
-
-    def prefix(self) -> np.ndarray:
-        """Cumulative block costs, ``prefix[b] = w[0] + ... + w[b - 1]``."""
-        if self._prefix is None or self._prefix[0] != self.version:
-            self._prefix = (self.version,
-                            np.concatenate([[0.0], np.cumsum(self.block_seconds)]))
-        return self._prefix[1]
-
-    def predict(self, layout: Layout) -> np.ndarray:
-        """Predicted model seconds of each rank for a layout."""
-        table = layout.piece_table()
-        P = self.prefix()
-        seconds = table[:, 2] * (self.call_seconds + P[table[:, 4]] - P[table[:, 3]])
-        return np.bincount(table[:, 0], weights=seconds, minlength=layout.n_ranks)
-
-    def update(self, layout: Layout, piece_seconds: np.ndarray) -> None:
-        """Learn from one round: ``piece_seconds[r, k]`` is rank r's k-th piece's seconds.
-
-        The pieces' ends cut the blocks into *atoms*; each piece says what the atoms it
-        covers cost together. Pieces of different points end at different blocks, so one
-        round already says more than any single piece: the atoms' costs are fitted to all
-        the round's pieces at once by simultaneous multiplicative updates (SMART: Byrne,
-        "Iterative image reconstruction algorithms based on cross-entropy minimization",
-        IEEE Trans. Image Process. 2, 1993), starting from the current estimate, whose shape
-        inside each atom is kept. The result is blended with the previous estimate.
-        """
-        table = layout.piece_table()
-        finite = np.isfinite(piece_seconds[table[:, 0], table[:, 1]])
-        if not finite.all():  # (never from a clock; one would poison every estimate for good)
-            table = table[finite]
-        if not len(table):
-            return
-        rank, slot, calls, first, last = table.T
-        per_call = piece_seconds[rank, slot] / calls
-        P = self.prefix()
-        if self.updates >= 2:
-            # A piece can take far longer than its cost when its rank was descheduled (a
-            # shared machine): one round moves an estimate by a factor of OUTLIER at most.
-            expected = self.call_seconds + P[last] - P[first]
-            per_call = np.clip(per_call, expected / OUTLIER, expected * OUTLIER)
-        # The blocks' share of a call; never all of it vanishing into a mis-measured c.
-        target = np.maximum(per_call - self.call_seconds, 0.05 * per_call)
-        bounds = _distinct(np.concatenate([first, last]))
-        start, stop = np.searchsorted(bounds, first), np.searchsorted(bounds, last)
-        old = np.maximum(np.diff(P[bounds]), 1e-300)  # each atom's cost
-        n = bounds.size
-        # np.bincount adds in the order given, as np.add.at did (the same bits), at a
-        # fraction of its cost: the sweeps run while every other rank waits.
-        ends = np.concatenate([start, stop])
-        counted = np.cumsum(np.bincount(ends, np.concatenate([calls, -calls]), n))[:-1]
-        covered = counted > 0.5
-        counted = counted[covered]
-        atoms = old.copy()
-        cumulative = np.zeros(n)
-        for _ in range(SWEEPS):
-            np.cumsum(atoms, out=cumulative[1:])
-            factor = calls * target / np.maximum(cumulative[stop] - cumulative[start], 1e-300)
-            weighted = np.bincount(ends, np.concatenate([factor, -factor]), n)
-            atoms[covered] *= np.cumsum(weighted)[:-1][covered] / counted
-        new = self.block_seconds.copy()
-        new[bounds[0]:bounds[-1]] *= np.repeat(atoms / old, np.diff(bounds))
-        # The first measurements replace the guess; later ones are averaged (timings of a
-        # shared machine vary by tens of per cent from round to round).
-        blend = 1.0 if self.updates < 2 else BLEND
-        self.block_seconds = np.maximum((1.0 - blend) * self.block_seconds + blend * new,
-                                        1e-12)
-        self.updates += 1
-        self.version += 1
-
-    def calibrate_call(self, layout: Layout, piece_seconds: np.ndarray,
-                       probe_seconds: np.ndarray) -> None:
-        """Learn from the round whose ranks also timed a probe: one call on one block.
-
-        The fixed cost is the median over the ranks of the probe less its block's estimate,
-        and the blocks' estimates come from the round's pieces less the fixed cost: each
-        depends on the other. So: the round's update with c = 0 (the blocks then hold the
-        calls' cost, spread over each piece's blocks), c from the probes (low by the probed
-        block's share of the call), and again from the state before the round,
-        CALIBRATION_PASSES times in all; then the update with the final c. The probes are
-        kept: :meth:`recalibrate` takes c from them again as the blocks' estimates improve.
-        (Estimating the probe's block from the rank's own piece instead, exact when the
-        piece's blocks cost alike, overestimated c several-fold when they do not, e.g. a
-        piece that starts in an eclipse, and kept points whole that should have been shared.)
-
-        Parameters
-        ----------
-        layout : Layout
-            The round's layout.
-        piece_seconds : ndarray, shape (n_ranks, 3)
-            Each rank's pieces' seconds (as for :meth:`update`).
-        probe_seconds : ndarray, shape (n_ranks,)
-            Each rank's probe, on the block :func:`.layout.probe_blocks` names; the entries of
-            ranks that do not probe (-1 there) are ignored.
-        """
-        before = self.block_seconds, self.updates
-        blocks = probe_blocks(layout)
-        probed = blocks >= 0
-        self._probes = (blocks[probed], probe_seconds[probed])
-        self.call_seconds = 0.0
-        for _ in range(CALIBRATION_PASSES):
-            self.update(layout, piece_seconds)
-            self.recalibrate()
-            self.block_seconds, self.updates = before
-            self.version += 1
-        self.update(layout, piece_seconds)
-
-    def recalibrate(self) -> None:
-        """The fixed cost again from the kept probes, with the blocks' current estimates.
-
-        Each probed block is known only as well as the pieces have cut the blocks around it:
-        in the first round its estimate is its piece's average (a piece of one block leaves
-        c unknown: it comes out 0), and later rounds' layouts, cut elsewhere, and warm
-        processes (a first call's warm-up inflates the first round's pieces, and with them
-        the estimates subtracted) refine it.
-        """
-        if self._probes is None:
-            return
-        blocks, seconds = self._probes
-        samples = seconds - self.block_seconds[blocks]
-        samples = samples[np.isfinite(samples)]
-        if samples.size:
-            # statistics.median: np.median's first call imports numpy.ma (see _distinct)
-            self.call_seconds = max(0.0, float(statistics.median(samples.tolist())))
-            self.version += 1
-
-    def best_layout(self, m: int, n_ranks: int) -> Layout:
-        """The layout :func:`best_cuts` chooses for a batch of m points."""
-        cuts = best_cuts(m, n_ranks, self.call_seconds, self.block_seconds)
-        return Layout(CELLS, m, self.block_seconds.size, cuts)
-
-
-def _distinct(values: np.ndarray) -> np.ndarray:
-    """The distinct values, sorted.
-
-    ``np.unique`` without its first call's import of ``numpy.ma`` (numpy 2.4-2.5), which took
-    25 ms here and 80 ms on a 16-core machine, in the first measured round, while every other
-    rank waited (and then, expecting such gaps, woke up late for the next two rounds).
-    """
-    ordered = np.sort(values)
-    return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])]
 
 
 @dataclass(frozen=True)

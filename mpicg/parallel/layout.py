@@ -19,9 +19,9 @@ A layout never changes which terms make up a cell, and rank 0 adds a point's cel
 order (:func:`.blocks.sum_blocks`), so no layout changes a bit of any value.
 
 :func:`best_cuts` finds the CELLS layout whose slowest rank is fastest for given costs (a fixed
-cost per model call and a cost per block; see :mod:`.balance`): the classic bottleneck
-partition of a sequence into contiguous parts (bisection on the bottleneck with a greedy
-feasibility test; e.g. Pinar & Aykanat, "Fast optimal load balancing algorithms for 1D
+cost per model call, a cost per block and the ranks' speeds; see :mod:`.costs`): the classic
+bottleneck partition of a sequence into contiguous parts (bisection on the bottleneck with a
+greedy feasibility test; e.g. Pinar & Aykanat, "Fast optimal load balancing algorithms for 1D
 partitioning", J. Parallel Distrib. Comput. 64, 2004), here with the fixed cost added once for
 every point a part touches.
 """
@@ -42,7 +42,7 @@ __all__ = ["BLOCKS", "CELLS", "TRAILER", "Layout", "Piece", "best_cuts", "probe_
 CELLS, BLOCKS = 0, 1
 
 #: Numbers each rank sends after its cell sums: a status flag, the seconds of each of its (at
-#: most three) pieces, and the seconds of a probe call (see :mod:`.balance`).
+#: most three) pieces, and the seconds of a probe call (see :mod:`.costs`).
 TRAILER = 5
 
 
@@ -209,7 +209,7 @@ _GOLDEN = 0.6180339887498949  # the golden ratio's fractional part
 
 
 def probe_block(piece: Piece, rank: int) -> int:
-    """The block of ``piece`` that ``rank`` times a probe call on (see :mod:`.balance`).
+    """The block of ``piece`` that ``rank`` times a probe call on (see :mod:`.costs`).
 
     Spread over the piece by rank (a golden-ratio sequence): a probed block's cost is known
     only as its share of the pieces around it, and when many ranks' pieces start at the same
@@ -219,9 +219,11 @@ def probe_block(piece: Piece, rank: int) -> int:
     return piece.first_block + int((rank * _GOLDEN) % 1.0 * width)
 
 
-#: The fewest ranks that probe when the probe round's ranks can choose (fewer would let one
-#: descheduled probe set the fixed cost for the whole fit).
-MIN_PROBES = 3
+#: The fewest ranks that probe when the probe round's ranks can choose. The fixed cost is
+#: their probes' median, for the whole fit: with three, 30 % timing noise lost it (off by
+#: more than half) in up to 8 of 100 simulated fits where every rank probing lost it in
+#: none; with five, in none (a reviewer's seeds, m = 3-7 on 5-9 ranks).
+MIN_PROBES = 5
 
 
 def probe_blocks(layout: Layout) -> np.ndarray:
@@ -233,7 +235,8 @@ def probe_blocks(layout: Layout) -> np.ndarray:
     the others, so a probe there would lengthen the round by a whole call (30 ms of 100 for
     a fixed cost of 30 ms, 16 ranks, 5 points: ``benchmarks/round_timeline.py --kind
     fixed``). When fewer than :data:`MIN_PROBES` ranks (or fewer than all ranks with cells,
-    if that is less) make fewer calls than the busiest, every rank with cells probes. A rank
+    if that is less) make fewer calls than the busiest, every rank with cells probes (and
+    the probe then lengthens the round). A rank
     without cells never does: its probe would be its first call and pay its warm-up.
     The block is :func:`probe_block` of the rank's first piece. Computed once per layout,
     the same on every rank.
@@ -251,7 +254,7 @@ def probe_blocks(layout: Layout) -> np.ndarray:
 
 
 def best_cuts(m: int, n_ranks: int, call_seconds: float, block_seconds: np.ndarray,
-              rel_tol: float = 1e-3) -> np.ndarray:
+              rel_tol: float = 1e-3, rank_speeds: np.ndarray | None = None) -> np.ndarray:
     """Cuts of the ``m x B`` cell grid (point-major) whose slowest rank is (nearly) fastest.
 
     Parameters
@@ -266,6 +269,10 @@ def best_cuts(m: int, n_ranks: int, call_seconds: float, block_seconds: np.ndarr
         Cost of each block in one call, in seconds (> 0).
     rel_tol : float
         The slowest rank is within this relative distance of the optimum.
+    rank_speeds : ndarray, shape (n_ranks,), optional
+        How many times as long each rank takes as the costs say (> 0; a slow core: > 1).
+        A rank's run is then as long as ``capacity / speed`` allows, and a slow rank may get
+        no cells at all. None: every rank alike (the same cuts as all ones, faster).
 
     Returns
     -------
@@ -276,17 +283,25 @@ def best_cuts(m: int, n_ranks: int, call_seconds: float, block_seconds: np.ndarr
     # Walk the mirrored grid so that the slack of the greedy partition falls on rank 0.
     walk = _Walk(m, call_seconds, np.asarray(block_seconds, dtype=np.float64)[::-1])
     # Bounds: one cell must fit in a run; every point is at least one call.
-    lo = max(call_seconds + float(np.max(block_seconds)), m * walk.row / n_ranks) if m else 0.0
-    hi = m * walk.row * (1.0 + 1e-9)  # one rank computes everything (with room for rounding)
-    cuts = walk.cuts(lo, n_ranks)
+    cell = call_seconds + float(np.max(block_seconds))
+    if rank_speeds is None:
+        speeds, fastest, slowest, spread = None, 1.0, 1.0, float(n_ranks)
+    else:
+        # (the walk goes from the last rank to the first, as the cells)
+        speeds = [float(v) for v in np.asarray(rank_speeds, dtype=np.float64)[::-1]]
+        fastest, slowest, spread = min(speeds), max(speeds), sum(1.0 / v for v in speeds)
+    lo = max(fastest * cell, m * walk.row / spread) if m else 0.0
+    # One rank computes everything (with room for rounding).
+    hi = m * walk.row * slowest * (1.0 + 1e-9)
+    cuts = walk.cuts(lo, n_ranks, speeds)
     if cuts is None:
         while hi - lo > rel_tol * hi:
             mid = 0.5 * (lo + hi)
-            if walk.cuts(mid, n_ranks) is None:
+            if walk.cuts(mid, n_ranks, speeds) is None:
                 lo = mid
             else:
                 hi = mid
-        cuts = walk.cuts(hi, n_ranks)
+        cuts = walk.cuts(hi, n_ranks, speeds)
     if cuts is None:  # cannot happen (hi fits everything in one run); be safe regardless
         cuts = [0] + [walk.total] * n_ranks
     return walk.total - np.array(cuts[::-1], dtype=np.int64)
@@ -329,9 +344,21 @@ class _Walk:
         end = bisect_right(P, left - call) - 1
         return point * B + min(end, B)
 
-    def cuts(self, capacity: float, n_ranks: int) -> list[int] | None:
-        """Cuts of runs of at most ``capacity`` each, or None when n_ranks runs cannot do."""
+    def cuts(self, capacity: float, n_ranks: int,
+             speeds: list[float] | None = None) -> list[int] | None:
+        """Cuts of runs of at most ``capacity`` each, or None when n_ranks runs cannot do.
+
+        ``speeds``: each run's rank takes this many times as long (in walking order); a run
+        may then be empty (a slow rank), where with equal ranks an empty run means that no
+        rank can take the next cell.
+        """
         cuts, pos, total, extend = [0], 0, self.total, self.extend
+        if speeds is not None:
+            for speed in speeds:
+                if pos < total:
+                    pos = extend(pos, capacity / speed)
+                cuts.append(pos)
+            return cuts if pos >= total else None
         for _ in range(n_ranks):
             if pos < total:
                 new = extend(pos, capacity)

@@ -1,0 +1,361 @@
+"""The cost model of a fit's model calls, measured as the fit runs (rank 0 plans with it).
+
+One model call on blocks ``[b0, b1)`` of one point, on rank r, takes
+
+    s[r] * (c + w[b0] + ... + w[b1 - 1])   seconds:
+
+a fixed cost per call ``c`` (PHOEBE builds a mesh in every call, 0.3-0.5 s), a cost per
+block ``w[b]`` (a mesh model costs more in eclipse than out of it), and each rank's speed
+``s[r]`` (1 for most; a slower core, or one shared with another job, takes longer for
+everything). The ranks measure it as the fit runs: each rank times each of its pieces
+(:mod:`.layout`) and sends the seconds with its sums; once, in the first round, ranks also
+time one call on a single block after them (a *probe*, on a process the pieces warmed up;
+where ranks can be spared, only those with fewer calls than the busiest, see
+:func:`.layout.probe_blocks`, so that the probe lengthens the round by a block at most),
+which gives ``c`` (taken from the kept probes again
+after every update while the model learns, as the blocks' estimates improve). A piece of k
+calls that took t seconds on rank r says that its blocks cost ``t / (k s[r]) - c`` per
+call; the blocks' costs are fitted to all of a round's pieces (keeping the shape learnt so
+far where the pieces cannot tell) and blended with the previous estimate.
+
+The speeds come from the rounds' overlaps: the pieces of a batch's points cover the same
+blocks on different ranks (point i's blocks 100-150 on rank 3, point j's on rank 7), so a
+rank that takes longer than the others on the same blocks is slower
+(:meth:`CostModel._learn_speeds`). A rank whose blocks no other rank computes (batches of
+one point) says nothing of its speed, which is left as it was. Where the model has the
+blocks' costs wrong (the edges of an eclipse, early on), a rank can look a few per cent
+slow or fast; such speeds, and those that the measurements' scatter could explain, count as
+1 (:meth:`CostModel.rank_speeds`), and only the speeds that count divide the pieces' seconds
+when the blocks' costs are fitted, so that neither noise nor the model's own errors move
+the layouts.
+Measured with ``benchmarks/balance_sweep.py --slow-rank 1.3``.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+
+import numpy as np
+
+from .layout import CELLS, Layout, best_cuts, probe_blocks
+
+__all__ = ["CostModel"]
+
+#: Weight of a round's measurements in the cost model, after the first two (the blocks'
+#: costs; the ranks' speeds from their first).
+BLEND = 0.25
+#: After the first two rounds, a piece's seconds count as at most this factor from what the
+#: model expects (more is a stall of its rank, not a cost).
+OUTLIER = 3.0
+#: Multiplicative sweeps that fit the blocks' costs to one round's pieces.
+SWEEPS = 30
+#: Alternations of the blocks' and the call's estimates in the round with the probe. Each
+#: pass shrinks what the blocks still hold of the call by the probed block's share of its
+#: piece (with pieces of 2 blocks, c comes out 1/8 low after three passes, 1/2 after one).
+CALIBRATION_PASSES = 3
+#: A round tells a rank's speed only when other ranks computed at least this share of the
+#: cost of its blocks (on other points).
+MIN_OVERLAP = 0.25
+#: Log-speeds (after the shrinking) within this of 0 count as 0: the speeds of ranks that
+#: differ by less than 3 % are not told apart (see :meth:`CostModel.rank_speeds`).
+SPEED_DEADBAND = 0.03
+#: A speed counts in full only when its deviation from 1 is well beyond what the scatter of
+#: its rounds' estimates could give: ``log s`` is shrunk by ``1 - SPEED_SHRINK var / log(s)^2``
+#: (var: the variance of the blended estimate; 9: three standard deviations. With 4, 10 %
+#: timing noise and ranks of equal speed, the final layouts came out 0.15 % slower on
+#: average in ``benchmarks/balance_sweep.py``; with 16, a rank 1.3 times slower was found
+#: too late in noisy configurations).
+SPEED_SHRINK = 9.0
+
+
+class CostModel:
+    """Seconds per model call (fixed) and per block, measured as the fit runs.
+
+    Parameters
+    ----------
+    block_sizes : ndarray, shape (B,)
+        Observations in each block: the shape of the cost until it is measured.
+
+    Attributes
+    ----------
+    call_seconds : float
+        The fixed cost of one call.
+    block_seconds : ndarray, shape (B,)
+        The cost of each block in one call.
+    log_speeds : ndarray, shape (n_ranks,) or None
+        Each rank's speed, as a logarithm (0: as fast as the median rank); None until the
+        first update.
+    version : int
+        Increases with every change (rank 0 re-plans when it has changed).
+    """
+
+    def __init__(self, block_sizes: np.ndarray):
+        sizes = np.asarray(block_sizes, dtype=np.float64)
+        self.call_seconds = 0.0
+        self.block_seconds = sizes * 1e-6  # any scale: the first measurement replaces it
+        self.updates = 0
+        self.version = 0
+        self._prefix: tuple[int, np.ndarray] | None = None
+        self._probes: tuple | None = None  # blocks, seconds, ranks
+        self.log_speeds: np.ndarray | None = None
+        self._speed_variance: np.ndarray | None = None  # of each rank's round estimates
+        self._speeds: tuple = (-1, None)  # (version, rank_speeds())
+
+    def prefix(self) -> np.ndarray:
+        """Cumulative block costs, ``prefix[b] = w[0] + ... + w[b - 1]``."""
+        if self._prefix is None or self._prefix[0] != self.version:
+            self._prefix = (self.version,
+                            np.concatenate([[0.0], np.cumsum(self.block_seconds)]))
+        return self._prefix[1]
+
+    def rank_speeds(self) -> np.ndarray | None:
+        """Each rank's speed as the model uses it (a factor on its seconds); None: all alike.
+
+        A rank's blended log-speed is shrunk towards 0 by what the scatter of its estimates
+        could explain (:data:`SPEED_SHRINK`), and taken as 0 within :data:`SPEED_DEADBAND`:
+        with 10 % timing noise, or while the blocks' costs are still uncertain, the estimates
+        of ranks of equal speed scatter by a few per cent, and planning with those would move
+        layouts for nothing (``benchmarks/balance_sweep.py``).
+        """
+        if self._speeds[0] != self.version:
+            speeds = None
+            if self.log_speeds is not None:
+                log_s = self.log_speeds
+                spread = self._speed_variance * BLEND / (2.0 - BLEND)  # of the blended value
+                kept = log_s * np.maximum(0.0, 1.0 - SPEED_SHRINK * spread
+                                          / np.maximum(log_s * log_s, 1e-300))
+                kept = np.where(np.abs(kept) > SPEED_DEADBAND, kept, 0.0)
+                if np.any(kept):
+                    speeds = np.exp(kept)
+            self._speeds = (self.version, speeds)
+        return self._speeds[1]
+
+    def _log_rank_speeds(self, n_ranks: int) -> np.ndarray:
+        speeds = self.rank_speeds()
+        return np.zeros(n_ranks) if speeds is None else np.log(speeds)
+
+    def predict(self, layout: Layout) -> np.ndarray:
+        """Predicted model seconds of each rank for a layout."""
+        table = layout.piece_table()
+        P = self.prefix()
+        seconds = table[:, 2] * (self.call_seconds + P[table[:, 4]] - P[table[:, 3]])
+        ranks = np.bincount(table[:, 0], weights=seconds, minlength=layout.n_ranks)
+        speeds = self.rank_speeds()
+        return ranks if speeds is None else ranks * speeds
+
+    def update(self, layout: Layout, piece_seconds: np.ndarray, speeds: bool = True) -> None:
+        """Learn from one round: ``piece_seconds[r, k]`` is rank r's k-th piece's seconds.
+
+        The pieces' ends cut the blocks into *atoms*; each piece says what the atoms it
+        covers cost together. Pieces of different points end at different blocks, so one
+        round already says more than any single piece: the atoms' costs are fitted to all
+        the round's pieces at once by simultaneous multiplicative updates (SMART: Byrne,
+        "Iterative image reconstruction algorithms based on cross-entropy minimization",
+        IEEE Trans. Image Process. 2, 1993), starting from the current estimate, whose shape
+        inside each atom is kept. The result is blended with the previous estimate.
+
+        First (from the second update on, when ``speeds``), the ranks' speeds: see
+        :meth:`_learn_speeds`; every piece's seconds are then divided by its rank's speed
+        (:meth:`rank_speeds`).
+
+        Parameters
+        ----------
+        layout : Layout
+            The round's layout.
+        piece_seconds : ndarray, shape (n_ranks, 3)
+            Each rank's pieces' seconds, in the order of :meth:`.Layout.pieces`; entries
+            beyond a rank's pieces are ignored, and so are non-finite ones.
+        speeds : bool
+            Learn the ranks' speeds from this round too.
+        """
+        table = layout.piece_table()
+        finite = np.isfinite(piece_seconds[table[:, 0], table[:, 1]])
+        if not finite.all():  # (never from a clock; one would poison every estimate for good)
+            table = table[finite]
+        if not len(table):
+            return
+        rank, slot, calls, first, last = table.T
+        seconds = piece_seconds[rank, slot]
+        P = self.prefix()
+        if self.log_speeds is None:
+            self.log_speeds = np.zeros(layout.n_ranks)
+            self._speed_variance = np.zeros(layout.n_ranks)
+        bounds = _distinct(np.concatenate([first, last]))
+        start, stop = np.searchsorted(bounds, first), np.searchsorted(bounds, last)
+        old = np.maximum(np.diff(P[bounds]), 1e-300)  # each atom's cost
+        n = bounds.size
+        # np.bincount adds in the order given, as np.add.at did (the same bits), at a
+        # fraction of its cost: the sweeps run while every other rank waits.
+        ends = np.concatenate([start, stop])
+        counted = np.cumsum(np.bincount(ends, np.concatenate([calls, -calls]), n))[:-1]
+        blocks = P[last] - P[first]
+        # (the first round's pieces hold the warm-ups; a piece of 0 s is no measurement)
+        if speeds and self.updates >= 1 and rank.size > 1 and np.all(seconds > 0):
+            self._learn_speeds(layout.n_ranks, rank, calls, start, stop, ends, old, counted,
+                               blocks, seconds)
+        per_call = seconds / calls / np.exp(self._log_rank_speeds(layout.n_ranks)[rank])
+        if self.updates >= 2:
+            # A piece can take far longer than its cost when its rank was descheduled (a
+            # shared machine): one round moves an estimate by a factor of OUTLIER at most.
+            expected = self.call_seconds + blocks
+            per_call = np.clip(per_call, expected / OUTLIER, expected * OUTLIER)
+        # The blocks' share of a call; never all of it vanishing into a mis-measured c.
+        target = np.maximum(per_call - self.call_seconds, 0.05 * per_call)
+        covered = counted > 0.5
+        counted = counted[covered]
+        atoms = old.copy()
+        cumulative = np.zeros(n)
+        for _ in range(SWEEPS):  # (ndarray.cumsum: np.cumsum's wrapper cost a tenth here)
+            atoms.cumsum(out=cumulative[1:])
+            factor = calls * target / np.maximum(cumulative[stop] - cumulative[start], 1e-300)
+            weighted = np.bincount(ends, np.concatenate([factor, -factor]), n)
+            atoms[covered] *= weighted.cumsum()[:-1][covered] / counted
+        new = self.block_seconds.copy()
+        new[bounds[0]:bounds[-1]] *= np.repeat(atoms / old, np.diff(bounds))
+        # The first measurements replace the guess; later ones are averaged (timings of a
+        # shared machine vary by tens of per cent from round to round).
+        blend = 1.0 if self.updates < 2 else BLEND
+        self.block_seconds = np.maximum((1.0 - blend) * self.block_seconds + blend * new,
+                                        1e-12)
+        self.updates += 1
+        self.version += 1
+
+    def calibrate_call(self, layout: Layout, piece_seconds: np.ndarray,
+                       probe_seconds: np.ndarray) -> None:
+        """Learn from the round whose ranks also timed a probe: one call on one block.
+
+        The fixed cost is the median over the probing ranks of the probe (less the rank's speed,
+        when known) less its block's estimate,
+        and the blocks' estimates come from the round's pieces less the fixed cost: each
+        depends on the other. So: the round's update with c = 0 (the blocks then hold the
+        calls' cost, spread over each piece's blocks), c from the probes (low by the probed
+        block's share of the call), and again from the state before the round,
+        CALIBRATION_PASSES times in all; then the update with the final c. The probes are
+        kept: :meth:`recalibrate` takes c from them again as the blocks' estimates improve.
+        (Estimating the probe's block from the rank's own piece instead, exact when the
+        piece's blocks cost alike, overestimated c several-fold when they do not, e.g. a
+        piece that starts in an eclipse, and kept points whole that should have been shared.)
+
+        Parameters
+        ----------
+        layout : Layout
+            The round's layout.
+        piece_seconds : ndarray, shape (n_ranks, 3)
+            Each rank's pieces' seconds (as for :meth:`update`).
+        probe_seconds : ndarray, shape (n_ranks,)
+            Each rank's probe, on the block :func:`.layout.probe_blocks` names; the entries of
+            ranks that do not probe (-1 there) are ignored.
+        """
+        before = self.block_seconds, self.updates
+        blocks = probe_blocks(layout)
+        probed = blocks >= 0
+        self._probes = (blocks[probed], probe_seconds[probed], np.flatnonzero(probed))
+        self.call_seconds = 0.0
+        for _ in range(CALIBRATION_PASSES):
+            self.update(layout, piece_seconds, speeds=False)
+            self.recalibrate()
+            self.block_seconds, self.updates = before
+            self.version += 1
+        self.update(layout, piece_seconds)
+
+    def recalibrate(self) -> None:
+        """The fixed cost again from the kept probes, with the blocks' current estimates.
+
+        Each probed block is known only as well as the pieces have cut the blocks around it:
+        in the first round its estimate is its piece's average (a piece of one block leaves
+        c unknown: it comes out 0), and later rounds' layouts, cut elsewhere, and warm
+        processes (a first call's warm-up inflates the first round's pieces, and with them
+        the estimates subtracted) refine it.
+        """
+        if self._probes is None:
+            return
+        blocks, seconds, ranks = self._probes
+        speeds = self.rank_speeds()
+        if speeds is not None:  # (a slow rank's probe took longer)
+            seconds = seconds / speeds[ranks]
+        samples = seconds - self.block_seconds[blocks]
+        samples = samples[np.isfinite(samples)]
+        if samples.size:
+            # statistics.median: np.median's first call imports numpy.ma (see _distinct)
+            self.call_seconds = max(0.0, float(statistics.median(samples.tolist())))
+            self.version += 1
+
+    def best_layout(self, m: int, n_ranks: int) -> Layout:
+        """The layout :func:`best_cuts` chooses for a batch of m points."""
+        cuts = best_cuts(m, n_ranks, self.call_seconds, self.block_seconds,
+                         rank_speeds=self.rank_speeds())
+        return Layout(CELLS, m, self.block_seconds.size, cuts)
+
+    def _learn_speeds(self, n_ranks: int, rank: np.ndarray, calls: np.ndarray,
+                      start: np.ndarray, stop: np.ndarray, ends: np.ndarray,
+                      atoms: np.ndarray, covering: np.ndarray, blocks: np.ndarray,
+                      seconds: np.ndarray) -> None:
+        """Each rank's speed from one round, compared with the other ranks on its blocks.
+
+        A piece's log-rate is the log of its seconds over what the model (before this round)
+        expects at speed 1: the rank's log-speed plus the model's error on those blocks. The
+        model's error is taken from the other ranks' pieces on the same atoms (their
+        log-rates less their own log-speeds, averaged over the atoms by cost, each atom's
+        own piece left out), so that it cancels; what is left is the rank's log-speed, from
+        this round. It is blended into each rank's estimate (and its scatter into the
+        estimate's variance, see :meth:`rank_speeds`) for ranks that shared at least
+        :data:`MIN_OVERLAP` of their blocks' cost with others; then the speeds are scaled so
+        that the median rank's is 1.
+
+        The pieces are given as :meth:`update` cut them: ``start``, ``stop`` their first and
+        end atoms, ``ends`` both, ``atoms`` each atom's cost, ``covering`` the calls on each
+        atom, ``blocks`` each piece's blocks' cost, ``seconds`` its time.
+        """
+        n = atoms.size
+        # Log-rates: the measured over the expected seconds, as logarithms; less the rank's
+        # speed as the model holds it, the model's error on the piece's blocks.
+        raw = np.log(seconds / (calls * (self.call_seconds + blocks)))
+        rates = raw - self._log_rank_speeds(n_ranks)[rank]
+        added = np.cumsum(np.bincount(ends, np.concatenate([calls * rates, -calls * rates]),
+                                      n))[:-1]  # per atom: the calls' log-rates, added
+        others = np.zeros(rates.size)  # the other pieces' mean log-rate on a piece's atoms
+        shared = np.zeros(rates.size)  # the cost of a piece's atoms that others computed
+        sums = np.zeros((3, n + 1))
+        for k in set(calls.tolist()):  # (a piece's own calls are left out of each atom)
+            mine = calls == k
+            elsewhere = covering > k + 0.5
+            with_others = np.where(elsewhere, atoms, 0.0)
+            per_call = with_others / np.where(elsewhere, covering - k, 1.0)
+            # Prefix sums over atoms: of cost / others' calls, of that times the atom's
+            # log-rates (own included: taken out below), of the cost others computed.
+            np.cumsum(per_call, out=sums[0, 1:])
+            np.cumsum(per_call * added, out=sums[1, 1:])
+            np.cumsum(with_others, out=sums[2, 1:])
+            a, b = start[mine], stop[mine]
+            cost = sums[2, b] - sums[2, a]
+            shared[mine] = cost
+            own = k * rates[mine] * (sums[0, b] - sums[0, a])
+            others[mine] = np.where(cost > 0, (sums[1, b] - sums[1, a] - own)
+                                    / np.maximum(cost, 1e-300), 0.0)
+        weight = calls * shared
+        total = np.bincount(rank, calls * blocks, n_ranks)
+        weights = np.bincount(rank, weight, n_ranks)
+        told = (weights >= MIN_OVERLAP * total) & (weights > 0)
+        if not told.any():
+            return
+        log_s = self.log_speeds
+        estimate = np.bincount(rank, weight * (raw - others), n_ranks)
+        change = np.clip(estimate[told] / weights[told] - log_s[told],
+                         -math.log(OUTLIER), math.log(OUTLIER))
+        self._speed_variance[told] += BLEND * (change * change - self._speed_variance[told])
+        log_s[told] += BLEND * change
+        measured = total > 0
+        log_s -= statistics.median(log_s[measured].tolist())
+        self._speeds = (-1, None)  # (rank_speeds() again: the model's version changes later)
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted.
+
+    ``np.unique`` without its first call's import of ``numpy.ma`` (numpy 2.4-2.5), which took
+    25 ms here and 80 ms on a 16-core machine, in the first measured round, while every other
+    rank waited (and then, expecting such gaps, woke up late for the next two rounds).
+    """
+    ordered = np.sort(values)
+    return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])]
