@@ -7,6 +7,7 @@ as the current ones.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import types
@@ -38,6 +39,8 @@ def load_revision(rev: str) -> dict[str, types.ModuleType]:
     """``layout``, ``costs`` (when it existed) and ``balance`` of ``mpicg.parallel`` as they
     were at the git revision ``rev``, each importing the others of the same revision."""
     modules: dict[str, types.ModuleType] = {}
+    # A module name of its own (``HEAD~1``, ``4acee69`` and ``v1.2-rc`` are not identifiers).
+    prefix = "rev_" + re.sub(r"\W", "_", rev)
     for name in ("layout", "costs", "balance"):
         shown = subprocess.run(["git", "-C", str(ROOT), "show",
                                 f"{rev}:mpicg/parallel/{name}.py"],
@@ -47,6 +50,7 @@ def load_revision(rev: str) -> dict[str, types.ModuleType]:
                 continue
             raise SystemExit(f"no mpicg/parallel/{name}.py at {rev}: {shown.stderr.strip()}")
         modules[name] = module_from_source(
-            f"{rev}_{name}", shown.stdout, f"{rev}:{name}.py", layout_module=f"{rev}_layout",
-            replaced={other: f"{rev}_{other}" for other in modules if other != "layout"})
+            f"{prefix}_{name}", shown.stdout, f"{rev}:{name}.py",
+            layout_module=f"{prefix}_layout",
+            replaced={other: f"{prefix}_{other}" for other in modules if other != "layout"})
     return modules

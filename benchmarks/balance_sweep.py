@@ -16,7 +16,7 @@ configurations of the rounds' slowest ranks (a probe round's probe included) add
 the optimum's (what learning costs); and the median error of the fixed cost per call.
 With ``--slow-rank F`` one rank (the middle one) takes F times as long for everything
 (a slower core, or one shared with another job), and the optimum is that of ranks of
-these speeds. ``--compare REV`` runs the same configurations with the sharing of a git
+these slowdowns. ``--compare REV`` runs the same configurations with the sharing of a git
 revision too (its ``layout.py``, ``costs.py`` and ``balance.py``). Runs differ a little:
 the sharing paces its planning by the wall-clock time it takes.
 """
@@ -52,7 +52,7 @@ def block_costs(shape: str, n_blocks: int, rng) -> np.ndarray:
 
 
 def slowest(layout: Layout, call: float, w: np.ndarray,
-            probed: np.ndarray | None = None, speeds: np.ndarray | None = None) -> float:
+            probed: np.ndarray | None = None, slowdowns: np.ndarray | None = None) -> float:
     """The slowest rank's seconds with the true costs (the cost model's own prediction).
 
     ``probed``: in a probe round, the block each rank probes (it times one call on it; -1,
@@ -63,7 +63,7 @@ def slowest(layout: Layout, call: float, w: np.ndarray,
     seconds = truth.predict(layout)
     if probed is not None:
         seconds = seconds + probing(layout, probed) * (call + w[probed])
-    return float((seconds if speeds is None else seconds * speeds).max())
+    return float((seconds if slowdowns is None else seconds * slowdowns).max())
 
 
 def probing(layout: Layout, probed: np.ndarray) -> np.ndarray:
@@ -101,26 +101,26 @@ def run(version, m, n_ranks, n_blocks, call, shape, noise, seed, rounds, per_ite
     module, probe_blocks = version
     rng = np.random.default_rng(seed)
     w = block_costs(shape, n_blocks, np.random.default_rng(seed + 10_000))
-    speeds = np.ones(n_ranks)
-    speeds[n_ranks // 2] = slow
+    slowdowns = np.ones(n_ranks)
+    slowdowns[n_ranks // 2] = slow
     sharing = module.MeasuredSharing(n_ranks, np.ones(n_blocks))
     cold = np.ones(n_ranks, dtype=bool)
     total = 0.0
     for i in range(rounds):
         layout = sharing.layout(m)
         probed = probe_blocks(layout)  # the version's own
-        total += slowest(layout, call, w, probed if sharing.wants_probe() else None, speeds)
+        total += slowest(layout, call, w, probed if sharing.wants_probe() else None, slowdowns)
         seconds = trailers(layout, call, w, noise, rng, probed, cold, warm_up * (call + 1.0))
-        seconds[:, 1:] *= speeds[:, None]
+        seconds[:, 1:] *= slowdowns[:, None]
         sharing.record(layout, seconds)
         if (i + 1) % per_iteration == 0:
             sharing.end_iteration()
     if slow == 1.0:
         best = slowest(Layout(CELLS, m, n_blocks, best_cuts(m, n_ranks, call, w)), call, w)
     else:
-        cuts = best_cuts(m, n_ranks, call, w, rel_tol=1e-6, rank_speeds=speeds)
-        best = slowest(Layout(CELLS, m, n_blocks, cuts), call, w, speeds=speeds)
-    return (slowest(sharing.layout(m), call, w, speeds=speeds) / best,
+        cuts = best_cuts(m, n_ranks, call, w, rel_tol=1e-6, rank_slowdowns=slowdowns)
+        best = slowest(Layout(CELLS, m, n_blocks, cuts), call, w, slowdowns=slowdowns)
+    return (slowest(sharing.layout(m), call, w, slowdowns=slowdowns) / best,
             total / (rounds * best), sharing.model.call_seconds)
 
 

@@ -1,14 +1,14 @@
 """Measured load balance: the layouts rank 0 chooses from the measured cost model.
 
 The cost model (:mod:`.costs`) gives each model call's cost: a fixed cost per call, a cost
-per block and each rank's speed, measured as the fit runs.
+per block and each rank's slowdown, measured as the fit runs.
 
 From the model, :func:`.layout.best_cuts` chooses the layout whose slowest rank is fastest
 among all runs of cells in point-major order: each rank's run pays ``c`` once for every point
 it touches. A large ``c`` gives whole points per rank (and, with more ranks than points, each
 point split over as few ranks as balance allows); a small ``c`` gives each rank a range of
 blocks of one or two points; the cost per block moves the boundaries; a slow rank gets less
-(a rank's run is as long as its speed allows). Rank 0 re-plans between
+(a rank's run is as long as its slowdown allows). Rank 0 re-plans between
 iterations of the optimizer (at most once per iteration and batch size) when the measured
 costs have changed, and switches when the new layout's slowest rank is predicted at least
 5 % faster; in the first rounds (while the model learns, and right after the probe) any

@@ -5,30 +5,33 @@ One model call on blocks ``[b0, b1)`` of one point, on rank r, takes
     s[r] * (c + w[b0] + ... + w[b1 - 1])   seconds:
 
 a fixed cost per call ``c`` (PHOEBE builds a mesh in every call, 0.3-0.5 s), a cost per
-block ``w[b]`` (a mesh model costs more in eclipse than out of it), and each rank's speed
-``s[r]`` (1 for most; a slower core, or one shared with another job, takes longer for
-everything). The ranks measure it as the fit runs: each rank times each of its pieces
-(:mod:`.layout`) and sends the seconds with its sums; once, in the first round, ranks also
-time one call on a single block after them (a *probe*, on a process the pieces warmed up;
-where ranks can be spared, only those with fewer calls than the busiest, see
-:func:`.layout.probe_blocks`, so that the probe lengthens the round by a block at most),
-which gives ``c`` (taken from the kept probes again
+block ``w[b]`` (a mesh model costs more in eclipse than out of it), and each rank's
+*slowdown* ``s[r]``: how many times as long the rank takes as the median rank (1 for most;
+above 1 for a slower core, or one shared with another job). The ranks measure it as the fit
+runs: each rank times each of its pieces (:mod:`.layout`) and sends the seconds with its
+sums; once, in the first round, ranks also time one call on a single block after them (a
+*probe*, on a process the pieces warmed up; where at least five ranks can be spared, only
+those with fewer calls than the busiest, see :func:`.layout.probe_blocks`, so that the probe
+lengthens the round by a block at most), which gives ``c`` (taken from the kept probes again
 after every update while the model learns, as the blocks' estimates improve). A piece of k
-calls that took t seconds on rank r says that its blocks cost ``t / (k s[r]) - c`` per
-call; the blocks' costs are fitted to all of a round's pieces (keeping the shape learnt so
-far where the pieces cannot tell) and blended with the previous estimate.
+calls that took t seconds on rank r says that its blocks cost ``t / (k s[r]) - c`` per call;
+the blocks' costs are fitted to all of a round's pieces (keeping the shape learnt so far
+where the pieces cannot tell) and blended with the previous estimate.
 
-The speeds come from the rounds' overlaps: the pieces of a batch's points cover the same
+The slowdowns come from the rounds' overlaps: the pieces of a batch's points cover the same
 blocks on different ranks (point i's blocks 100-150 on rank 3, point j's on rank 7), so a
 rank that takes longer than the others on the same blocks is slower
-(:meth:`CostModel._learn_speeds`). A rank whose blocks no other rank computes (batches of
-one point) says nothing of its speed, which is left as it was. Where the model has the
-blocks' costs wrong (the edges of an eclipse, early on), a rank can look a few per cent
-slow or fast; such speeds, and those that the measurements' scatter could explain, count as
-1 (:meth:`CostModel.rank_speeds`), and only the speeds that count divide the pieces' seconds
-when the blocks' costs are fitted, so that neither noise nor the model's own errors move
-the layouts.
-Measured with ``benchmarks/balance_sweep.py --slow-rank 1.3``.
+(:meth:`CostModel._learn_slowdowns`). A rank whose blocks no other rank computes (batches of
+one point) says nothing of its slowdown. A rank without cells is not measured at all, so its
+slowdown is forgotten a little at every update (:data:`FORGET`): a rank that was slow only
+for a while (a neighbour's job ended) gets cells again and is measured again. Where the
+model has the blocks' costs wrong (the edges of an eclipse, early on), a rank can look a few
+per cent slow or fast; such slowdowns, and those that the measurements' scatter could
+explain, count as 1 (:meth:`CostModel.rank_slowdowns`), and only the slowdowns that count
+divide the pieces' seconds when the blocks' costs are fitted. Timing noise still leaves a
+spurious slowdown now and then (more often with many ranks and heavy noise); in
+``benchmarks/balance_sweep.py`` such runs' layouts were within 0.3 % of those without
+slowdowns on average. Measured with ``balance_sweep.py --slow-rank 1.3``.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from .layout import CELLS, Layout, best_cuts, probe_blocks
 __all__ = ["CostModel"]
 
 #: Weight of a round's measurements in the cost model, after the first two (the blocks'
-#: costs; the ranks' speeds from their first).
+#: costs; the ranks' slowdowns from their first).
 BLEND = 0.25
 #: After the first two rounds, a piece's seconds count as at most this factor from what the
 #: model expects (more is a stall of its rank, not a cost).
@@ -54,19 +57,26 @@ SWEEPS = 30
 #: pass shrinks what the blocks still hold of the call by the probed block's share of its
 #: piece (with pieces of 2 blocks, c comes out 1/8 low after three passes, 1/2 after one).
 CALIBRATION_PASSES = 3
-#: A round tells a rank's speed only when other ranks computed at least this share of the
+#: A round tells a rank's slowdown only when other ranks computed at least this share of the
 #: cost of its blocks (on other points).
 MIN_OVERLAP = 0.25
-#: Log-speeds (after the shrinking) within this of 0 count as 0: the speeds of ranks that
-#: differ by less than 3 % are not told apart (see :meth:`CostModel.rank_speeds`).
-SPEED_DEADBAND = 0.03
-#: A speed counts in full only when its deviation from 1 is well beyond what the scatter of
-#: its rounds' estimates could give: ``log s`` is shrunk by ``1 - SPEED_SHRINK var / log(s)^2``
+#: Log-slowdowns (after the shrinking) within this of 0 count as 0: ranks that differ by
+#: less than 3 % are not told apart (see :meth:`CostModel.rank_slowdowns`).
+SLOWDOWN_DEADBAND = 0.03
+#: A slowdown counts in full only when its deviation from 1 is well beyond what the scatter
+#: of its rounds' estimates could give: ``log s`` is shrunk by
+#: ``1 - SLOWDOWN_SHRINK var / log(s)^2``
 #: (var: the variance of the blended estimate; 9: three standard deviations. With 4, 10 %
-#: timing noise and ranks of equal speed, the final layouts came out 0.15 % slower on
+#: timing noise and ranks alike, the final layouts came out 0.15 % slower on
 #: average in ``benchmarks/balance_sweep.py``; with 16, a rank 1.3 times slower was found
 #: too late in noisy configurations).
-SPEED_SHRINK = 9.0
+SLOWDOWN_SHRINK = 9.0
+#: The share of its log-slowdown a rank without cells forgets at each update.
+FORGET = 0.125
+#: Slowdowns beyond this factor either way are taken as this (a rank whose timings say it is
+#: a thousand times faster, a model that caches repeated points, say, must not take every
+#: cell, and then never be measured again).
+SLOWDOWN_LIMIT = OUTLIER
 
 
 class CostModel:
@@ -83,9 +93,9 @@ class CostModel:
         The fixed cost of one call.
     block_seconds : ndarray, shape (B,)
         The cost of each block in one call.
-    log_speeds : ndarray, shape (n_ranks,) or None
-        Each rank's speed, as a logarithm (0: as fast as the median rank); None until the
-        first update.
+    log_slowdowns : ndarray, shape (n_ranks,) or None
+        Each rank's slowdown as learnt, a logarithm (0: as fast as the median rank; see
+        :meth:`rank_slowdowns` for what the model uses); None until the first update.
     version : int
         Increases with every change (rank 0 re-plans when it has changed).
     """
@@ -98,9 +108,9 @@ class CostModel:
         self.version = 0
         self._prefix: tuple[int, np.ndarray] | None = None
         self._probes: tuple | None = None  # blocks, seconds, ranks
-        self.log_speeds: np.ndarray | None = None
-        self._speed_variance: np.ndarray | None = None  # of each rank's round estimates
-        self._speeds: tuple = (-1, None)  # (version, rank_speeds())
+        self.log_slowdowns: np.ndarray | None = None
+        self._slowdown_variance: np.ndarray | None = None  # of each rank's round estimates
+        self._slowdowns: tuple = (-1, None)  # (version, rank_slowdowns())
 
     def prefix(self) -> np.ndarray:
         """Cumulative block costs, ``prefix[b] = w[0] + ... + w[b - 1]``."""
@@ -109,31 +119,36 @@ class CostModel:
                             np.concatenate([[0.0], np.cumsum(self.block_seconds)]))
         return self._prefix[1]
 
-    def rank_speeds(self) -> np.ndarray | None:
-        """Each rank's speed as the model uses it (a factor on its seconds); None: all alike.
+    def rank_slowdowns(self) -> np.ndarray | None:
+        """Each rank's slowdown as the model uses it (a factor on its seconds); None: all 1.
 
-        A rank's blended log-speed is shrunk towards 0 by what the scatter of its estimates
-        could explain (:data:`SPEED_SHRINK`), and taken as 0 within :data:`SPEED_DEADBAND`:
-        with 10 % timing noise, or while the blocks' costs are still uncertain, the estimates
-        of ranks of equal speed scatter by a few per cent, and planning with those would move
-        layouts for nothing (``benchmarks/balance_sweep.py``).
+        A rank's blended log-slowdown is shrunk towards 0 by what the scatter of its estimates
+        could explain (:data:`SLOWDOWN_SHRINK`), and taken as 0 within
+        :data:`SLOWDOWN_DEADBAND`: with 10 % timing noise, or while the blocks' costs are
+        still uncertain, the estimates of ranks alike scatter by a few per cent, and planning
+        with those would move layouts for nothing (``benchmarks/balance_sweep.py``).
+
+        Returns
+        -------
+        ndarray, shape (n_ranks,), or None
+            Factors > 0 (at most :data:`SLOWDOWN_LIMIT` from 1 either way).
         """
-        if self._speeds[0] != self.version:
-            speeds = None
-            if self.log_speeds is not None:
-                log_s = self.log_speeds
-                spread = self._speed_variance * BLEND / (2.0 - BLEND)  # of the blended value
-                kept = log_s * np.maximum(0.0, 1.0 - SPEED_SHRINK * spread
+        if self._slowdowns[0] != self.version:
+            factors = None
+            if self.log_slowdowns is not None:
+                log_s = self.log_slowdowns
+                spread = self._slowdown_variance * BLEND / (2.0 - BLEND)  # of the blended value
+                kept = log_s * np.maximum(0.0, 1.0 - SLOWDOWN_SHRINK * spread
                                           / np.maximum(log_s * log_s, 1e-300))
-                kept = np.where(np.abs(kept) > SPEED_DEADBAND, kept, 0.0)
+                kept = np.where(np.abs(kept) > SLOWDOWN_DEADBAND, kept, 0.0)
                 if np.any(kept):
-                    speeds = np.exp(kept)
-            self._speeds = (self.version, speeds)
-        return self._speeds[1]
+                    factors = np.exp(kept)
+            self._slowdowns = (self.version, factors)
+        return self._slowdowns[1]
 
-    def _log_rank_speeds(self, n_ranks: int) -> np.ndarray:
-        speeds = self.rank_speeds()
-        return np.zeros(n_ranks) if speeds is None else np.log(speeds)
+    def _log_rank_slowdowns(self, n_ranks: int) -> np.ndarray:
+        factors = self.rank_slowdowns()
+        return np.zeros(n_ranks) if factors is None else np.log(factors)
 
     def predict(self, layout: Layout) -> np.ndarray:
         """Predicted model seconds of each rank for a layout."""
@@ -141,10 +156,11 @@ class CostModel:
         P = self.prefix()
         seconds = table[:, 2] * (self.call_seconds + P[table[:, 4]] - P[table[:, 3]])
         ranks = np.bincount(table[:, 0], weights=seconds, minlength=layout.n_ranks)
-        speeds = self.rank_speeds()
-        return ranks if speeds is None else ranks * speeds
+        factors = self.rank_slowdowns()
+        return ranks if factors is None else ranks * factors
 
-    def update(self, layout: Layout, piece_seconds: np.ndarray, speeds: bool = True) -> None:
+    def update(self, layout: Layout, piece_seconds: np.ndarray,
+               slowdowns: bool = True) -> None:
         """Learn from one round: ``piece_seconds[r, k]`` is rank r's k-th piece's seconds.
 
         The pieces' ends cut the blocks into *atoms*; each piece says what the atoms it
@@ -155,9 +171,9 @@ class CostModel:
         IEEE Trans. Image Process. 2, 1993), starting from the current estimate, whose shape
         inside each atom is kept. The result is blended with the previous estimate.
 
-        First (from the second update on, when ``speeds``), the ranks' speeds: see
-        :meth:`_learn_speeds`; every piece's seconds are then divided by its rank's speed
-        (:meth:`rank_speeds`).
+        First (from the second update on, when ``slowdowns``), the ranks' slowdowns: see
+        :meth:`_learn_slowdowns`; every piece's seconds are then divided by its rank's
+        slowdown (:meth:`rank_slowdowns`).
 
         Parameters
         ----------
@@ -166,8 +182,8 @@ class CostModel:
         piece_seconds : ndarray, shape (n_ranks, 3)
             Each rank's pieces' seconds, in the order of :meth:`.Layout.pieces`; entries
             beyond a rank's pieces are ignored, and so are non-finite ones.
-        speeds : bool
-            Learn the ranks' speeds from this round too.
+        slowdowns : bool
+            Learn the ranks' slowdowns from this round too.
         """
         table = layout.piece_table()
         finite = np.isfinite(piece_seconds[table[:, 0], table[:, 1]])
@@ -178,9 +194,9 @@ class CostModel:
         rank, slot, calls, first, last = table.T
         seconds = piece_seconds[rank, slot]
         P = self.prefix()
-        if self.log_speeds is None:
-            self.log_speeds = np.zeros(layout.n_ranks)
-            self._speed_variance = np.zeros(layout.n_ranks)
+        if self.log_slowdowns is None:
+            self.log_slowdowns = np.zeros(layout.n_ranks)
+            self._slowdown_variance = np.zeros(layout.n_ranks)
         bounds = _distinct(np.concatenate([first, last]))
         start, stop = np.searchsorted(bounds, first), np.searchsorted(bounds, last)
         old = np.maximum(np.diff(P[bounds]), 1e-300)  # each atom's cost
@@ -190,15 +206,14 @@ class CostModel:
         ends = np.concatenate([start, stop])
         counted = np.cumsum(np.bincount(ends, np.concatenate([calls, -calls]), n))[:-1]
         blocks = P[last] - P[first]
-        # (the first round's pieces hold the warm-ups; a piece of 0 s is no measurement)
-        if speeds and self.updates >= 1 and rank.size > 1 and np.all(seconds > 0):
-            self._learn_speeds(layout.n_ranks, rank, calls, start, stop, ends, old, counted,
-                               blocks, seconds)
-        per_call = seconds / calls / np.exp(self._log_rank_speeds(layout.n_ranks)[rank])
+        if slowdowns and self.updates >= 1:  # (the first round's pieces hold the warm-ups)
+            self._learn_slowdowns(layout.n_ranks, rank, calls, start, stop, ends, old,
+                                  counted, blocks, seconds)
+        per_call = seconds / calls / np.exp(self._log_rank_slowdowns(layout.n_ranks)[rank])
         if self.updates >= 2:
             # A piece can take far longer than its cost when its rank was descheduled (a
             # shared machine): one round moves an estimate by a factor of OUTLIER at most.
-            expected = self.call_seconds + blocks
+            expected = self.call_seconds + P[last] - P[first]  # (as before: the same bits)
             per_call = np.clip(per_call, expected / OUTLIER, expected * OUTLIER)
         # The blocks' share of a call; never all of it vanishing into a mis-measured c.
         target = np.maximum(per_call - self.call_seconds, 0.05 * per_call)
@@ -225,8 +240,8 @@ class CostModel:
                        probe_seconds: np.ndarray) -> None:
         """Learn from the round whose ranks also timed a probe: one call on one block.
 
-        The fixed cost is the median over the probing ranks of the probe (less the rank's speed,
-        when known) less its block's estimate,
+        The fixed cost is the median over the probing ranks of the probe (divided by the
+        rank's slowdown, when known) less its block's estimate,
         and the blocks' estimates come from the round's pieces less the fixed cost: each
         depends on the other. So: the round's update with c = 0 (the blocks then hold the
         calls' cost, spread over each piece's blocks), c from the probes (low by the probed
@@ -253,7 +268,7 @@ class CostModel:
         self._probes = (blocks[probed], probe_seconds[probed], np.flatnonzero(probed))
         self.call_seconds = 0.0
         for _ in range(CALIBRATION_PASSES):
-            self.update(layout, piece_seconds, speeds=False)
+            self.update(layout, piece_seconds, slowdowns=False)
             self.recalibrate()
             self.block_seconds, self.updates = before
             self.version += 1
@@ -271,9 +286,9 @@ class CostModel:
         if self._probes is None:
             return
         blocks, seconds, ranks = self._probes
-        speeds = self.rank_speeds()
-        if speeds is not None:  # (a slow rank's probe took longer)
-            seconds = seconds / speeds[ranks]
+        factors = self.rank_slowdowns()
+        if factors is not None:  # (a slow rank's probe took longer)
+            seconds = seconds / factors[ranks]
         samples = seconds - self.block_seconds[blocks]
         samples = samples[np.isfinite(samples)]
         if samples.size:
@@ -284,41 +299,60 @@ class CostModel:
     def best_layout(self, m: int, n_ranks: int) -> Layout:
         """The layout :func:`best_cuts` chooses for a batch of m points."""
         cuts = best_cuts(m, n_ranks, self.call_seconds, self.block_seconds,
-                         rank_speeds=self.rank_speeds())
+                         rank_slowdowns=self.rank_slowdowns())
         return Layout(CELLS, m, self.block_seconds.size, cuts)
 
-    def _learn_speeds(self, n_ranks: int, rank: np.ndarray, calls: np.ndarray,
-                      start: np.ndarray, stop: np.ndarray, ends: np.ndarray,
-                      atoms: np.ndarray, covering: np.ndarray, blocks: np.ndarray,
-                      seconds: np.ndarray) -> None:
-        """Each rank's speed from one round, compared with the other ranks on its blocks.
+    def _learn_slowdowns(self, n_ranks: int, rank: np.ndarray, calls: np.ndarray,
+                         start: np.ndarray, stop: np.ndarray, ends: np.ndarray,
+                         atoms: np.ndarray, covering: np.ndarray, blocks: np.ndarray,
+                         seconds: np.ndarray) -> None:
+        """Each rank's slowdown from one round, compared with other pieces on its blocks.
 
         A piece's log-rate is the log of its seconds over what the model (before this round)
-        expects at speed 1: the rank's log-speed plus the model's error on those blocks. The
-        model's error is taken from the other ranks' pieces on the same atoms (their
-        log-rates less their own log-speeds, averaged over the atoms by cost, each atom's
-        own piece left out), so that it cancels; what is left is the rank's log-speed, from
-        this round. It is blended into each rank's estimate (and its scatter into the
-        estimate's variance, see :meth:`rank_speeds`) for ranks that shared at least
-        :data:`MIN_OVERLAP` of their blocks' cost with others; then the speeds are scaled so
-        that the median rank's is 1.
+        expects of a rank as fast as the median: the rank's log-slowdown plus the model's
+        error on those blocks (clipped to :data:`OUTLIER` either way: a stall, or a model
+        that returned at once, is not a slowdown). The model's error is taken from the other
+        pieces on the same atoms (their log-rates less their ranks' log-slowdowns, averaged
+        over the atoms by cost, each atom's own piece left out; mostly other ranks' pieces,
+        of other points, and a rank's own other pieces where they cover the same blocks,
+        which slows the estimate but does not move where it settles), so that it cancels;
+        what is left is the rank's log-slowdown, from this round. It is blended into the
+        estimate (and its scatter into the estimate's variance, see :meth:`rank_slowdowns`)
+        of each rank that shared at least :data:`MIN_OVERLAP` of its blocks' cost with other
+        pieces; a rank without cells forgets :data:`FORGET` of its estimate; then the
+        slowdowns are scaled so that the median measured rank's is 1, and bounded by
+        :data:`SLOWDOWN_LIMIT`.
 
         The pieces are given as :meth:`update` cut them: ``start``, ``stop`` their first and
         end atoms, ``ends`` both, ``atoms`` each atom's cost, ``covering`` the calls on each
-        atom, ``blocks`` each piece's blocks' cost, ``seconds`` its time.
+        atom, ``blocks`` each piece's blocks' cost, ``seconds`` its time (a piece of 0 s or
+        less is no measurement and is left out).
         """
+        log_s = self.log_slowdowns
+        total = np.bincount(rank, calls * blocks, n_ranks)
+        log_s[total <= 0] *= 1.0 - FORGET  # (no cells: not measured)
+        self._slowdowns = (-1, None)  # (rank_slowdowns() again: the version changes later)
+        valid = seconds > 0
+        if valid.sum() < 2:
+            return
         n = atoms.size
+        if not valid.all():  # the atoms' calls without the pieces left out
+            calls = np.where(valid, calls, 0)
+            covering = np.cumsum(np.bincount(ends, np.concatenate([calls, -calls]), n))[:-1]
+            seconds = np.where(valid, seconds, 1.0)
+        limit = math.log(OUTLIER)
         # Log-rates: the measured over the expected seconds, as logarithms; less the rank's
-        # speed as the model holds it, the model's error on the piece's blocks.
-        raw = np.log(seconds / (calls * (self.call_seconds + blocks)))
-        rates = raw - self._log_rank_speeds(n_ranks)[rank]
+        # slowdown as the model holds it, the model's error on the piece's blocks.
+        raw = np.clip(np.log(seconds / (np.maximum(calls, 1) * (self.call_seconds + blocks))),
+                      -limit, limit)
+        rates = raw - self._log_rank_slowdowns(n_ranks)[rank]
         added = np.cumsum(np.bincount(ends, np.concatenate([calls * rates, -calls * rates]),
                                       n))[:-1]  # per atom: the calls' log-rates, added
         others = np.zeros(rates.size)  # the other pieces' mean log-rate on a piece's atoms
         shared = np.zeros(rates.size)  # the cost of a piece's atoms that others computed
         sums = np.zeros((3, n + 1))
-        for k in set(calls.tolist()):  # (a piece's own calls are left out of each atom)
-            mine = calls == k
+        for k in set(calls[valid].tolist()):  # (a piece's own calls are left out of each atom)
+            mine = valid & (calls == k)
             elsewhere = covering > k + 0.5
             with_others = np.where(elsewhere, atoms, 0.0)
             per_call = with_others / np.where(elsewhere, covering - k, 1.0)
@@ -334,20 +368,17 @@ class CostModel:
             others[mine] = np.where(cost > 0, (sums[1, b] - sums[1, a] - own)
                                     / np.maximum(cost, 1e-300), 0.0)
         weight = calls * shared
-        total = np.bincount(rank, calls * blocks, n_ranks)
         weights = np.bincount(rank, weight, n_ranks)
         told = (weights >= MIN_OVERLAP * total) & (weights > 0)
-        if not told.any():
-            return
-        log_s = self.log_speeds
-        estimate = np.bincount(rank, weight * (raw - others), n_ranks)
-        change = np.clip(estimate[told] / weights[told] - log_s[told],
-                         -math.log(OUTLIER), math.log(OUTLIER))
-        self._speed_variance[told] += BLEND * (change * change - self._speed_variance[told])
-        log_s[told] += BLEND * change
+        if told.any():
+            estimate = np.bincount(rank, weight * (raw - others), n_ranks)
+            change = np.clip(estimate[told] / weights[told] - log_s[told], -limit, limit)
+            variance = self._slowdown_variance
+            variance[told] += BLEND * (change * change - variance[told])
+            log_s[told] += BLEND * change
         measured = total > 0
         log_s -= statistics.median(log_s[measured].tolist())
-        self._speeds = (-1, None)  # (rank_speeds() again: the model's version changes later)
+        np.clip(log_s, -math.log(SLOWDOWN_LIMIT), math.log(SLOWDOWN_LIMIT), out=log_s)
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ A layout never changes which terms make up a cell, and rank 0 adds a point's cel
 order (:func:`.blocks.sum_blocks`), so no layout changes a bit of any value.
 
 :func:`best_cuts` finds the CELLS layout whose slowest rank is fastest for given costs (a fixed
-cost per model call, a cost per block and the ranks' speeds; see :mod:`.costs`): the classic
+cost per model call, a cost per block and the ranks' slowdowns; see :mod:`.costs`): the classic
 bottleneck partition of a sequence into contiguous parts (bisection on the bottleneck with a
 greedy feasibility test; e.g. Pinar & Aykanat, "Fast optimal load balancing algorithms for 1D
 partitioning", J. Parallel Distrib. Comput. 64, 2004), here with the fixed cost added once for
@@ -254,7 +254,7 @@ def probe_blocks(layout: Layout) -> np.ndarray:
 
 
 def best_cuts(m: int, n_ranks: int, call_seconds: float, block_seconds: np.ndarray,
-              rel_tol: float = 1e-3, rank_speeds: np.ndarray | None = None) -> np.ndarray:
+              rel_tol: float = 1e-3, rank_slowdowns: np.ndarray | None = None) -> np.ndarray:
     """Cuts of the ``m x B`` cell grid (point-major) whose slowest rank is (nearly) fastest.
 
     Parameters
@@ -269,39 +269,49 @@ def best_cuts(m: int, n_ranks: int, call_seconds: float, block_seconds: np.ndarr
         Cost of each block in one call, in seconds (> 0).
     rel_tol : float
         The slowest rank is within this relative distance of the optimum.
-    rank_speeds : ndarray, shape (n_ranks,), optional
-        How many times as long each rank takes as the costs say (> 0; a slow core: > 1).
-        A rank's run is then as long as ``capacity / speed`` allows, and a slow rank may get
-        no cells at all. None: every rank alike (the same cuts as all ones, faster).
+    rank_slowdowns : ndarray, shape (n_ranks,), optional
+        How many times as long each rank takes as the costs say (finite, > 0; a slow core:
+        > 1). A rank's run is then as long as ``capacity / slowdown`` allows, and a slow rank
+        may get no cells at all. None: every rank alike (the same cuts as all ones, faster).
 
     Returns
     -------
     ndarray of int64, shape (n_ranks + 1,)
-        Cuts for a :data:`~.layout.CELLS` layout. Rank 0 gets the smallest share (it also
-        runs the optimizer and assembles the batch).
+        Cuts for a :data:`~.layout.CELLS` layout. With the ranks alike, rank 0 gets the
+        smallest share (it also runs the optimizer and assembles the batch); a slowdown
+        moves work from whichever rank it is.
+
+    Raises
+    ------
+    ValueError
+        When ``rank_slowdowns`` is not n_ranks finite numbers > 0.
     """
     # Walk the mirrored grid so that the slack of the greedy partition falls on rank 0.
     walk = _Walk(m, call_seconds, np.asarray(block_seconds, dtype=np.float64)[::-1])
     # Bounds: one cell must fit in a run; every point is at least one call.
     cell = call_seconds + float(np.max(block_seconds))
-    if rank_speeds is None:
-        speeds, fastest, slowest, spread = None, 1.0, 1.0, float(n_ranks)
+    if rank_slowdowns is None:
+        factors, fastest, slowest, spread = None, 1.0, 1.0, float(n_ranks)
     else:
+        given = np.asarray(rank_slowdowns, dtype=np.float64)
+        if given.shape != (n_ranks,) or not np.all(np.isfinite(given) & (given > 0)):
+            raise ValueError(f"rank_slowdowns must be {n_ranks} finite numbers > 0 (one per "
+                             f"rank); got {np.asarray(rank_slowdowns).tolist()[:20]}")
         # (the walk goes from the last rank to the first, as the cells)
-        speeds = [float(v) for v in np.asarray(rank_speeds, dtype=np.float64)[::-1]]
-        fastest, slowest, spread = min(speeds), max(speeds), sum(1.0 / v for v in speeds)
+        factors = [float(v) for v in given[::-1]]
+        fastest, slowest, spread = min(factors), max(factors), sum(1.0 / v for v in factors)
     lo = max(fastest * cell, m * walk.row / spread) if m else 0.0
     # One rank computes everything (with room for rounding).
     hi = m * walk.row * slowest * (1.0 + 1e-9)
-    cuts = walk.cuts(lo, n_ranks, speeds)
+    cuts = walk.cuts(lo, n_ranks, factors)
     if cuts is None:
         while hi - lo > rel_tol * hi:
             mid = 0.5 * (lo + hi)
-            if walk.cuts(mid, n_ranks, speeds) is None:
+            if walk.cuts(mid, n_ranks, factors) is None:
                 lo = mid
             else:
                 hi = mid
-        cuts = walk.cuts(hi, n_ranks, speeds)
+        cuts = walk.cuts(hi, n_ranks, factors)
     if cuts is None:  # cannot happen (hi fits everything in one run); be safe regardless
         cuts = [0] + [walk.total] * n_ranks
     return walk.total - np.array(cuts[::-1], dtype=np.int64)
@@ -345,18 +355,18 @@ class _Walk:
         return point * B + min(end, B)
 
     def cuts(self, capacity: float, n_ranks: int,
-             speeds: list[float] | None = None) -> list[int] | None:
+             slowdowns: list[float] | None = None) -> list[int] | None:
         """Cuts of runs of at most ``capacity`` each, or None when n_ranks runs cannot do.
 
-        ``speeds``: each run's rank takes this many times as long (in walking order); a run
+        ``slowdowns``: each run's rank takes this many times as long (in walking order); a run
         may then be empty (a slow rank), where with equal ranks an empty run means that no
         rank can take the next cell.
         """
         cuts, pos, total, extend = [0], 0, self.total, self.extend
-        if speeds is not None:
-            for speed in speeds:
+        if slowdowns is not None:
+            for slowdown in slowdowns:
                 if pos < total:
-                    pos = extend(pos, capacity / speed)
+                    pos = extend(pos, capacity / slowdown)
                 cuts.append(pos)
             return cuts if pos >= total else None
         for _ in range(n_ranks):
