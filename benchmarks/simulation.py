@@ -188,6 +188,8 @@ def batch_sizes(kind: str, maxiter: int) -> list[int]:
 
 
 class _NoSleep:
+    factor = 1.0
+
     def cost(self, times):
         return 0.0
 

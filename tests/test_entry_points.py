@@ -1,5 +1,6 @@
 """The README's main command (mpicg demo under mpirun) and the benchmark script run."""
 
+import os
 import subprocess
 import sys
 
@@ -41,3 +42,17 @@ def test_benchmark_script_smoke():
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "| 2 |" in done.stdout
     assert "E(N) mpicg" in done.stdout
+
+
+def test_simulation_benchmark_smoke_with_a_slow_rank():
+    # benchmarks/simulation.py end to end (its serial pass that finds the batch sizes, a
+    # fit on 1 and 2 ranks, the tables), with the middle rank sleeping longer.
+    env = dict(os.environ, MPICG_SIMULATION_SLOW_RANK="1.5")
+    done = subprocess.run([sys.executable, "benchmarks/simulation.py", "--kinds", "flat",
+                           "--ranks", "1,2", "--sharings", "auto", "--maxiter", "1",
+                           "--repeats", "1"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "the middle rank 1.5 times slower" in done.stdout
+    assert "flat, auto: every run ended with the same bits: True" in done.stdout
+    assert "| 2 |" in done.stdout
