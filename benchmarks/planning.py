@@ -76,11 +76,9 @@ def measure(lay: types.ModuleType, bal: types.ModuleType, ranks: int, call: floa
     # The bits compared: the blocks' fit alone (a version that learns the ranks' slowdowns
     # too, which earlier versions do not, is compared with them switched off).
     model.block_seconds, model.updates = w.copy(), 2
-    if "slowdowns" in inspect.signature(model.update).parameters:
-        model.log_slowdowns = None
-        model.update(grid, seconds, slowdowns=False)
-    else:
-        model.update(grid, seconds)
+    switch = [k for k in ("slowdowns", "speeds")  # (ddf73d7 called them speeds)
+              if k in inspect.signature(model.update).parameters]
+    model.update(grid, seconds, **dict.fromkeys(switch, False))
     return plan, update, (cuts, model.block_seconds)
 
 

@@ -24,7 +24,8 @@ rank that takes longer than the others on the same blocks is slower
 (:meth:`CostModel._learn_slowdowns`). A rank whose blocks no other rank computes (batches of
 one point) says nothing of its slowdown. A rank without cells is not measured at all, so its
 slowdown is forgotten a little at every update (:data:`FORGET`): a rank that was slow only
-for a while (a neighbour's job ended) gets cells again and is measured again. Where the
+for a while (a neighbour's job ended) gets cells again and is measured again; one that is
+still slow then costs the rounds it takes to learn that again. Where the
 model has the blocks' costs wrong (the edges of an eclipse, early on), a rank can look a few
 per cent slow or fast; such slowdowns, and those that the measurements' scatter could
 explain, count as 1 (:meth:`CostModel.rank_slowdowns`), and only the slowdowns that count
@@ -71,8 +72,11 @@ SLOWDOWN_DEADBAND = 0.03
 #: average in ``benchmarks/balance_sweep.py``; with 16, a rank 1.3 times slower was found
 #: too late in noisy configurations).
 SLOWDOWN_SHRINK = 9.0
-#: The share of its log-slowdown a rank without cells forgets at each update.
-FORGET = 0.125
+#: The share of its log-slowdown a rank without cells forgets at each update: slowly, as a
+#: rank that stays slow gets cells again when it has forgotten enough, and is slow then (an
+#: eighth cost a rank three times as slow, with 3 ranks and 3 points, 22 % over the optimum
+#: on average, a reviewer found; a thirty-second, see tests/test_sharing.py).
+FORGET = 1.0 / 32
 #: Slowdowns beyond this factor either way are taken as this (a rank whose timings say it is
 #: a thousand times faster, a model that caches repeated points, say, must not take every
 #: cell, and then never be measured again).
@@ -110,6 +114,7 @@ class CostModel:
         self._probes: tuple | None = None  # blocks, seconds, ranks
         self.log_slowdowns: np.ndarray | None = None
         self._slowdown_variance: np.ndarray | None = None  # of each rank's round estimates
+        self._idle: np.ndarray | bool = False  # ranks without cells at the last update
         self._slowdowns: tuple = (-1, None)  # (version, rank_slowdowns())
 
     def prefix(self) -> np.ndarray:
@@ -330,7 +335,10 @@ class CostModel:
         """
         log_s = self.log_slowdowns
         total = np.bincount(rank, calls * blocks, n_ranks)
-        log_s[total <= 0] *= 1.0 - FORGET  # (no cells: not measured)
+        idle = total <= 0
+        log_s[idle] *= 1.0 - FORGET  # (no cells: not measured)
+        returning = self._idle & ~idle  # measured again after a spell without cells
+        self._idle = idle
         self._slowdowns = (-1, None)  # (rank_slowdowns() again: the version changes later)
         valid = seconds > 0
         if valid.sum() < 2:
@@ -374,11 +382,18 @@ class CostModel:
             estimate = np.bincount(rank, weight * (raw - others), n_ranks)
             change = np.clip(estimate[told] / weights[told] - log_s[told], -limit, limit)
             variance = self._slowdown_variance
-            variance[told] += BLEND * (change * change - variance[told])
-            log_s[told] += BLEND * change
+            # A rank back from a spell without cells takes the round's estimate at once
+            # (what it forgot was an old measurement, not this round's scatter).
+            back = returning[told]
+            variance[told] += np.where(back, 0.0, BLEND * (change * change - variance[told]))
+            log_s[told] += np.where(back, 1.0, BLEND) * change
         measured = total > 0
-        log_s -= statistics.median(log_s[measured].tolist())
+        if measured.any():
+            log_s -= statistics.median(log_s[measured].tolist())
         np.clip(log_s, -math.log(SLOWDOWN_LIMIT), math.log(SLOWDOWN_LIMIT), out=log_s)
+        # The blocks' fit that follows divides by the slowdowns just learnt (rank_slowdowns()
+        # cached the earlier ones above, under the same model version).
+        self._slowdowns = (-1, None)
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:

@@ -294,9 +294,12 @@ def best_cuts(m: int, n_ranks: int, call_seconds: float, block_seconds: np.ndarr
         factors, fastest, slowest, spread = None, 1.0, 1.0, float(n_ranks)
     else:
         given = np.asarray(rank_slowdowns, dtype=np.float64)
-        if given.shape != (n_ranks,) or not np.all(np.isfinite(given) & (given > 0)):
+        with np.errstate(divide="ignore", over="ignore"):
+            usable = given.shape == (n_ranks,) and bool(np.all(
+                np.isfinite(given) & (given > 0) & np.isfinite(1.0 / given)))
+        if not usable:
             raise ValueError(f"rank_slowdowns must be {n_ranks} finite numbers > 0 (one per "
-                             f"rank); got {np.asarray(rank_slowdowns).tolist()[:20]}")
+                             f"rank); got {np.ravel(rank_slowdowns).tolist()[:20]}")
         # (the walk goes from the last rank to the first, as the cells)
         factors = [float(v) for v in given[::-1]]
         fastest, slowest, spread = min(factors), max(factors), sum(1.0 / v for v in factors)
