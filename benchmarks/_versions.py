@@ -17,16 +17,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def module_from_source(name: str, source: str, origin: str,
-                       layout_module: str = "mpicg.parallel.layout",
                        replaced: dict[str, str] | None = None) -> types.ModuleType:
     """The module ``source`` defines, registered as ``name``.
 
-    Its relative imports go to this version's ``mpicg.parallel``, except those of ``.layout``,
-    which go to ``layout_module`` (another version's layout, say), and those of the modules
-    ``replaced`` names (``{"costs": "old_costs"}``). ``origin`` names the source in
-    tracebacks.
+    Its relative imports go to this version's ``mpicg.parallel``, except those of the modules
+    ``replaced`` names, which go to the modules given (``{"layout": "old_layout"}``: another
+    version's). ``origin`` names the source in tracebacks.
     """
-    for module, other in {"layout": layout_module, **(replaced or {})}.items():
+    for module, other in (replaced or {}).items():
         source = source.replace(f"from .{module} import", f"from {other} import")
     source = source.replace("from .", "from mpicg.parallel.")
     module = types.ModuleType(name)
@@ -51,6 +49,5 @@ def load_revision(rev: str) -> dict[str, types.ModuleType]:
             raise SystemExit(f"no mpicg/parallel/{name}.py at {rev}: {shown.stderr.strip()}")
         modules[name] = module_from_source(
             f"{prefix}_{name}", shown.stdout, f"{rev}:{name}.py",
-            layout_module=f"{prefix}_layout",
-            replaced={other: f"{prefix}_{other}" for other in modules if other != "layout"})
+            replaced={other: f"{prefix}_{other}" for other in modules})
     return modules

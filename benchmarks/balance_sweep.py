@@ -79,6 +79,7 @@ def trailers(layout: Layout, call: float, w: np.ndarray, noise: float, rng,
     ranks whose first model call is still to come (it takes ``warm_up`` longer; updated).
     """
     out = np.zeros((layout.n_ranks, TRAILER))
+    probes = probing(layout, probed)
     for rank in range(layout.n_ranks):
         pieces = layout.pieces(rank)
         for k, p in enumerate(pieces):
@@ -86,8 +87,8 @@ def trailers(layout: Layout, call: float, w: np.ndarray, noise: float, rng,
         if pieces and cold[rank]:
             out[rank, 1] += warm_up
             cold[rank] = False
-        if probing(layout, probed)[rank]:
-            out[rank, TRAILER - 1] = call + w[probed[rank]] + (warm_up if cold[rank] else 0.0)
+        if probes[rank]:  # (after the rank's pieces: its warm-up is paid)
+            out[rank, TRAILER - 1] = call + w[probed[rank]]
     if noise:
         out[:, 1:] *= rng.lognormal(0.0, noise, out[:, 1:].shape)
     return out

@@ -73,8 +73,11 @@ def measure(lay: types.ModuleType, bal: types.ModuleType, ranks: int, call: floa
         model.block_seconds, model.updates = w.copy(), 2
         model.update(grid, seconds)
     update = (time.perf_counter() - t0) / 20
-    # The bits compared: the blocks' fit alone (a version that learns the ranks' slowdowns
-    # too, which earlier versions do not, is compared with them switched off).
+    # The bits compared: the blocks' fit alone, on a fresh model (a version that learns the
+    # ranks' slowdowns, which earlier versions do not, is compared with them switched off;
+    # the timed updates above learnt some, which would divide the pieces' seconds).
+    model = bal.CostModel(np.full(BLOCKS, 16))
+    model.call_seconds = call
     model.block_seconds, model.updates = w.copy(), 2
     switch = [k for k in ("slowdowns", "speeds")  # (ddf73d7 called them speeds)
               if k in inspect.signature(model.update).parameters]

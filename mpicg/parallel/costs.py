@@ -214,7 +214,10 @@ class CostModel:
         if slowdowns and self.updates >= 1:  # (the first round's pieces hold the warm-ups)
             self._learn_slowdowns(layout.n_ranks, rank, calls, start, stop, ends, old,
                                   counted, blocks, seconds)
-        per_call = seconds / calls / np.exp(self._log_rank_slowdowns(layout.n_ranks)[rank])
+        per_call = seconds / calls
+        factors = self.rank_slowdowns()
+        if factors is not None:
+            per_call = per_call / factors[rank]
         if self.updates >= 2:
             # A piece can take far longer than its cost when its rank was descheduled (a
             # shared machine): one round moves an estimate by a factor of OUTLIER at most.

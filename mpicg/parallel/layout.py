@@ -236,10 +236,9 @@ def probe_blocks(layout: Layout) -> np.ndarray:
     a fixed cost of 30 ms, 16 ranks, 5 points: ``benchmarks/round_timeline.py --kind
     fixed``). When fewer than :data:`MIN_PROBES` ranks (or fewer than all ranks with cells,
     if that is less) make fewer calls than the busiest, every rank with cells probes (and
-    the probe then lengthens the round). A rank
-    without cells never does: its probe would be its first call and pay its warm-up.
-    The block is :func:`probe_block` of the rank's first piece. Computed once per layout,
-    the same on every rank.
+    the probe then lengthens the round). A rank without cells never does: its probe would
+    be its first call and pay its warm-up. The block is :func:`probe_block` of the rank's
+    first piece. Computed once per layout, the same on every rank.
     """
     if "probes" not in layout._cache:
         pieces = [layout.pieces(rank) for rank in range(layout.n_ranks)]
@@ -366,17 +365,11 @@ class _Walk:
         rank can take the next cell.
         """
         cuts, pos, total, extend = [0], 0, self.total, self.extend
-        if slowdowns is not None:
-            for slowdown in slowdowns:
-                if pos < total:
-                    pos = extend(pos, capacity / slowdown)
-                cuts.append(pos)
-            return cuts if pos >= total else None
-        for _ in range(n_ranks):
+        for k in range(n_ranks):
             if pos < total:
-                new = extend(pos, capacity)
-                if new == pos:
-                    return None
+                new = extend(pos, capacity if slowdowns is None else capacity / slowdowns[k])
+                if new == pos and slowdowns is None:
+                    return None  # (ranks alike: no other rank can take the cell either)
                 pos = new
             cuts.append(pos)
         return cuts if pos >= total else None

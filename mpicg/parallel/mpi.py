@@ -123,8 +123,9 @@ def _compute(work: Work, points: np.ndarray, layout: Layout, rank: int, size: in
     try:
         payload, seconds = compute_share(work, points, pieces, clock)
         trailer[1:1 + len(seconds)] = seconds
-        if probe and probe_blocks(layout)[rank] >= 0:  # (which ranks probe: see there)
-            trailer[TRAILER - 1] = work.probe(points, int(probe_blocks(layout)[rank]))
+        block = int(probe_blocks(layout)[rank]) if probe else -1  # (who probes: see there)
+        if block >= 0:
+            trailer[TRAILER - 1] = work.probe(points, block)
             clock.model += trailer[TRAILER - 1]
         trailer[0] = _status(False)
         return np.concatenate([payload, trailer]), None
