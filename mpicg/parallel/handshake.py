@@ -18,6 +18,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -35,9 +36,10 @@ TIMEOUT_VARIABLE = "MPICG_HANDSHAKE_TIMEOUT"
 
 _exit = os._exit  # the real one, even while a guard (launcher.guard_exits) replaces it
 _SAY_GRACE = 0.25  # seconds between a message and the abort that ends the job
-_TAG = 31_415  # the handshake's messages; no other mpicg message is point-to-point
+_TAG = 31_415  # the handshake's messages (+1: rank 0 arrived, +2: the release)
 _calls: dict[int, int] = {}  # communicator handle -> collective calls made so far
 _LEFT = -1  # in place of a call number: this rank's process is ending
+_SHORT_NAP, _LONG_NAP, _LONG_WAIT = 1e-3, 5e-3, 1.0  # seconds (see _nap_limit)
 
 
 def handshake_timeout() -> float:
@@ -60,18 +62,29 @@ def handshake_timeout() -> float:
     return value
 
 
+def _nap_limit(waited: float) -> float:
+    """The longest nap between two polls after ``waited`` seconds of waiting.
+
+    A nap in progress when the message comes is time lost by every rank (the handshakes of a
+    fit's set-up are on its critical path): at most 1 ms in the first second of a wait,
+    which is where ranks meet when they all run, at one poll per millisecond (about 3 % of
+    a core). Later (a rank still reading its data) 5 ms, which costs less than 1 %.
+    """
+    return _SHORT_NAP if waited < _LONG_WAIT else _LONG_NAP
+
+
 def poll(request, deadline: float | None = None, on_wait=None) -> bool:
     """Wait for a non-blocking request; spin briefly, then sleep with a growing back-off.
 
     Returns False when ``deadline`` (``time.monotonic()``) passes first. ``on_wait()`` is
     called between tests (a place to look at pending signals).
     """
-    spins, delay = 0, 2e-5
+    spins, delay, start = 0, 2e-5, time.monotonic()
     while not request.Test():
         spins += 1
         if spins > 200:
             time.sleep(delay)
-            delay = min(delay * 1.5, 5e-3)
+            delay = min(delay * 1.5, _nap_limit(time.monotonic() - start))
         if on_wait is not None:
             on_wait()
         if deadline is not None and time.monotonic() > deadline:
@@ -129,11 +142,12 @@ def announce_exit() -> None:
         return
     if rank == 0:
         return
-    poll(comm.Isend(np.array([_LEFT], dtype=np.int64), dest=0, tag=_TAG),
+    poll(comm.Isend(np.array([_LEFT, 0], dtype=np.int64), dest=0, tag=_TAG),
          time.monotonic() + 1.0)
 
 
-def handshake(comm, what: str, timeout: float | None = None) -> None:
+def handshake(comm, what: str, timeout: float | None = None,
+              failed: Callable[[], bool] | None = None) -> bool:
     """Every rank of ``comm`` calls this at the start of a collective step.
 
     Parameters
@@ -144,6 +158,17 @@ def handshake(comm, what: str, timeout: float | None = None) -> None:
         Where, for the message (``"at the start of the fit"``).
     timeout : float, optional
         Seconds a rank waits for the others (default :func:`handshake_timeout`).
+    failed : callable, optional
+        ``failed() -> bool``: whether this rank has something to report (an error of the
+        step, a signal). Asked when the rank arrives, and on rank 0 again once every rank
+        has arrived (a signal noted while it waited).
+
+    Returns
+    -------
+    bool
+        On every rank: whether any rank's ``failed()`` said True (a collective verdict
+        follows then; :func:`.verdict.agree`). The answer travels with the handshake's own
+        messages, so a step that succeeded everywhere costs no further collective call.
 
     Returns when every rank arrived at the same collective call. Otherwise the job ends:
     rank 0 prints which ranks are missing or out of step and aborts it (exit code 1; 75 when
@@ -154,37 +179,50 @@ def handshake(comm, what: str, timeout: float | None = None) -> None:
     rank, size = comm.Get_rank(), comm.Get_size()
     key = comm.py2f()
     _calls[key] = call = _calls.get(key, 0) + 1
-    verdict = np.zeros(1, dtype=np.int64)
+    failed = failed or (lambda: False)
     if rank != 0:
-        _join(comm, rank, size, call, what, timeout)
-    else:
-        _gather_arrivals(comm, size, call, what, timeout)
-    poll(comm.Ibcast(verdict, root=0))
+        return _join(comm, rank, size, call, what, timeout, failed())
+    return _gather_arrivals(comm, size, call, what, timeout, failed)
 
 
-def _join(comm, rank: int, size: int, call: int, what: str, timeout: float) -> None:
-    """A rank other than 0: say it arrived; wait (bounded) until rank 0 has arrived too."""
+def _join(comm, rank: int, size: int, call: int, what: str, timeout: float,
+          failed: bool) -> bool:
+    """A rank other than 0: say it arrived; wait (bounded) until rank 0 has arrived too.
+
+    Then wait for rank 0's release, which says whether any rank failed.
+    """
     arrived_at = time.monotonic()
-    poll(comm.Isend(np.array([call], dtype=np.int64), dest=0, tag=_TAG))
+    poll(comm.Isend(np.array([call, failed], dtype=np.int64), dest=0, tag=_TAG))
     notice = np.zeros(1, dtype=np.int64)
     # Rank 0, once it arrives, waits at most `timeout` for the others and then decides; so
     # only its own arrival needs a deadline here.
     if poll(comm.Irecv(notice, source=0, tag=_TAG + 1), arrived_at + timeout):
-        return
+        # Point to point, not a broadcast: a broadcast's tree passes the release on only
+        # while the ranks in it poll, and waiting ranks nap (measured: 16 ranks on 2 cores
+        # left a broadcast's release 5-13 ms after rank 0 sent it).
+        release = np.zeros(1, dtype=np.int64)
+        poll(comm.Irecv(release, source=0, tag=_TAG + 2))
+        return bool(release[0])
     if rank != 1:  # rank 1 reports it; the others follow it a moment later
         time.sleep(5.0)
     _abort(comm, f"rank 0 (of {size}) did not arrive {what} within {timeout:g} s of rank "
                  f"{rank}: every rank stops ({TIMEOUT_VARIABLE} sets the wait).")
+    return True  # (not reached: the job ends)
 
 
-def _gather_arrivals(comm, size: int, call: int, what: str, timeout: float) -> None:
-    """Rank 0: tell every rank it arrived; wait for all of them, or end the job."""
+def _gather_arrivals(comm, size: int, call: int, what: str, timeout: float,
+                     failed: Callable[[], bool]) -> bool:
+    """Rank 0: tell every rank it arrived; wait for all of them, or end the job.
+
+    Then release every rank with the answer: whether any rank (rank 0 included) failed.
+    """
     notices = [comm.Isend(np.array([call], dtype=np.int64), dest=r, tag=_TAG + 1)
                for r in range(1, size)]
-    arrived = {r: np.zeros(1, dtype=np.int64) for r in range(1, size)}
+    arrived = {r: np.zeros(2, dtype=np.int64) for r in range(1, size)}
     left: set[int] = set()
     requests = {r: comm.Irecv(buffer, source=r, tag=_TAG) for r, buffer in arrived.items()}
-    deadline = time.monotonic() + timeout
+    start = time.monotonic()
+    deadline = start + timeout
     missing = set(requests)
     delay = 2e-5
     # A signal noted meanwhile does not end the wait: the others got it too, and the verdict
@@ -194,7 +232,7 @@ def _gather_arrivals(comm, size: int, call: int, what: str, timeout: float) -> N
         left = {r for r in arrived if r not in missing and arrived[r][0] == _LEFT}
         if missing:
             time.sleep(delay)
-            delay = min(delay * 1.5, 5e-3)
+            delay = min(delay * 1.5, _nap_limit(time.monotonic() - start))
     if left:
         _abort(comm, f"{_ranks(left)} (of {size}) ended (its script finished or exited) "
                      f"before it arrived {what}: every rank stops. Every rank must call the "
@@ -217,3 +255,8 @@ def _gather_arrivals(comm, size: int, call: int, what: str, timeout: float) -> N
         _abort(comm, f"the ranks are out of step {what}: rank 0 is at its collective "
                      f"call {call}, {where}. Every rank must call the same collective fits "
                      "in the same order (did a rank skip a fit after an error?).")
+    answer = np.array([failed() or any(b[1] for b in arrived.values())], dtype=np.int64)
+    releases = [comm.Isend(answer, dest=r, tag=_TAG + 2) for r in range(1, size)]
+    for request in releases:
+        poll(request)
+    return bool(answer[0])

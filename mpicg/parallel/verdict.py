@@ -3,15 +3,18 @@
 Reading data, building a model, checking arguments: each rank does it on its own, and it can
 fail on some ranks only (a file one node cannot read, a model constructor that fails on one
 rank). A rank that then leaves, or goes on, while another waits for it in a collective call
-hangs the job. :func:`agree` ends such a step: after the handshake
-(:func:`.handshake.handshake`) every rank says whether it failed, rank 0 decides, and either
-every rank goes on, or every rank raises:
+hangs the job. :func:`agree` ends such a step: every rank says in the handshake
+(:func:`.handshake.handshake`) whether it failed; when one did, every rank sends rank 0 its
+report, rank 0 decides, and every rank raises:
 
 - bad input anywhere (:class:`~mpicg.errors.InputError`): ``InputError`` on every rank;
 - another error anywhere: :class:`~mpicg.errors.RankError` naming the ranks with their
   tracebacks (rank 0 raises its own error when it is the only rank that failed);
-- a signal (SIGTERM, SIGUSR1, SIGINT) noted on any rank during the step:
-  :class:`~.signals.FitInterrupted`, exit code 75, nothing to save yet.
+- a signal (SIGTERM, SIGUSR1, SIGINT) noted on any rank during the step (by the time the
+  rank arrives at the handshake; on rank 0, by the time every rank has arrived):
+  :class:`~.signals.FitInterrupted`, exit code 75, nothing to save yet. (One noted on a
+  rank other than 0 just after it arrived is reported with the rounds' sums, and stops a
+  fit at the end of its iteration.)
 
 Rank 0's error is the one reported; the other ranks raise quiet copies
 (:func:`~mpicg.errors.mark_copy`), so a job prints one message, and code that catches the
@@ -112,7 +115,14 @@ def agree(comm, error: BaseException | None, what: str,
             raise mark_collective(FitInterrupted(requested()))
         return
     rank, size = comm.Get_rank(), comm.Get_size()
-    handshake(comm, what)
+
+    def failed() -> bool:
+        return error is not None or (signals and requested() is not None)
+
+    # The handshake says whether any rank has something to report: a step that succeeded
+    # everywhere (nearly every one) ends there, without the reports' gather and broadcast.
+    if not handshake(comm, what, failed=failed):
+        return
     report = None
     if error is not None:
         report = describe_failure(error, rank, size, input_types)

@@ -218,3 +218,35 @@ def test_callback_error_on_rank0_stops_every_rank():
         with pytest.raises(mpicg.FitAborted):
             mpicg.fit(make_problem(), X0, callback=callback)
     assert mpicg.fit(make_problem(), X0, maxiter=1).nit == 1
+
+
+@pytest.mark.mpi(min_size=1)
+def test_handshake_says_on_every_rank_whether_any_rank_failed():
+    from mpicg.parallel.handshake import handshake
+
+    # Nobody failed: no verdict follows. One rank failed (each in turn, rank 0 included):
+    # every rank learns it from the handshake itself.
+    answers = [handshake(comm, "in a test")]
+    for failing in range(size):
+        answers.append(handshake(comm, "in a test", failed=lambda f=failing: rank == f))
+    assert answers == [False] + [True] * size
+    assert same_everywhere(tuple(answers))
+
+
+@pytest.mark.mpi(min_size=2)
+def test_verdict_after_a_step_that_failed_on_the_last_rank_only():
+    from mpicg.parallel import collective_verdict
+    from mpicg.parallel.signals import FitInterrupted, _remote, note_signal
+
+    error = ValueError("bad thing") if rank == size - 1 else None
+    with pytest.raises(mpicg.InputError, match=rf"bad input on rank {size - 1} .*bad thing"):
+        collective_verdict(error, "in a test", input_types=(ValueError,))
+    # A signal noted on the last rank only stops every rank at the next verdict.
+    if rank == size - 1:
+        note_signal(15)
+    try:
+        with pytest.raises(FitInterrupted):
+            collective_verdict(None, "in a test")
+    finally:
+        _remote.clear()
+    collective_verdict(None, "in a test")  # and with nothing to report, every rank goes on
