@@ -160,8 +160,8 @@ def handshake(comm, what: str, timeout: float | None = None,
         Seconds a rank waits for the others (default :func:`handshake_timeout`).
     failed : callable, optional
         ``failed() -> bool``: whether this rank has something to report (an error of the
-        step, a signal). Asked when the rank arrives, and on rank 0 again once every rank
-        has arrived (a signal noted while it waited).
+        step, a signal). Asked once: by a rank other than 0 when it arrives, by rank 0 once
+        every rank has arrived (so a signal it noted while it waited counts).
 
     Returns
     -------

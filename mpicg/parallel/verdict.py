@@ -12,9 +12,13 @@ report, rank 0 decides, and every rank raises:
   tracebacks (rank 0 raises its own error when it is the only rank that failed);
 - a signal (SIGTERM, SIGUSR1, SIGINT) noted on any rank during the step (by the time the
   rank arrives at the handshake; on rank 0, by the time every rank has arrived):
-  :class:`~.signals.FitInterrupted`, exit code 75, nothing to save yet. (One noted on a
-  rank other than 0 just after it arrived is reported with the rounds' sums, and stops a
-  fit at the end of its iteration.)
+  :class:`~.signals.FitInterrupted`, exit code 75, nothing to save yet. One noted on a rank
+  other than 0 while it waits at the handshake (for the others, or for rank 0's answer:
+  up to the handshake's timeout when a rank is still reading its data) is not reported by
+  that step: by the next verdict, or else with the rounds' sums, which stop a fit at the
+  end of its iteration (a fit that ends in that iteration ends as usual). Batch systems
+  signal every rank of a job, and rank 0 asks for its own signals once every rank has
+  arrived, so this is a signal sent to single processes.
 
 Rank 0's error is the one reported; the other ranks raise quiet copies
 (:func:`~mpicg.errors.mark_copy`), so a job prints one message, and code that catches the
@@ -116,12 +120,12 @@ def agree(comm, error: BaseException | None, what: str,
         return
     rank, size = comm.Get_rank(), comm.Get_size()
 
-    def failed() -> bool:
+    def to_report() -> bool:
         return error is not None or (signals and requested() is not None)
 
     # The handshake says whether any rank has something to report: a step that succeeded
     # everywhere (nearly every one) ends there, without the reports' gather and broadcast.
-    if not handshake(comm, what, failed=failed):
+    if not handshake(comm, what, failed=to_report):
         return
     report = None
     if error is not None:
@@ -131,16 +135,17 @@ def agree(comm, error: BaseException | None, what: str,
     reports = comm.gather(report, root=0)
     verdict = None
     if rank == 0:
-        failed = {r: d for r, d in enumerate(reports) if d is not None and d["kind"] != "signal"}
-        signals = [d["signum"] for d in reports if d is not None and d["kind"] == "signal"]
-        if failed:
-            kind, message = failure_message(what, failed, size)
-            alone = list(failed) == [0]
-            verdict = {"kind": kind, "message": message, "ranks": sorted(failed),
-                       "texts": {r: d["text"] for r, d in failed.items()}, "own": alone,
+        failures = {r: d for r, d in enumerate(reports)
+                    if d is not None and d["kind"] != "signal"}
+        signums = [d["signum"] for d in reports if d is not None and d["kind"] == "signal"]
+        if failures:
+            kind, message = failure_message(what, failures, size)
+            alone = list(failures) == [0]
+            verdict = {"kind": kind, "message": message, "ranks": sorted(failures),
+                       "texts": {r: d["text"] for r, d in failures.items()}, "own": alone,
                        "type": type(error).__name__ if alone else None}
-        elif signals:
-            verdict = {"kind": "signal", "signum": signals[0]}
+        elif signums:
+            verdict = {"kind": "signal", "signum": signums[0]}
     verdict = comm.bcast(verdict, root=0)
     if verdict is None:
         return
