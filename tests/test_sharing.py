@@ -375,6 +375,31 @@ def test_a_non_finite_piece_time_is_ignored():
                            true_seconds(layout, 0.5, w)[good, 1:4].sum(1), rtol=1e-6)
 
 
+@pytest.mark.parametrize("bad", [0.0, -0.3, -1e300])
+def test_a_piece_or_probe_time_not_above_zero_is_left_out_like_a_nan(bad):
+    # A time <= 0 (no clock gives one) tells nothing: the first round's blocks' costs, and
+    # the fixed cost from the probes, come out to the bit as when that time is a NaN
+    # (already left out). Used as it stood, one negative piece in the first round made
+    # every block it covered cost nothing.
+    n_blocks = 250
+    layout = MeasuredSharing(16, np.ones(n_blocks)).layout(5)
+    w = np.linspace(0.5, 1.5, n_blocks) / n_blocks
+    found = {}
+    for value in (np.nan, bad):
+        seconds = true_seconds(layout, 0.3, w)
+        seconds[3, 1] = value  # a piece of the first round
+        prober = int(np.flatnonzero(probe_blocks(layout) >= 0)[0])
+        seconds[prober, TRAILER - 1] = value  # and a probe
+        model = CostModel(np.ones(n_blocks))
+        model.calibrate_call(layout, seconds[:, 1:TRAILER - 1], seconds[:, TRAILER - 1])
+        for _ in range(2):
+            model.update(layout, true_seconds(layout, 0.3, w)[:, 1:TRAILER - 1])
+        found[value is bad] = (model.call_seconds, model.block_seconds)
+    assert found[True][0] == found[False][0] == pytest.approx(0.3, rel=0.05)
+    assert np.array_equal(found[True][1], found[False][1])
+    assert np.all(found[True][1] > 1e-9)
+
+
 def make_problem(n_times=307, block_size=None, seed=3):
     rng = np.random.default_rng(seed)
     t = np.sort(rng.uniform(0, 10, n_times))

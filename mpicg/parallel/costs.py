@@ -186,14 +186,15 @@ class CostModel:
             The round's layout.
         piece_seconds : ndarray, shape (n_ranks, 3)
             Each rank's pieces' seconds, in the order of :meth:`.Layout.pieces`; entries
-            beyond a rank's pieces are ignored, and so are non-finite ones.
+            beyond a rank's pieces are ignored, and so are non-finite ones and ones <= 0.
         slowdowns : bool
             Learn the ranks' slowdowns from this round too.
         """
         table = layout.piece_table()
-        finite = np.isfinite(piece_seconds[table[:, 0], table[:, 1]])
-        if not finite.all():  # (never from a clock; one would poison every estimate for good)
-            table = table[finite]
+        measured = piece_seconds[table[:, 0], table[:, 1]]
+        valid = np.isfinite(measured) & (measured > 0)
+        if not valid.all():  # (never from a clock; one would poison every estimate for good)
+            table = table[valid]
         if not len(table):
             return
         rank, slot, calls, first, last = table.T
@@ -268,11 +269,12 @@ class CostModel:
             Each rank's pieces' seconds (as for :meth:`update`).
         probe_seconds : ndarray, shape (n_ranks,)
             Each rank's probe, on the block :func:`.layout.probe_blocks` names; the entries of
-            ranks that do not probe (-1 there) are ignored.
+            ranks that do not probe (-1 there) are ignored, and so are non-finite ones and
+            ones <= 0.
         """
         before = self.block_seconds, self.updates
         blocks = probe_blocks(layout)
-        probed = blocks >= 0
+        probed = (blocks >= 0) & np.isfinite(probe_seconds) & (probe_seconds > 0)
         self._probes = (blocks[probed], probe_seconds[probed], np.flatnonzero(probed))
         self.call_seconds = 0.0
         for _ in range(CALIBRATION_PASSES):
