@@ -8,8 +8,8 @@
 #      in FLAT_SHARINGS; eclipse and fixed-cost models at 16, new sharing);
 #   2. the per-round overhead of a near-free model at 1, 2, 4 and 16 ranks;
 #   3. the compute-bound scaling run (mpicg at 1-16 ranks; `python` against `mpirun -n 1`);
-#   4. round timelines (where a round's time goes) of the flat model at 32 ranks and of the
-#      compute-bound transit fit at 16.
+#   4. round timelines (where a round's time goes) of the flat model at 32 ranks, of the
+#      fixed-cost model at 16 and of the compute-bound transit fit at 16.
 # Each step's full output goes to LOG_DIR (default: many-cores-logs); the terminal gets it too.
 # PYTHON names the interpreter (default python3); it must have numpy, mpi4py and an MPI.
 set -u
@@ -45,4 +45,5 @@ step simulation_eclipse_fixed 200 "$py" "$here/simulation.py" --kinds eclipse,fi
 step round_overhead 90 "$py" "$here/round_overhead.py" --ranks 1,2,4,16 --repeats 5
 step scaling 150 "$py" "$here/scaling.py" --only mpicg --ranks 1,2,4,8,16 --repeats 3
 step timeline_flat_32 60 "$py" "$here/round_timeline.py" --kind flat --ranks 32
+step timeline_fixed_16 45 "$py" "$here/round_timeline.py" --kind fixed --ranks 16 --rounds
 step timeline_transit_16 60 "$py" "$here/round_timeline.py" --kind transit --ranks 16
