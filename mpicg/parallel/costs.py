@@ -335,8 +335,8 @@ class CostModel:
 
         The pieces are given as :meth:`update` cut them: ``start``, ``stop`` their first and
         end atoms, ``ends`` both, ``atoms`` each atom's cost, ``covering`` the calls on each
-        atom, ``blocks`` each piece's blocks' cost, ``seconds`` its time (a piece of 0 s or
-        less is no measurement and is left out).
+        atom, ``blocks`` each piece's blocks' cost, ``seconds`` its time (> 0: :meth:`update`
+        leaves out the pieces whose time is no measurement).
         """
         log_s = self.log_slowdowns
         total = np.bincount(rank, calls * blocks, n_ranks)
@@ -345,14 +345,9 @@ class CostModel:
         returning = self._idle & ~idle  # measured again after a spell without cells
         self._idle = idle
         self._slowdowns = (-1, None)  # (rank_slowdowns() again: the version changes later)
-        valid = seconds > 0
-        if valid.sum() < 2:
+        if seconds.size < 2:
             return
         n = atoms.size
-        if not valid.all():  # the atoms' calls without the pieces left out
-            calls = np.where(valid, calls, 0)
-            covering = np.cumsum(np.bincount(ends, np.concatenate([calls, -calls]), n))[:-1]
-            seconds = np.where(valid, seconds, 1.0)
         limit = math.log(OUTLIER)
         # Log-rates: the measured over the expected seconds, as logarithms; less the rank's
         # slowdown as the model holds it, the model's error on the piece's blocks.
@@ -364,8 +359,8 @@ class CostModel:
         others = np.zeros(rates.size)  # the other pieces' mean log-rate on a piece's atoms
         shared = np.zeros(rates.size)  # the cost of a piece's atoms that others computed
         sums = np.zeros((3, n + 1))
-        for k in set(calls[valid].tolist()):  # (a piece's own calls are left out of each atom)
-            mine = valid & (calls == k)
+        for k in set(calls.tolist()):  # (a piece's own calls are left out of each atom)
+            mine = calls == k
             elsewhere = covering > k + 0.5
             with_others = np.where(elsewhere, atoms, 0.0)
             per_call = with_others / np.where(elsewhere, covering - k, 1.0)
