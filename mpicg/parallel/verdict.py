@@ -120,19 +120,19 @@ def agree(comm, error: BaseException | None, what: str,
         return
     rank, size = comm.Get_rank(), comm.Get_size()
 
-    def to_report() -> bool:
-        return error is not None or (signals and requested() is not None)
+    def own_report() -> dict | None:
+        """What this rank tells rank 0, if anything: its error, or a signal it noted."""
+        if error is not None:
+            return describe_failure(error, rank, size, input_types)
+        if signals and requested() is not None:
+            return {"kind": "signal", "signum": int(requested())}
+        return None
 
     # The handshake says whether any rank has something to report: a step that succeeded
     # everywhere (nearly every one) ends there, without the reports' gather and broadcast.
-    if not handshake(comm, what, failed=to_report):
+    if not handshake(comm, what, failed=lambda: own_report() is not None):
         return
-    report = None
-    if error is not None:
-        report = describe_failure(error, rank, size, input_types)
-    elif signals and requested() is not None:
-        report = {"kind": "signal", "signum": int(requested())}
-    reports = comm.gather(report, root=0)
+    reports = comm.gather(own_report(), root=0)
     verdict = None
     if rank == 0:
         failures = {r: d for r, d in enumerate(reports)
