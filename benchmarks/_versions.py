@@ -1,8 +1,8 @@
 """Another version of modules of ``mpicg.parallel``, importable beside this one.
 
 The benchmarks that compare versions (``balance_sweep.py --compare``, ``planning.py
---compare``) run an older ``layout.py``, ``costs.py`` and ``balance.py`` in the same process
-as the current ones.
+--compare``) run an older ``layout.py``, ``slowdowns.py``, ``costs.py`` and ``balance.py``
+in the same process as the current ones.
 """
 
 from __future__ import annotations
@@ -34,17 +34,20 @@ def module_from_source(name: str, source: str, origin: str,
 
 
 def load_revision(rev: str) -> dict[str, types.ModuleType]:
-    """``layout``, ``costs`` (when it existed) and ``balance`` of ``mpicg.parallel`` as they
-    were at the git revision ``rev``, each importing the others of the same revision."""
+    """``layout``, ``slowdowns`` and ``costs`` (when they existed) and ``balance`` of
+    ``mpicg.parallel`` as they were at the git revision ``rev``, each importing the others of
+    the same revision."""
     modules: dict[str, types.ModuleType] = {}
     # A module name of its own (``HEAD~1``, ``4acee69`` and ``v1.2-rc`` are not identifiers).
     prefix = "rev_" + re.sub(r"\W", "_", rev)
-    for name in ("layout", "costs", "balance"):
+    for name in ("layout", "slowdowns", "costs", "balance"):
         shown = subprocess.run(["git", "-C", str(ROOT), "show",
                                 f"{rev}:mpicg/parallel/{name}.py"],
                                capture_output=True, text=True)
         if shown.returncode != 0:
-            if name == "costs":  # (the cost model was in balance.py until 2026-12-01)
+            # (the cost model was in balance.py until 2026-12-01, the ranks' slowdowns in
+            # costs.py until later that day)
+            if name in ("costs", "slowdowns"):
                 continue
             raise SystemExit(f"no mpicg/parallel/{name}.py at {rev}: {shown.stderr.strip()}")
         modules[name] = module_from_source(

@@ -17,8 +17,8 @@ the optimum's (what learning costs); and the median error of the fixed cost per 
 With ``--slow-rank F`` one rank (the middle one) takes F times as long for everything
 (a slower core, or one shared with another job), and the optimum is that of ranks of
 these slowdowns. ``--compare REV`` runs the same configurations with the sharing of a git
-revision too (its ``layout.py``, ``costs.py`` and ``balance.py``). Runs differ a little:
-the sharing paces its planning by the wall-clock time it takes.
+revision too (its ``layout.py``, ``slowdowns.py``, ``costs.py`` and ``balance.py``). Runs
+differ a little: the sharing paces its planning by the wall-clock time it takes.
 """
 
 from __future__ import annotations

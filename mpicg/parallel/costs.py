@@ -18,31 +18,19 @@ calls that took t seconds on rank r says that its blocks cost ``t / (k s[r]) - c
 the blocks' costs are fitted to all of a round's pieces (keeping the shape learnt so far
 where the pieces cannot tell) and blended with the previous estimate.
 
-The slowdowns come from the rounds' overlaps: the pieces of a batch's points cover the same
-blocks on different ranks (point i's blocks 100-150 on rank 3, point j's on rank 7), so a
-rank that takes longer than the others on the same blocks is slower
-(:meth:`CostModel._learn_slowdowns`). A rank whose blocks no other rank computes (batches of
-one point) says nothing of its slowdown. A rank without cells is not measured at all, so its
-slowdown is forgotten a little at every update (:data:`FORGET`): a rank that was slow only
-for a while (a neighbour's job ended) gets cells again and is measured again; one that is
-still slow then costs the rounds it takes to learn that again. Where the
-model has the blocks' costs wrong (the edges of an eclipse, early on), a rank can look a few
-per cent slow or fast; such slowdowns, and those that the measurements' scatter could
-explain, count as 1 (:meth:`CostModel.rank_slowdowns`), and only the slowdowns that count
-divide the pieces' seconds when the blocks' costs are fitted. Timing noise still leaves a
-spurious slowdown now and then (more often with many ranks and heavy noise); in
-``benchmarks/balance_sweep.py`` such runs' layouts were within 0.3 % of those without
-slowdowns on average. Measured with ``balance_sweep.py --slow-rank 1.3``.
+The slowdowns come from the rounds' overlaps, the same blocks computed on different ranks
+(:mod:`.slowdowns`); only the slowdowns that count (:meth:`CostModel.rank_slowdowns`) divide
+the pieces' seconds when the blocks' costs are fitted.
 """
 
 from __future__ import annotations
 
-import math
 import statistics
 
 import numpy as np
 
 from .layout import CELLS, Layout, best_cuts, probe_blocks
+from .slowdowns import RankSlowdowns
 
 __all__ = ["CostModel"]
 
@@ -58,29 +46,6 @@ SWEEPS = 30
 #: pass shrinks what the blocks still hold of the call by the probed block's share of its
 #: piece (with pieces of 2 blocks, c comes out 1/8 low after three passes, 1/2 after one).
 CALIBRATION_PASSES = 3
-#: A round tells a rank's slowdown only when other ranks computed at least this share of the
-#: cost of its blocks (on other points).
-MIN_OVERLAP = 0.25
-#: Log-slowdowns (after the shrinking) within this of 0 count as 0: ranks that differ by
-#: less than 3 % are not told apart (see :meth:`CostModel.rank_slowdowns`).
-SLOWDOWN_DEADBAND = 0.03
-#: A slowdown counts in full only when its deviation from 1 is well beyond what the scatter
-#: of its rounds' estimates could give: ``log s`` is shrunk by
-#: ``1 - SLOWDOWN_SHRINK var / log(s)^2``
-#: (var: the variance of the blended estimate; 9: three standard deviations. With 4, 10 %
-#: timing noise and ranks alike, the final layouts came out 0.15 % slower on
-#: average in ``benchmarks/balance_sweep.py``; with 16, a rank 1.3 times slower was found
-#: too late in noisy configurations).
-SLOWDOWN_SHRINK = 9.0
-#: The share of its log-slowdown a rank without cells forgets at each update: slowly, as a
-#: rank that stays slow gets cells again when it has forgotten enough, and is slow then (an
-#: eighth cost a rank three times as slow, with 3 ranks and 3 points, 22 % over the optimum
-#: on average, a reviewer found; a thirty-second, see tests/test_sharing.py).
-FORGET = 1.0 / 32
-#: Slowdowns beyond this factor either way are taken as this (a rank whose timings say it is
-#: a thousand times faster, a model that caches repeated points, say, must not take every
-#: cell, and then never be measured again).
-SLOWDOWN_LIMIT = OUTLIER
 
 
 class CostModel:
@@ -97,9 +62,9 @@ class CostModel:
         The fixed cost of one call.
     block_seconds : ndarray, shape (B,)
         The cost of each block in one call.
-    log_slowdowns : ndarray, shape (n_ranks,) or None
-        Each rank's slowdown as learnt, a logarithm (0: as fast as the median rank; see
-        :meth:`rank_slowdowns` for what the model uses); None until the first update.
+    slowdowns : RankSlowdowns or None
+        Each rank's slowdown (:mod:`.slowdowns`; :meth:`rank_slowdowns` gives what the model
+        uses); None until the first update.
     version : int
         Increases with every change (rank 0 re-plans when it has changed).
     """
@@ -112,10 +77,7 @@ class CostModel:
         self.version = 0
         self._prefix: tuple[int, np.ndarray] | None = None
         self._probes: tuple | None = None  # blocks, seconds, ranks
-        self.log_slowdowns: np.ndarray | None = None
-        self._slowdown_variance: np.ndarray | None = None  # of each rank's round estimates
-        self._idle: np.ndarray | bool = False  # ranks without cells at the last update
-        self._slowdowns: tuple = (-1, None)  # (version, rank_slowdowns())
+        self.slowdowns: RankSlowdowns | None = None  # from the first update on
 
     def prefix(self) -> np.ndarray:
         """Cumulative block costs, ``prefix[b] = w[0] + ... + w[b - 1]``."""
@@ -127,33 +89,9 @@ class CostModel:
     def rank_slowdowns(self) -> np.ndarray | None:
         """Each rank's slowdown as the model uses it (a factor on its seconds); None: all 1.
 
-        A rank's blended log-slowdown is shrunk towards 0 by what the scatter of its estimates
-        could explain (:data:`SLOWDOWN_SHRINK`), and taken as 0 within
-        :data:`SLOWDOWN_DEADBAND`: with 10 % timing noise, or while the blocks' costs are
-        still uncertain, the estimates of ranks alike scatter by a few per cent, and planning
-        with those would move layouts for nothing (``benchmarks/balance_sweep.py``).
-
-        Returns
-        -------
-        ndarray, shape (n_ranks,), or None
-            Factors > 0 (at most :data:`SLOWDOWN_LIMIT` from 1 either way).
+        See :meth:`.slowdowns.RankSlowdowns.factors`.
         """
-        if self._slowdowns[0] != self.version:
-            factors = None
-            if self.log_slowdowns is not None:
-                log_s = self.log_slowdowns
-                spread = self._slowdown_variance * BLEND / (2.0 - BLEND)  # of the blended value
-                kept = log_s * np.maximum(0.0, 1.0 - SLOWDOWN_SHRINK * spread
-                                          / np.maximum(log_s * log_s, 1e-300))
-                kept = np.where(np.abs(kept) > SLOWDOWN_DEADBAND, kept, 0.0)
-                if np.any(kept):
-                    factors = np.exp(kept)
-            self._slowdowns = (self.version, factors)
-        return self._slowdowns[1]
-
-    def _log_rank_slowdowns(self, n_ranks: int) -> np.ndarray:
-        factors = self.rank_slowdowns()
-        return np.zeros(n_ranks) if factors is None else np.log(factors)
+        return None if self.slowdowns is None else self.slowdowns.factors()
 
     def predict(self, layout: Layout) -> np.ndarray:
         """Predicted model seconds of each rank for a layout."""
@@ -177,8 +115,8 @@ class CostModel:
         inside each atom is kept. The result is blended with the previous estimate.
 
         First (from the second update on, when ``slowdowns``), the ranks' slowdowns: see
-        :meth:`_learn_slowdowns`; every piece's seconds are then divided by its rank's
-        slowdown (:meth:`rank_slowdowns`).
+        :meth:`.slowdowns.RankSlowdowns.learn`; every piece's seconds are then divided by its
+        rank's slowdown (:meth:`rank_slowdowns`).
 
         Parameters
         ----------
@@ -200,9 +138,8 @@ class CostModel:
         rank, slot, calls, first, last = table.T
         seconds = piece_seconds[rank, slot]
         P = self.prefix()
-        if self.log_slowdowns is None:
-            self.log_slowdowns = np.zeros(layout.n_ranks)
-            self._slowdown_variance = np.zeros(layout.n_ranks)
+        if self.slowdowns is None:
+            self.slowdowns = RankSlowdowns(layout.n_ranks, BLEND, OUTLIER)
         bounds = _distinct(np.concatenate([first, last]))
         start, stop = np.searchsorted(bounds, first), np.searchsorted(bounds, last)
         old = np.maximum(np.diff(P[bounds]), 1e-300)  # each atom's cost
@@ -213,8 +150,8 @@ class CostModel:
         counted = np.cumsum(np.bincount(ends, np.concatenate([calls, -calls]), n))[:-1]
         blocks = P[last] - P[first]
         if slowdowns and self.updates >= 1:  # (the first round's pieces hold the warm-ups)
-            self._learn_slowdowns(layout.n_ranks, rank, calls, start, stop, ends, old,
-                                  counted, blocks, seconds)
+            self.slowdowns.learn(self.call_seconds, rank, calls, start, stop, ends, old,
+                                 counted, blocks, seconds)
         per_call = seconds / calls
         factors = self.rank_slowdowns()
         if factors is not None:
@@ -311,89 +248,6 @@ class CostModel:
         cuts = best_cuts(m, n_ranks, self.call_seconds, self.block_seconds,
                          rank_slowdowns=self.rank_slowdowns())
         return Layout(CELLS, m, self.block_seconds.size, cuts)
-
-    def _learn_slowdowns(self, n_ranks: int, rank: np.ndarray, calls: np.ndarray,
-                         start: np.ndarray, stop: np.ndarray, ends: np.ndarray,
-                         atoms: np.ndarray, covering: np.ndarray, blocks: np.ndarray,
-                         seconds: np.ndarray) -> None:
-        """Each rank's slowdown from one round, compared with other pieces on its blocks.
-
-        A piece's log-rate is the log of its seconds over what the model (before this round)
-        expects of a rank as fast as the median: the rank's log-slowdown plus the model's
-        error on those blocks (clipped to :data:`OUTLIER` either way: a stall, or a model
-        that returned at once, is not a slowdown). The model's error is taken from the other
-        pieces on the same atoms (their log-rates less their ranks' log-slowdowns, averaged
-        over the atoms by cost, each atom's own piece left out; mostly other ranks' pieces,
-        of other points, and a rank's own other pieces where they cover the same blocks,
-        which slows the estimate but does not move where it settles), so that it cancels;
-        what is left is the rank's log-slowdown, from this round. It is blended into the
-        estimate (and its scatter into the estimate's variance, see :meth:`rank_slowdowns`)
-        of each rank that shared at least :data:`MIN_OVERLAP` of its blocks' cost with other
-        pieces; a rank without cells forgets :data:`FORGET` of its estimate; then the
-        slowdowns are scaled so that the median measured rank's is 1, and bounded by
-        :data:`SLOWDOWN_LIMIT`.
-
-        The pieces are given as :meth:`update` cut them: ``start``, ``stop`` their first and
-        end atoms, ``ends`` both, ``atoms`` each atom's cost, ``covering`` the calls on each
-        atom, ``blocks`` each piece's blocks' cost, ``seconds`` its time (> 0: :meth:`update`
-        leaves out the pieces whose time is no measurement).
-        """
-        log_s = self.log_slowdowns
-        total = np.bincount(rank, calls * blocks, n_ranks)
-        idle = total <= 0
-        log_s[idle] *= 1.0 - FORGET  # (no cells: not measured)
-        returning = self._idle & ~idle  # measured again after a spell without cells
-        self._idle = idle
-        self._slowdowns = (-1, None)  # (rank_slowdowns() again: the version changes later)
-        if seconds.size < 2:
-            return
-        n = atoms.size
-        limit = math.log(OUTLIER)
-        # Log-rates: the measured over the expected seconds, as logarithms; less the rank's
-        # slowdown as the model holds it, the model's error on the piece's blocks.
-        raw = np.clip(np.log(seconds / (np.maximum(calls, 1) * (self.call_seconds + blocks))),
-                      -limit, limit)
-        rates = raw - self._log_rank_slowdowns(n_ranks)[rank]
-        added = np.cumsum(np.bincount(ends, np.concatenate([calls * rates, -calls * rates]),
-                                      n))[:-1]  # per atom: the calls' log-rates, added
-        others = np.zeros(rates.size)  # the other pieces' mean log-rate on a piece's atoms
-        shared = np.zeros(rates.size)  # the cost of a piece's atoms that others computed
-        sums = np.zeros((3, n + 1))
-        for k in set(calls.tolist()):  # (a piece's own calls are left out of each atom)
-            mine = calls == k
-            elsewhere = covering > k + 0.5
-            with_others = np.where(elsewhere, atoms, 0.0)
-            per_call = with_others / np.where(elsewhere, covering - k, 1.0)
-            # Prefix sums over atoms: of cost / others' calls, of that times the atom's
-            # log-rates (own included: taken out below), of the cost others computed.
-            np.cumsum(per_call, out=sums[0, 1:])
-            np.cumsum(per_call * added, out=sums[1, 1:])
-            np.cumsum(with_others, out=sums[2, 1:])
-            a, b = start[mine], stop[mine]
-            cost = sums[2, b] - sums[2, a]
-            shared[mine] = cost
-            own = k * rates[mine] * (sums[0, b] - sums[0, a])
-            others[mine] = np.where(cost > 0, (sums[1, b] - sums[1, a] - own)
-                                    / np.maximum(cost, 1e-300), 0.0)
-        weight = calls * shared
-        weights = np.bincount(rank, weight, n_ranks)
-        told = (weights >= MIN_OVERLAP * total) & (weights > 0)
-        if told.any():
-            estimate = np.bincount(rank, weight * (raw - others), n_ranks)
-            change = np.clip(estimate[told] / weights[told] - log_s[told], -limit, limit)
-            variance = self._slowdown_variance
-            # A rank back from a spell without cells takes the round's estimate at once
-            # (what it forgot was an old measurement, not this round's scatter).
-            back = returning[told]
-            variance[told] += np.where(back, 0.0, BLEND * (change * change - variance[told]))
-            log_s[told] += np.where(back, 1.0, BLEND) * change
-        measured = total > 0
-        if measured.any():
-            log_s -= statistics.median(log_s[measured].tolist())
-        np.clip(log_s, -math.log(SLOWDOWN_LIMIT), math.log(SLOWDOWN_LIMIT), out=log_s)
-        # The blocks' fit that follows divides by the slowdowns just learnt (rank_slowdowns()
-        # cached the earlier ones above, under the same model version).
-        self._slowdowns = (-1, None)
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
