@@ -50,7 +50,9 @@ def _cubic_gamma(theta, d1, d2, clip: bool = False):
     not tend to infinity in the direction of the step).
     """
     s = max(abs(theta), abs(d1), abs(d2))
-    radicand = (theta / s) * (theta / s) - (d1 / s) * (d2 / s)
+    # ``** 2`` (C's pow), not a product: the two round differently in about 1 case of 1,000,
+    # and scipy's dcstep squares with ``**``, so a product split its iterates from scipy's.
+    radicand = (theta / s) ** 2 - (d1 / s) * (d2 / s)
     return s * np.sqrt(max(0.0, radicand) if clip else radicand)
 
 
