@@ -37,7 +37,11 @@ TIMEOUT_VARIABLE = "MPICG_HANDSHAKE_TIMEOUT"
 _exit = os._exit  # the real one, even while a guard (launcher.guard_exits) replaces it
 _SAY_GRACE = 0.25  # seconds between a message and the abort that ends the job
 _TAG = 31_415  # the handshake's messages (+1: rank 0 arrived, +2: the release)
-_calls: dict[int, int] = {}  # communicator handle -> collective calls made so far
+# Collective calls made so far on a communicator, cached on it as an MPI attribute: it goes
+# with the communicator when that is freed, and a later one that MPI gives the same handle
+# (MPICH reuses them) starts again from 0 on every rank, as its ranks' calls do.
+_keyval: int | None = None
+_took_part = False  # whether this process has made a collective call (see announce_exit)
 _LEFT = -1  # in place of a call number: this rank's process is ending
 _SHORT_NAP, _LONG_NAP, _LONG_WAIT = 1e-3, 5e-3, 1.0  # seconds (see _nap_limit)
 
@@ -134,7 +138,7 @@ def announce_exit() -> None:
     mpi = sys.modules.get("mpi4py.MPI")
     if mpi is None or not mpi.Is_initialized() or mpi.Is_finalized():
         return
-    if _calls:  # this process took part in a collective step: see above
+    if _took_part:  # this process took part in a collective step: see above
         return
     comm = mpi.COMM_WORLD
     rank, size = comm.Get_rank(), comm.Get_size()
@@ -177,12 +181,22 @@ def handshake(comm, what: str, timeout: float | None = None,
     """
     timeout = handshake_timeout() if timeout is None else timeout
     rank, size = comm.Get_rank(), comm.Get_size()
-    key = comm.py2f()
-    _calls[key] = call = _calls.get(key, 0) + 1
+    call = _count_call(comm)
     failed = failed or (lambda: False)
     if rank != 0:
         return _join(comm, rank, size, call, what, timeout, failed())
     return _gather_arrivals(comm, size, call, what, timeout, failed)
+
+
+def _count_call(comm) -> int:
+    """Count a collective call on ``comm``; returns its number (1 for the first)."""
+    global _keyval, _took_part
+    if _keyval is None:
+        _keyval = type(comm).Create_keyval()  # not copied by Dup: a copy starts at 0
+    call = (comm.Get_attr(_keyval) or 0) + 1
+    comm.Set_attr(_keyval, call)
+    _took_part = True
+    return call
 
 
 def _join(comm, rank: int, size: int, call: int, what: str, timeout: float,
