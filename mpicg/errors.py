@@ -79,10 +79,11 @@ class RemoteEvaluationError(RankError):
 class FitAborted(SystemExit):
     """Raised on ranks other than 0 when a fit ends because rank 0 failed on its own.
 
-    Rank 0 raises (and prints) its own error, say a callback's; the other ranks cannot raise
-    that error, so they leave quietly with this ``SystemExit`` and exit code 1 (or the one
-    given). It derives from ``SystemExit`` so an ``except Exception`` in user code cannot
-    swallow it and leave the rank behind.
+    Rank 0 raises (and prints) its own error, say a callback's, and the other ranks a quiet
+    copy of it (:func:`mark_copy`). Where they cannot (the error does not pickle, or it is
+    not an ``Exception``), they leave quietly with this ``SystemExit`` and exit code 1 (or
+    the one given). It derives from ``SystemExit`` so an ``except Exception`` in user code
+    cannot swallow it and leave the rank behind.
     """
 
     def __init__(self, reason: str = "the fit failed on another rank (see rank 0's error)",

@@ -30,6 +30,8 @@ imports mpi4py, and only when several ranks run.
 
 from __future__ import annotations
 
+import contextlib
+import pickle
 import signal
 import sys
 import time
@@ -232,14 +234,18 @@ class MPIEvaluator(Evaluator):
             self.channel.send([STOP, 0, 0, 0, 0, 0, 0])
             self.open = False
 
-    def abort(self, exit_code: int = EXIT_FAILURE, message: str = "") -> bool:
+    def abort(self, exit_code: int = EXIT_FAILURE, message: str = "",
+              error: BaseException | None = None) -> bool:
         """Tell the other ranks the fit ended on rank 0 (best effort, bounded in time).
 
         ``exit_code`` 75 (:data:`~mpicg.errors.EXIT_INTERRUPTED`) means a signal stopped
-        the fit after a progress file was written, 2 bad input (the other ranks raise an
-        :class:`InputError` with ``message``, as rank 0 does), anything else a failure.
-        Returns False when some rank did not take the message in time (it is stuck or dead:
-        only aborting the job ends it then).
+        the fit after a progress file was written (``message``: the signal's number and the
+        progress file, on two lines), 2 bad input (the other ranks raise an
+        :class:`InputError` with ``message``, as rank 0 does), anything else a failure: the
+        other ranks raise a copy of ``error`` (rank 0's own, a callback's say) where it is
+        an ``Exception`` that pickles, else :class:`~mpicg.errors.FitAborted`. Returns
+        False when some rank did not take the message in time (it is stuck or dead: only
+        aborting the job ends it then).
         """
         if not self.open:
             return True
@@ -247,8 +253,13 @@ class MPIEvaluator(Evaluator):
         deadline = time.perf_counter() + _ABORT_GRACE
         # A round cut short on rank 0: take the sums that are on their way first.
         self.channel.finish(deadline=deadline)
-        text = np.frombuffer(message.encode(), dtype=np.uint8).astype(np.float64)
-        return self.channel.send([ABORT, exit_code, 0, text.size, 0, 0, 0], text,
+        data, kind = message.encode(), _ABORT_TEXT
+        # (An error holding what does not pickle stays text: FitAborted on the others.)
+        with contextlib.suppress(Exception):
+            if isinstance(error, Exception):
+                data, kind = pickle.dumps(error, pickle.HIGHEST_PROTOCOL), _ABORT_ERROR
+        text = np.frombuffer(data, dtype=np.uint8).astype(np.float64)
+        return self.channel.send([ABORT, exit_code, 0, text.size, kind, 0, 0], text,
                                  deadline=deadline)
 
 
@@ -282,7 +293,8 @@ def serve(comm, work: Work, clock: RankClock) -> None:
     FitInterrupted
         A signal stopped the fit (rank 0 wrote the progress file).
     FitAborted
-        The fit failed on rank 0 for its own reasons (a callback raised, say).
+        The fit failed on rank 0 for its own reasons (a callback raised, say) with an
+        error that could not be sent here; one that could is raised as a quiet copy.
     """
     ch = Channel(comm, clock)
     rank, size = comm.Get_rank(), comm.Get_size()
@@ -319,11 +331,35 @@ def serve(comm, work: Work, clock: RankClock) -> None:
         if command == ABORT:
             text = b"" if body is None else bytes(body.astype(np.uint8))
             if m == EXIT_INTERRUPTED:
-                raise mark_copy(FitInterrupted(requested() or signal.SIGTERM))
+                raise mark_copy(_interruption(text))
             if m == EXIT_INPUT:
                 raise mark_copy(InputError(text.decode(errors="replace")))
+            if int(header[4]) == _ABORT_ERROR:
+                raise mark_copy(_unpickled_error(text, m))
             raise FitAborted(code=m)
         return
+
+
+def _interruption(text: bytes) -> FitInterrupted:
+    """Rank 0's :class:`FitInterrupted`, from the signal and progress file it sent."""
+    signum, _, path = text.decode(errors="replace").partition("\n")
+    try:
+        return FitInterrupted(int(signum), path or None)
+    except ValueError:
+        return FitInterrupted(requested() or signal.SIGTERM)
+
+
+def _unpickled_error(data: bytes, code: int) -> BaseException:
+    """A copy of the error rank 0 sent, or FitAborted where it does not unpickle here."""
+    try:
+        error = pickle.loads(data)
+    except Exception:
+        return FitAborted(code=code)
+    return error if isinstance(error, Exception) else FitAborted(code=code)
+
+
+# What an ABORT message's body holds (its header's fifth entry): text, a pickled error.
+_ABORT_TEXT, _ABORT_ERROR = 0, 1
 
 
 def run_collective(comm, make_work: Callable[[int, int], Work],
@@ -375,18 +411,22 @@ def run_collective(comm, make_work: Callable[[int, int], Work],
             evaluator = MPIEvaluator(comm, work, clock)
             try:
                 result = root_task(evaluator)
-            except FitInterrupted:
-                evaluator.abort(exit_code=EXIT_INTERRUPTED)
+            except FitInterrupted as e:
+                evaluator.abort(exit_code=EXIT_INTERRUPTED,
+                                message=f"{int(e.signum)}\n{e.progress_file or ''}")
                 raise
             except InputError as e:  # the start check: bad input, on every rank
                 if evaluator.abort(exit_code=EXIT_INPUT, message=str(e)):
                     mark_collective(e)
                 raise
             except BaseException as e:
-                # Rank 0 failed on its own (a callback, say): the others leave non-zero,
-                # even when rank 0's own exit status is 0 (a callback's sys.exit()).
+                # Rank 0 failed on its own (a callback, say): the others raise a copy of
+                # its error, so that code catching it goes on alike on every rank (or
+                # leave non-zero, even when rank 0's own exit status is 0: a callback's
+                # sys.exit()).
                 code = exit_code_of(e)
-                evaluator.abort(exit_code=EXIT_FAILURE if code in (0, EXIT_INPUT) else code)
+                evaluator.abort(exit_code=EXIT_FAILURE if code in (0, EXIT_INPUT) else code,
+                                error=e)
                 raise
             evaluator.stop()
         else:

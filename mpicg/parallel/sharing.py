@@ -15,6 +15,7 @@ out.
 
 from __future__ import annotations
 
+import pickle
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -209,16 +210,32 @@ def distribute(objective, world, rank: int, size: int, sharing: str = "auto") ->
     InputError
         On a rank whose copy is not rank 0's problem (other data or blocks, by their
         digest): the ranks' fits would pair different light curves (a pipeline whose ranks
-        got out of step, data read differently on one node).
+        got out of step, data read differently on one node); on every rank when some ranks
+        passed None and rank 0's problem does not pickle.
+
+    Notes
+    -----
+    Every rank takes part in the same collective calls whatever fails, so that a failure
+    on some ranks only (an objective whose ``digest()`` raises on one rank, a model that
+    does not unpickle) reaches the verdict that follows (:func:`.verdict.agree`) instead of
+    leaving other ranks waiting in a broadcast. A rank returns None when it did not fail
+    but another did: the verdict then raises that rank's error everywhere.
     """
     if world is None:
         return BlockWork(objective, sharing)
-    have = world.allgather(None if objective is None else
-                           (objective.n_items, objective.digest()))
+    error = None
+    try:
+        mine = None if objective is None else (objective.n_items, objective.digest())
+    except Exception as e:  # reported by the verdict; the other ranks must not wait here
+        mine, error = _FAILED, e
+    have = world.allgather(mine)
+    if error is not None:
+        raise error
+    if _FAILED in have:
+        return None
     if have[0] is None:
         # rank 0's own checks (prepare) reject this before we get here
         raise InputError("the problem must be given on rank 0")
-    mine = have[rank]
     if mine is not None and mine != have[0]:
         raise InputError(f"every rank must hold the same problem; this rank's ({mine[0]} "
                          f"observations, digest {mine[1][:12]}) differs from rank 0's "
@@ -226,5 +243,22 @@ def distribute(objective, world, rank: int, size: int, sharing: str = "auto") ->
                          "ranks fitting different light curves?")
     if all(h is not None for h in have):
         return BlockWork(objective, sharing)
-    received = world.bcast(objective if rank == 0 else None, root=0)
-    return BlockWork(objective if rank == 0 else received, sharing)
+    # Rank 0 pickles its problem itself: pickling inside the broadcast would raise on
+    # rank 0 alone and leave the others waiting in it.
+    if rank == 0:
+        try:
+            sent = (pickle.dumps(objective, pickle.HIGHEST_PROTOCOL), None)
+        except Exception as e:
+            sent = (None, f"{type(e).__name__}: {e}")
+    payload, reason = world.bcast(sent if rank == 0 else None, root=0)
+    if reason is not None:
+        raise InputError(
+            f"ranks {', '.join(str(r) for r, h in enumerate(have) if h is None)} passed None "
+            f"for the problem, so rank 0 must send them its own, and it does not pickle "
+            f"({reason}); give every rank its own copy (build the problem on every rank), "
+            "or use a model that pickles (defined at the top level of a module, not a "
+            "lambda or a function defined inside another)")
+    return BlockWork(objective if rank == 0 else pickle.loads(payload), sharing)
+
+
+_FAILED = "failed"  # in place of a rank's (observations, digest): its digest() raised

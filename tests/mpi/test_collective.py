@@ -207,16 +207,31 @@ def test_model_system_exit_and_keyboard_interrupt_go_through_the_protocol():
 
 
 @pytest.mark.mpi(min_size=1)
-def test_callback_error_on_rank0_stops_every_rank():
+def test_callback_error_on_rank0_is_raised_on_every_rank():
+    # A pipeline that catches the callback's error goes on alike on every rank: the other
+    # ranks raise a quiet copy of it.
     def callback(xk):
         raise KeyError("callback broke")
 
-    if rank == 0:
-        with pytest.raises(KeyError, match="callback broke"):
-            mpicg.fit(make_problem(), X0, callback=callback)
-    else:
-        with pytest.raises(mpicg.FitAborted):
-            mpicg.fit(make_problem(), X0, callback=callback)
+    with pytest.raises(KeyError, match="callback broke") as info:
+        mpicg.fit(make_problem(), X0, callback=callback)
+    assert is_copy(info.value) == (rank != 0)
+    assert mpicg.fit(make_problem(), X0, maxiter=1).nit == 1
+
+
+class _UnpicklableError(Exception):
+    def __reduce__(self):
+        raise TypeError("no pickling")
+
+
+@pytest.mark.mpi(min_size=1)
+def test_callback_error_that_does_not_pickle_stops_the_others_with_fit_aborted():
+    def callback(xk):
+        raise _UnpicklableError("callback broke")
+
+    expected = _UnpicklableError if rank == 0 else mpicg.FitAborted
+    with pytest.raises(expected):
+        mpicg.fit(make_problem(), X0, callback=callback)
     assert mpicg.fit(make_problem(), X0, maxiter=1).nit == 1
 
 
@@ -250,3 +265,55 @@ def test_verdict_after_a_step_that_failed_on_the_last_rank_only():
     finally:
         _remote.clear()
     collective_verdict(None, "in a test")  # and with nothing to report, every rank goes on
+
+
+def _closure_model():
+    offset = 0.0
+    return lambda x, t: transit_like(x, t) + offset  # a local lambda: it does not pickle
+
+
+@pytest.mark.mpi(min_size=2)
+def test_a_problem_that_does_not_pickle_given_on_rank0_only_is_bad_input_everywhere():
+    # Rank 0 must send it to the ranks that passed None; pickling inside the broadcast
+    # raised on rank 0 alone and left the others waiting there for the handshake timeout.
+    problem = make_problem(model=_closure_model()) if rank == 0 else None
+    with pytest.raises(mpicg.InputError, match=r"ranks 1.* passed None .*does not pickle"):
+        mpicg.fit(problem, X0, maxiter=1)
+    assert mpicg.fit(make_problem(), X0, maxiter=1).nit == 1
+
+
+@pytest.mark.mpi(min_size=3)
+def test_a_communicator_freed_after_unequal_fits_leaves_no_count_behind():
+    # Sub-communicators with different numbers of fits (ranks 0 and 1 two, the others one,
+    # serially at 3 ranks), freed: MPI gives a later communicator the same handle (MPICH
+    # does), and its ranks start their fits' count again.
+    sub = comm.Split(int(rank < 2), rank)
+    for _ in range(1 + int(rank < 2)):
+        mpicg.fit(make_problem(), X0, maxiter=1, comm=sub)
+    sub.Free()
+    for _ in range(2):
+        sub = comm.Split(0, rank)
+        assert mpicg.fit(make_problem(), X0, maxiter=1, comm=sub).nit == 1
+        sub.Free()
+
+
+@pytest.mark.mpi(min_size=1)
+def test_a_signal_stops_every_rank_with_rank0s_signal_and_progress_file(tmp_path_factory):
+    import signal
+
+    from mpicg.parallel.signals import FitInterrupted
+
+    path = comm.bcast(str(tmp_path_factory.mktemp("signal") / "p.json"), root=0)
+
+    calls = []
+
+    def callback(xk):  # (rank 0 runs the callbacks)
+        calls.append(1)
+        if len(calls) == 1:  # once: a second signal stops at once
+            signal.raise_signal(signal.SIGUSR1)
+
+    with pytest.raises(FitInterrupted) as info:
+        mpicg.fit(make_problem(), X0, progress_file=path, callback=callback)
+    assert str(info.value) == f"stopped by SIGUSR1; resume from {path}"
+    assert info.value.signum == signal.SIGUSR1
+    assert is_copy(info.value) == (rank != 0)

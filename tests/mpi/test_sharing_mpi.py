@@ -147,13 +147,9 @@ def test_a_round_cut_short_on_rank0_leaves_nothing_behind(monkeypatch):
 
     monkeypatch.setattr(Channel, "send", failing)
     problem = make_problem(block_size=37)
-    if size > 1:
-        if rank == 0:
-            with pytest.raises(KeyError, match="mid-round"):
-                mpicg.fit(problem, X0, maxiter=10)
-        else:
-            with pytest.raises(mpicg.FitAborted):
-                mpicg.fit(problem, X0, maxiter=10)
+    if size > 1:  # (the other ranks raise a copy of rank 0's error)
+        with pytest.raises(KeyError, match="mid-round"):
+            mpicg.fit(problem, X0, maxiter=10)
     monkeypatch.setattr(Channel, "send", original)
     # No receive of the failed round is left to take the next fit's sums.
     par = mpicg.fit(problem, X0, maxiter=8)
