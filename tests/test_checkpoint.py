@@ -292,3 +292,46 @@ def test_a_callbacks_halt_wins_over_a_signal_in_the_same_iteration(tmp_path):
     res = mpicg.fit(problem(), X0, progress_every_niters=1,
                     progress_file=tmp_path / "p.json", callback=callback)
     assert (res.nit, res.status) == (3, 99)
+
+
+class _PlainDip:
+    """A user's model as a plain class (no dataclass, Python's default repr)."""
+
+    def __init__(self, width, table=None):
+        self.width = width
+        self.table = np.zeros(3) if table is None else table
+        self._calls = 0  # state that changes as the model runs
+
+    def __call__(self, x, t):
+        self._calls += 1
+        return 1.0 - x[0] * np.exp(-0.5 * ((t - x[1]) / self.width) ** 2)
+
+
+def _fingerprint(model):
+    from mpicg.fitting.checkpoint import problem_fingerprint
+
+    t = np.linspace(0.0, 10.0, 50)
+    return problem_fingerprint(mpicg.Problem(model, t, np.ones(t.size), np.ones(t.size)), 2)
+
+
+def test_the_fingerprint_of_a_plain_class_model_is_its_settings_not_its_address():
+    # Its repr holds a memory address, different in every run: a resumed fit was refused.
+    first, second = _PlainDip(0.3), _PlainDip(0.3)
+    second(np.array([0.1, 5.0]), np.zeros(2))  # private state moved on: the same model
+    assert _fingerprint(first) == _fingerprint(second)
+    assert _fingerprint(first) != _fingerprint(_PlainDip(0.31))
+    assert _fingerprint(first) != _fingerprint(_PlainDip(0.3, table=np.ones(3)))
+
+
+def test_the_fingerprint_covers_a_wrappers_settings():
+    from mpicg.models import TransitModel
+    from mpicg.models.exposure import Integrated
+
+    inner = TransitModel(period=3.0, resolution=6)
+    base = _fingerprint(Integrated(inner, exposure_time=0.02, supersample=5))
+    assert base == _fingerprint(Integrated(TransitModel(period=3.0, resolution=6),
+                                           exposure_time=0.02, supersample=5))
+    assert base != _fingerprint(Integrated(inner, exposure_time=0.02, supersample=2))
+    assert base != _fingerprint(Integrated(inner, exposure_time=0.2, supersample=5))
+    assert base != _fingerprint(Integrated(TransitModel(period=3.1, resolution=6),
+                                           exposure_time=0.02, supersample=5))

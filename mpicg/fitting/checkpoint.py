@@ -17,10 +17,12 @@ a NaN in x is an error, not a resumed fit).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -263,20 +265,71 @@ def check_fingerprint(checkpoint: Checkpoint, fingerprint: str, path) -> None:
 
 
 def _model_identity(model) -> str:
-    # Functions: module and qualified name (their repr holds a memory address); other
-    # objects: their repr (dataclass models show their settings), recursively for wrappers.
+    """What defines a model, as text that is the same in every process that builds it alike.
+
+    Functions and classes: module and qualified name (their repr holds a memory address).
+    Wrappers (an object with another ``model`` inside): the type, the inner model's identity
+    and the wrapper's own settings. Objects whose repr is Python's default (``<... object at
+    0x...>``, a plain class of the user's): the type and its public attributes (a leading
+    ``_`` marks caches and state, which may change as it runs). Other objects: their repr
+    (dataclass models show their settings).
+    """
     if hasattr(model, "__qualname__") and hasattr(model, "__module__"):
         return f"{model.__module__}.{model.__qualname__}"
+    kind = type(model).__module__ + "." + type(model).__qualname__
     inner = getattr(model, "model", None)
-    parts = [type(model).__module__ + "." + type(model).__qualname__]
     if inner is not None and inner is not model:
-        parts.append(_model_identity(inner))
-        for name in ("template", "index"):
-            if hasattr(model, name):
-                parts.append(np.asarray(getattr(model, name)).tobytes().hex())
-    else:
-        parts.append(repr(model))
-    return "|".join(parts)
+        settings = _settings(model)
+        settings.pop("model", None)
+        return "|".join([kind, _model_identity(inner),
+                         *(f"{k}={_setting_identity(v)}" for k, v in sorted(settings.items()))])
+    text = repr(model)
+    if not _DEFAULT_REPR.search(text):
+        return f"{kind}|{text}"
+    return "|".join([kind, *(f"{k}={_setting_identity(v)}"
+                             for k, v in sorted(_settings(model).items()))])
+
+
+_DEFAULT_REPR = re.compile(r" object at 0x[0-9a-fA-F]+>")
+
+
+def _settings(model) -> dict:
+    """A model's settings: a dataclass's fields, else its public instance attributes."""
+    if dataclasses.is_dataclass(model):
+        return {f.name: getattr(model, f.name) for f in dataclasses.fields(model)}
+    return {k: v for k, v in getattr(model, "__dict__", {}).items() if not k.startswith("_")}
+
+
+def _setting_identity(value, depth: int = 0) -> str:
+    """A setting as text, the same in every process that builds it alike.
+
+    Numbers, strings and arrays by value (arrays by a digest of their bytes), containers
+    item by item, functions by name, dataclasses by their fields; other objects (a bundle,
+    an open file) by their type alone, since their state can differ between processes.
+    """
+    if isinstance(value, np.ndarray):
+        data = np.ascontiguousarray(value)
+        digest = hashlib.sha256(data.tobytes()).hexdigest()[:16] if data.dtype != object \
+            else _setting_identity(data.tolist(), depth)
+        return f"array({data.dtype},{data.shape},{digest})"
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes, np.generic)):
+        return repr(value)
+    if depth >= 8:
+        return type(value).__qualname__
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [_setting_identity(v, depth + 1) for v in value]
+        if isinstance(value, (set, frozenset)):
+            items.sort()  # (a set's order differs between processes)
+        return f"{type(value).__name__}[{','.join(items)}]"
+    if isinstance(value, dict):
+        return "{" + ",".join(sorted(f"{_setting_identity(k, depth + 1)}:"
+                                     f"{_setting_identity(v, depth + 1)}"
+                                     for k, v in value.items())) + "}"
+    if hasattr(value, "__qualname__") and hasattr(value, "__module__"):
+        return f"{value.__module__}.{value.__qualname__}"
+    if dataclasses.is_dataclass(value):
+        return f"({_model_identity(value)})"
+    return type(value).__module__ + "." + type(value).__qualname__
 
 
 def problem_fingerprint(problem, n_parameters: int, scaling: dict | None = None) -> str:
