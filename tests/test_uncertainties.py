@@ -140,6 +140,79 @@ def test_an_edge_on_transit_is_diagnosed_at_the_inclination_edge(seed):
     assert "upper edge of its domain [0, 90]" in sol.diagnosis.reason
 
 
+class _Sum(mpicg.ParameterizedModel):
+    """flux = a + b + c t: the data constrain a + b, never a and b apart."""
+
+    parameters = (mpicg.Parameter("a", 1.0), mpicg.Parameter("b", 0.0),
+                  mpicg.Parameter("c", 0.0))
+
+    def __call__(self, values, times):
+        a, b, c = values
+        return a + b + c * np.asarray(times)
+
+
+class _Near(mpicg.ParameterizedModel):
+    """flux = a + (1 + k) b on t < 0.5, a + b elsewhere: a and b correlated by 1 - O(k^2)."""
+
+    k = 1e-3
+    parameters = (mpicg.Parameter("a", 1.0), mpicg.Parameter("b", 0.0))
+
+    def __call__(self, values, times):
+        a, b = values
+        return a + b * (1.0 + self.k * (np.asarray(times) < 0.5))
+
+
+def test_parameters_the_data_do_not_constrain_apart_get_no_made_up_sigma():
+    # A review found "converged, a = 1 ± 160, b = 0 ± 160" here: a Cholesky factor of
+    # the rounding alone. No σ, and the diagnosis names the pair (not c).
+    t = np.linspace(0.0, 1.0, 400)
+    flux = 1.3 + 0.2 * t + np.random.default_rng(1).normal(0.0, 0.01, t.size)
+    sol = mpicg.optimizer_cg(_Sum(), t, flux, np.full(t.size, 0.01),
+                             fit_parameters=["a", "b", "c"], gtol=1e-5)
+    assert sol.uncertainties is None and sol.covariance is None
+    assert sol.diagnosis.verdict == NOT_CONVERGED
+    assert sol.diagnosis.parameters == ["a", "b"]
+    assert "do not constrain a, b separately" in sol.diagnosis.reason
+    assert "do not constrain a, b separately" in sol.uncertainties_note
+    assert not sol.converged
+    assert sol.fitted_values["a"] + sol.fitted_values["b"] == pytest.approx(1.3, abs=3e-3)
+
+
+def test_a_strong_correlation_the_data_resolve_keeps_its_sigma():
+    # Correlation 1 - about 1e-6: far above the rounding, so σ stands, and it is the
+    # least-squares one.
+    t = np.linspace(0.0, 1.0, 400)
+    sigma = np.full(t.size, 0.01)
+    flux = _Near()(np.array([1.0, 0.3]), t) + np.random.default_rng(2).normal(0, 0.01, t.size)
+    sol = mpicg.optimizer_cg(_Near(), t, flux, sigma, fit_parameters=["a", "b"], gtol=1e-6)
+    design = np.column_stack([np.ones(t.size), 1.0 + _Near.k * (t < 0.5)]) / sigma[:, None]
+    expected = np.linalg.inv(design.T @ design)
+    assert sol.covariance is not None, sol.uncertainties_note
+    assert abs(sol.correlation[0, 1]) > 0.999
+    assert relative_error(sol.covariance, expected) < 0.02
+
+
+def test_a_parameter_near_an_edge_is_judged_by_its_sigma_at_the_solution():
+    # The start's curvature was negative, so the CG's scale of r was a probe step (0.5)
+    # while σ at the solution is 1e-4: judged by the start's scale, r 0.013 from its
+    # edge counted as at the edge and the fit gave no uncertainties.
+    class Dip(mpicg.ParameterizedModel):
+        parameters = (mpicg.Parameter("r", 0.5, "", domain=mpicg.Domain(0, 1, "neither")),
+                      mpicg.Parameter("a", 1.0))
+
+        def __call__(self, values, times):
+            return values[1] - values[0] ** 2 * np.exp(-np.asarray(times) ** 2)
+
+    t = np.linspace(-3.0, 3.0, 300)
+    flux = 1.0 - 0.98 ** 2 * np.exp(-t ** 2)
+    sol = mpicg.optimizer_cg(Dip(), t, flux, np.full(t.size, 1e-3), fit_parameters=["r", "a"],
+                             initial_values={"r": 0.5}, gtol=1e-4)
+    assert sol.scale_sources["r"] == "probe step"
+    assert sol.uncertainties is not None, sol.uncertainties_note
+    assert sol.uncertainties["r"] < 1e-3
+    assert "edge" not in sol.diagnosis.reason
+
+
 def test_50_refits_to_renoised_light_curves_spread_as_sigma_says():
     # Acceptance: a light-curve fit's sigma agrees within 20 % with the spread of 50 fits
     # to re-noised data (benchmarks/uncertainty_calibration.py does 200 and an emcee run).

@@ -245,6 +245,18 @@ class NamedSession:
                 width[unscaled] = probe.scales[unscaled]
                 nfev += probe.nfev
             room = np.minimum(self.upper - x, x - self.lower) / width
+            near = (room <= EDGE_TOLERANCE) & ~unscaled
+            if near.any():
+                # The CG's scale is about σ at the start (or a prior's width, or a probe
+                # step where the curvature there was not positive), which can be far from
+                # σ here: measure it at the solution before calling the parameter at the
+                # edge (the probes stay inside the bounds).
+                probe = curvature_scales(self._evaluator_x.evaluate, x, self._probe_steps(x),
+                                         near, self.lower, self.upper, self.widths)
+                measured = near & np.array([s == "curvature" for s in probe.sources])
+                width[measured] = probe.scales[measured]
+                nfev += probe.nfev
+                room = np.minimum(self.upper - x, x - self.lower) / width
             if np.any(room <= EDGE_TOLERANCE):
                 skipped = "a parameter is at an edge of its domain or prior"
             else:

@@ -17,7 +17,9 @@ at the solution itself:
     the line search could not improve on a point that is, within its noise, the minimum.
 ``not converged``
     with the reason: a parameter at an edge of its domain or of its prior's support (named),
-    a Hessian that is not positive definite (not a minimum), the iteration limit, a NaN, a
+    a Hessian that is not positive definite (not a minimum) or flat within its rounding
+    along a combination of parameters (the data do not constrain them separately: named),
+    the iteration limit, a NaN, a
     callback's halt, or precision loss far from the minimum.
 """
 
@@ -27,7 +29,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .uncertainties import Uncertainties
+from .uncertainties import Uncertainties, unresolved_parameters
 
 __all__ = ["CONVERGED", "EDGE_TOLERANCE", "NOISE_STEP", "NOT_CONVERGED", "VERDICTS",
            "WITHIN_NOISE", "Diagnosis", "Edge", "diagnose"]
@@ -170,6 +172,11 @@ def diagnose(*, status: int, names: list[str], x: np.ndarray, units: dict[str, s
                          named)
     if status == 99:
         return Diagnosis(NOT_CONVERGED, "the callback stopped the fit", [])
+    if uncertainties is not None and uncertainties.unresolved is not None:
+        involved = unresolved_parameters(uncertainties, names)
+        return Diagnosis(NOT_CONVERGED, f"the data do not constrain {', '.join(involved)} "
+                         "separately: -ln p is flat, within its rounding, along a "
+                         "combination of them (fix one, or give it a prior)", involved)
     if uncertainties is not None and not uncertainties.positive_definite:
         return Diagnosis(NOT_CONVERGED, "the Hessian of -ln p is not positive definite: the "
                          "solution is not a minimum (or the model is too noisy at the "

@@ -31,6 +31,7 @@ from .priors import Priors
 from .problem import Problem
 from .scaling import check_scale, prior_width
 from .solution import Solution, load_solution
+from .uncertainties import unresolved_parameters
 
 __all__ = ["FD_SCHEMES", "FitVectorModel", "NamedFit", "NamedProblem", "Step",
            "check_domains", "check_fd_scheme", "named_fit", "optimizer_cg"]
@@ -497,5 +498,9 @@ def _solution(model, names, fit_parameters, values, x0, res, options,
         nfev_scales=int(res.nfev_scales),
         nfev_uncertainties=0 if found is None else int(found.nfev),
         uncertainties_note=(res.uncertainties_skipped if found is None else
+                            "the data do not constrain "
+                            f"{', '.join(unresolved_parameters(found, fit_parameters))} "
+                            "separately (the Hessian is flat along a combination of them)"
+                            if found.unresolved is not None else
                             "" if found.positive_definite else
                             "the Hessian is not positive definite (not a minimum)"))

@@ -19,7 +19,13 @@ the valley is curved, and the inverse Hessian amplifies a bias along a correlate
 degenerate direction many times.)
 
 A Hessian that is not positive definite means the point is not a minimum (or the model is
-too noisy at these steps): then there are no numbers, and the solution says so.
+too noisy at these steps): then there are no numbers, and the solution says so. Neither are
+there when the Hessian's least curvature is its rounding alone: when its least eigenvalue
+(with the diagonal equilibrated to 1), positive or negative, is within what the rounding
+of ``-ln p`` lets second differences resolve, ``4 eps |f| / (h_i h_j)`` relative to the curvatures,
+times :data:`_RESOLVE`. The data then constrain only combinations of the parameters (a
+model of ``a + b``): σ would be whatever the rounding made it, and the solution names the
+parameters of the unresolved direction instead.
 """
 
 from __future__ import annotations
@@ -32,12 +38,16 @@ import numpy as np
 from ..optimize import FiniteDifference, hessian_from_values, hessian_points, invert_hessian
 from .scaling import HESSIAN_STEP, Scaling
 
-__all__ = ["Uncertainties", "estimate_uncertainties"]
+__all__ = ["Uncertainties", "estimate_uncertainties", "unresolved_parameters"]
 
 # A Hessian step within these factors of the σ it finds along its parameter is kept.
 _STEP_ACCEPT = (0.5, 2.0)
 # Steps are kept this far inside the bounds (a fraction of the room left).
 _ROOM = 0.99
+# An equilibrated Hessian's eigenvalue counts as resolved above this many times the
+# second differences' rounding (see the module doc). Exact degeneracies come out at about
+# 1 time it; a correlation of 1 - 1e-6, resolved, is many powers of ten above it.
+_RESOLVE = 100.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,11 @@ class Uncertainties:
         ``H`` in the parameters' units (NaN where a value was not finite).
     steps : ndarray, shape (n,)
         The steps of the last batch, in the parameters' units.
+    unresolved : ndarray, shape (n,) or None
+        When the Hessian's least curvature is its rounding alone (see the module doc):
+        the unit direction of its least curvature, with the diagonal equilibrated (so its
+        large entries name the parameters the data do not constrain separately); the
+        arrays above are then None. None otherwise.
     nfev : int
         Model evaluations (not counted in the fit's ``nfev``).
     rounds : int
@@ -81,6 +96,7 @@ class Uncertainties:
     steps: np.ndarray
     nfev: int
     rounds: int
+    unresolved: np.ndarray | None = None
 
 
 def _steps_inside(u: np.ndarray, wanted: np.ndarray, lower: np.ndarray,
@@ -150,6 +166,10 @@ def estimate_uncertainties(evaluate: Callable[[np.ndarray], np.ndarray], u: np.n
     hessian_x = hess.matrix / outer
     inverse = invert_hessian(hess.matrix)
     gradient = gradient_u / s
+    unresolved = _unresolved_direction(hess.matrix, h, values[0])
+    if unresolved is not None:
+        return Uncertainties(True, None, None, None, gradient, None, hessian_x, h * s, nfev,
+                             rounds, unresolved)
     if inverse is None:
         return Uncertainties(False, None, None, None, gradient, None, hessian_x, h * s, nfev,
                              rounds)
@@ -160,3 +180,33 @@ def estimate_uncertainties(evaluate: Callable[[np.ndarray], np.ndarray], u: np.n
     newton = -(covariance @ gradient)
     return Uncertainties(True, covariance, sigma, correlation, gradient, newton, hessian_x,
                          h * s, nfev, rounds)
+
+
+def _unresolved_direction(matrix: np.ndarray, h: np.ndarray, f0: float) -> np.ndarray | None:
+    """The equilibrated Hessian's least-curvature direction if rounding is all it holds.
+
+    ``matrix`` is the Hessian (scaled variables), ``h`` its steps and ``f0`` the value at
+    the centre: the second differences' rounding is ``4 eps |f0| / (h_i h_j)``. A least
+    eigenvalue within that rounding of 0, on either side, is no curvature at all (and a
+    Cholesky factor would be made of the rounding, or fail on it); one below it is a
+    Hessian that is not positive definite, and one with a non-positive or non-finite
+    diagonal is not judged here.
+    """
+    diagonal = np.diag(matrix)
+    if not (np.all(np.isfinite(matrix)) and np.all(diagonal > 0) and np.isfinite(f0)):
+        return None
+    d = np.sqrt(diagonal)
+    equilibrated = matrix / (d[:, np.newaxis] * d[np.newaxis, :])
+    rounding = (4.0 * np.finfo(float).eps * max(abs(float(f0)), 1.0)
+                / (h[:, np.newaxis] * h[np.newaxis, :]) / (d[:, np.newaxis] * d[np.newaxis, :]))
+    values, vectors = np.linalg.eigh(equilibrated)
+    if abs(values[0]) > _RESOLVE * float(np.max(rounding)):
+        return None
+    direction = vectors[:, 0]
+    return direction * np.sign(direction[int(np.argmax(np.abs(direction)))])
+
+
+def unresolved_parameters(uncertainties: Uncertainties, names: list[str]) -> list[str]:
+    """The parameters of an unresolved direction (entries at least a tenth of its largest)."""
+    direction = np.abs(uncertainties.unresolved)
+    return [n for n, v in zip(names, direction, strict=True) if v >= 0.1 * direction.max()]
