@@ -140,6 +140,17 @@ def test_submit_rejects_bad_options(tmp_path, args, message):
     assert message in done.stderr
 
 
+def test_submit_names_the_job_after_a_job_file_with_spaces_and_accents(tmp_path):
+    write_demo_job(tmp_path, n_times=50)
+    (tmp_path / "job.toml").rename(tmp_path / "jöb 1.toml")
+    done = subprocess.run([sys.executable, "-m", "mpicg", "submit", "jöb 1.toml",
+                           "--scheduler", "slurm", "--dry-run"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    script = next(tmp_path.glob("*.slurm")).read_text()
+    assert "#SBATCH --job-name=j_b_1\n" in script
+
+
 def test_slurm_script_stops_on_usr1_resubmits_and_resumes_to_the_same_bits(
         reference, tmp_path, stubs):
     env, log = stubs

@@ -230,6 +230,22 @@ def test_a_bad_job_file_under_mpirun_gives_one_error_and_every_rank_exits(refere
     assert "[fit] gtoll: unknown key" in errors[0]
 
 
+@pytest.mark.parametrize("extra", [["--detach", "-n", "2"], ["-n", "3"]],
+                         ids=["detach-under-mpirun", "ranks-without-detach"])
+def test_detach_options_misused_under_mpirun_are_one_clear_error(reference, tmp_path,
+                                                                  extra):
+    # --detach under mpirun once left no fit running while saying it had started one (the
+    # child mpirun inherited the launch's environment); -n without --detach was ignored.
+    work = copy_job(reference, tmp_path / "job")
+    job = run_mpi(2, ["-m", "mpicg", "fit", "job.toml", *extra], timeout=60, cwd=work)
+    assert not job.timed_out
+    assert job.returncode == 2
+    errors = [line for line in job.output.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1, job.output
+    assert "--detach" in errors[0]
+    assert not (work / "solution.json").exists()
+
+
 def test_report_and_resume_of_missing_files_are_clear_errors(tmp_path):
     done = mpicg("report", tmp_path / "nothing.json", cwd=tmp_path)
     assert done.returncode == 2

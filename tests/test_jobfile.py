@@ -338,6 +338,22 @@ def test_a_bad_row_names_its_line(tmp_path):
         read_light_curve(path, [0, 1, 2])
 
 
+def test_a_short_row_names_its_line(tmp_path):
+    path = tmp_path / "lc.csv"
+    path.write_text("time,flux,sigma\n1,2,3\n4,5,6\n7,8\n")
+    with pytest.raises(InputError, match=r"lc.csv, line 4: 2 columns where the rows above "
+                                         r"have 3: '7,8'"):
+        read_light_curve(path, ["time", "flux", "sigma"])
+
+
+def test_a_spreadsheets_csv_with_a_byte_order_mark_and_crlf(tmp_path):
+    table = _write_curve(tmp_path / "plain.csv")
+    text = (tmp_path / "plain.csv").read_text()
+    (tmp_path / "lc.csv").write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    t, f, s = read_light_curve(tmp_path / "lc.csv", ["time", "flux", "sigma"])
+    np.testing.assert_array_equal(np.column_stack([t, f, s]), table)
+
+
 def test_npy_by_index_and_structured_by_name(tmp_path):
     table = np.array([[0.0, 1.0, 0.1], [1.0, 0.9, 0.1]])
     np.save(tmp_path / "a.npy", table)

@@ -31,7 +31,8 @@ _FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
 def _text_table(path: Path, complain) -> tuple[list[str] | None, np.ndarray]:
     """Column names (or None) and the numbers of a text table."""
     try:
-        lines = path.read_text().splitlines()
+        # utf-8-sig: a spreadsheet's CSV may begin with a byte-order mark
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except UnicodeDecodeError:
         raise complain(f"{path.name} is not a text file (nor .npy, .npz or FITS)") from None
     comment, names, body = None, None, []
@@ -59,12 +60,17 @@ def _text_table(path: Path, complain) -> tuple[list[str] | None, np.ndarray]:
                            delimiter=delimiter, ndmin=2)
     except ValueError as e:
         # Say which line of the file: loadtxt counts only the lines it was given.
+        width = None
         for number, text in body:
             try:
-                [float(f) for f in (text.split(delimiter) if delimiter else text.split())]
+                row = [float(f) for f in (text.split(delimiter) if delimiter else text.split())]
             except ValueError:
                 raise complain(f"{path.name}, line {number}: not a row of numbers: "
                                f"{text[:60]!r}") from None
+            if width is not None and len(row) != width:
+                raise complain(f"{path.name}, line {number}: {len(row)} columns where the "
+                               f"rows above have {width}: {text[:60]!r}") from None
+            width = len(row)
         raise complain(f"{path.name}: {e}") from None
     if names is None and comment is not None:
         words = comment.replace(",", " ").split()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 import sys
 import time
 import warnings
@@ -269,7 +270,7 @@ def run_fit(job: Job, *, resume_from: Path | None = None, maxiter: int | None = 
                                    f"{e.strerror or e}")
         collective_verdict(error, "while writing the solution", signals=False)
         _say(solution.summary())
-        _say(f"wrote {out / SOLUTION}; plots: mpicg report {out / SOLUTION}")
+        _say(f"wrote {out / SOLUTION}; plots: mpicg report {shlex.quote(str(out / SOLUTION))}")
         if job.phoebe is not None:
             error = None
             try:

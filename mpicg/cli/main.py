@@ -305,6 +305,18 @@ def main(argv: list[str] | None = None) -> int:
         if not root:
             return EXIT_INPUT
         parser.error(f"`mpicg {args.command}` runs on one process; start it without mpirun")
+    detach = getattr(args, "detach", False)
+    if detach and (launch_size() or 1) > 1:
+        # (the detached mpirun would inherit this launch's environment and fail to start)
+        if not root:
+            return EXIT_INPUT
+        parser.error(f"`mpicg {args.command} --detach` starts its own mpirun; run it "
+                     "without mpirun, with the ranks as -n N")
+    if args.command in ("fit", "phoebe") and args.ranks is not None and not detach:
+        if not root:
+            return EXIT_INPUT
+        parser.error(f"-n/--ranks goes with --detach; to run `mpicg {args.command}` on N "
+                     f"ranks now, start it as mpirun -n N mpicg {args.command} ...")
     # A fit notes SIGTERM, SIGUSR1 and SIGINT from the start (while it reads its data, too):
     # it stops at the next safe point with exit code 75, which batch scripts resubmit.
     with catch_signals(enabled=args.command in ("fit", "resume", "demo", "phoebe")

@@ -144,7 +144,8 @@ def submit(job_file, scheduler: str, *, ranks: int = 64, time_limit: str = "24:0
         raise InputError(f"--time must be HH:MM:SS (hours may exceed 24); got {time_limit!r}")
     if max_resubmits < 0:
         raise InputError(f"--max-resubmits must be >= 0; got {max_resubmits}")
-    name = name or Path(job.path).stem
+    if name is None:  # the job file's name, made fit for the batch system
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(job.path).stem).strip("_")[:64] or "mpicg"
     if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
         raise InputError(f"--name must be letters, digits, '_', '.' or '-' (at most 64); "
                          f"got {name!r}")
