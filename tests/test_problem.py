@@ -58,11 +58,17 @@ def test_chi_square_value():
     assert value[0] == pytest.approx(0.5 * 25.0 * 50)
 
 
-@pytest.mark.parametrize("returned", [np.ones(3), "flux", np.ones((50, 2))])
-def test_model_of_wrong_shape_or_type_is_named(returned):
+@pytest.mark.parametrize(("returned", "named"), [
+    (np.ones(3), r"ndarray of shape \(3,\) and dtype float64"),
+    ("flux", "str 'flux'"),
+    (np.ones((50, 2)), r"ndarray of shape \(50, 2\)"),
+    (None, "NoneType None"),  # (once said "ndarray of shape ()": numpy's wrapping of it)
+])
+def test_model_of_wrong_shape_or_type_is_named(returned, named):
     p = mpicg.Problem(lambda x, t: returned, np.linspace(0, 1, 50), np.ones(50),
                       np.full(50, 0.1))
-    with pytest.raises(mpicg.InputError, match=r"`model` must return a real array of shape"):
+    with pytest.raises(mpicg.InputError,
+                       match=r"`model` must return a real array of shape .*it returned " + named):
         SerialEvaluator(BlockWork(p)).evaluate(np.zeros((1, 2)))
 
 

@@ -94,6 +94,10 @@ BAD_INPUTS = [
      ValueError, ["`finite_diff_rel_step`", "[0.001, 0.001, 0.001]"]),
     ("norm-string", _minimize(options={"norm": "fro"}), ValueError, ["`norm`", "'fro'"]),
     ("jac-true-not-a-pair", _minimize(jac=True), TypeError, ["`fun`", "13.0"]),
+    ("comm-a-string", lambda: mpicg.fit(mpicg.Problem(lambda x, t: x[0] + 0 * t, [0.0, 1.0],
+                                                      [1.0, 1.0], [1.0, 1.0]), [0.0],
+                                        comm="world"),
+     ValueError, ["`comm`", "'world'"]),
 ]
 
 

@@ -190,13 +190,15 @@ class Problem(SumObjective):
         """Squared normalized residuals ``((flux - model) / sigma)^2`` of ``[first, last)``."""
         lo, hi = first - self.first_item, last - self.first_item
         times = self.times[lo:hi]
-        predicted = self.model(x, times)
-        predicted = np.asarray(predicted)
+        returned = self.model(x, times)
+        predicted = np.asarray(returned)
         if predicted.shape != times.shape or predicted.dtype.kind not in "biuf":
+            what = (f"{type(returned).__name__} of shape {predicted.shape} and dtype "
+                    f"{predicted.dtype}" if isinstance(returned, np.ndarray)
+                    else f"{type(returned).__name__} {returned!r:.80}")
             raise InputError(
                 f"`model` must return a real array of shape {times.shape} (one flux per "
-                f"time); it returned {type(predicted).__name__} of shape "
-                f"{np.shape(predicted)} and dtype {getattr(predicted, 'dtype', None)}")
+                f"time); it returned {what}")
         residual = (self.flux[lo:hi] - predicted) / self.sigma[lo:hi]
         return residual * residual
 

@@ -78,6 +78,11 @@ def get_world(comm=None):
         Use this one. By default ``MPI.COMM_WORLD`` when the process was started as one of
         several ranks (read from the launcher's environment, so that mpi4py is not imported
         by serial runs) or when mpi4py is already initialized with several ranks.
+
+    Raises
+    ------
+    InputError
+        When ``comm`` is not a communicator (on the rank that gave it).
     """
     if comm is None:
         size = launch_size()
@@ -88,6 +93,10 @@ def get_world(comm=None):
 
         comm = MPI.COMM_WORLD
         check_launch(comm.Get_size())
+    elif not (callable(getattr(comm, "Get_size", None))
+              and callable(getattr(comm, "Get_rank", None))):
+        raise InputError(f"`comm` must be an mpi4py communicator (MPI.COMM_WORLD, say) or "
+                         f"None; got {type(comm).__name__} {comm!r:.60}")
     if comm.Get_size() < 2:
         return None
     install_abort_on_uncaught()
