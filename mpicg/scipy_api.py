@@ -148,7 +148,10 @@ def minimize(fun: Callable[..., float], x0, args: tuple = (), method: str = "CG"
     Returns
     -------
     OptimizeResult
-        ``x, fun, jac, nit, nfev, njev, status, success, message`` (and ``allvecs``).
+        scipy's ``x, fun, jac, nit, nfev, njev, status, success, message`` (and
+        ``allvecs``), and mpicg's ``options`` (the CG options the run used) and, for a
+        sum objective, its sharing's ``sharing, imbalance_before, imbalance_after,
+        rebalances`` (as :func:`mpicg.fit`'s result).
 
     Raises
     ------
@@ -184,7 +187,7 @@ def minimize(fun: Callable[..., float], x0, args: tuple = (), method: str = "CG"
     with _map_for(options.pop("workers", None)) as workers:
         res = collective_cg(fun, x0, args=args, jac=jac, callback=callback, workers=workers,
                             as_scipy=True, **options).result
-    del res["rounds"], res["fun_initial"]  # scipy's fields only
+    del res["rounds"], res["fun_initial"]  # (kept: the options and the sharing's numbers)
     return res
 
 

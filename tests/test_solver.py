@@ -143,6 +143,11 @@ def test_continue_from_ignores_fit_parameters_with_a_warning():
     assert sol.fit_parameters == ["rp", "inc"]
 
 
+def test_a_one_element_array_is_a_start_value():
+    sol = fit(initial_values={"rp": np.array([0.09]), "inc": np.float32(88.0)}, maxiter=1)
+    assert sol.initial_values == {"rp": 0.09, "inc": 88.0}
+
+
 def test_adopt_fitted_values():
     sol = fit(maxiter=2)
     adopted = sol.adopt({"t0": 0.0, "rp": 0.5, "a": 9.0, "inc": 80.0})
@@ -167,6 +172,14 @@ def test_steps_relative_central_and_absolute():
     ({"fit_parameters": []}, mpicg.InputError, "must name at least one parameter"),
     ({"fit_parameters": ["rp", "rp"]}, mpicg.InputError, r"names \['rp'\] more than once"),
     ({"initial_values": {"nope": 1.0}}, mpicg.InputError, r"`initial_values` names unknown"),
+    ({"initial_values": {"inc": "87.5"}}, mpicg.InputError,
+     r"`initial_values\['inc'\]` must be a real number; got str '87.5'"),
+    ({"initial_values": {"inc": True}}, mpicg.InputError,
+     r"`initial_values\['inc'\]` must be a real number; got bool True"),
+    ({"initial_values": {"inc": np.array([87.5, 88.0])}}, mpicg.InputError,
+     r"`initial_values\['inc'\]` must be a real number; got ndarray"),
+    ({"maxiter": 0}, mpicg.InputError, r"`maxiter` must be an integer >= 1 \(or None for "
+                                       r"PHOEBE's 1e6\); got 0"),
     ({"priors": {"mass": Gaussian(1, 1)}}, mpicg.InputError, "mass"),
     ({"priors": {"a": Gaussian(8, 1)}}, mpicg.InputError, r"not in fit_parameters"),
     ({"priors": {"rp": Uniform(0.2, 0.3)}}, mpicg.InputError,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
-from ..optimize import DEFAULT_C1, DEFAULT_C2, FiniteDifference
+from ..optimize import DEFAULT_C1, DEFAULT_C2, FiniteDifference, check_maxiter
 from ._collective import collective_cg, with_statistics
 from ._session import NamedSession, bounds_and_edges
 from .parameters import ParameterizedModel, check_parameter_names
@@ -274,6 +274,8 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
                           scale=scale, uncertainties=uncertainties,
                           continue_from=continue_from, block_size=block_size,
                           warn_stacklevel=3)
+        if maxiter is not None:  # (checked again with the other options; here for its text)
+            check_maxiter(maxiter, 1, default_text="None for PHOEBE's 1e6")
     except Exception as e:  # every rank raises it, together, at the start
         local_error = e
     if maxiter is None and resume is None:
@@ -428,7 +430,7 @@ def named_fit(model: ParameterizedModel, times, flux, sigma, *, fit_parameters=N
                                       if continue_from is not None else ""),
                           stacklevel=warn_stacklevel)
             continue
-        values[name] = float(value)
+        values[name] = _start_value(name, value)
     prior_set = None
     if priors:
         prior_set = Priors(priors, priors_combine=priors_combine)
@@ -457,6 +459,17 @@ def named_fit(model: ParameterizedModel, times, flux, sigma, *, fit_parameters=N
                     fit_parameters=list(fit_parameters), values=values, priors=prior_set,
                     steps=given_steps, scales=scales, lower=lower, upper=upper, edges=edges,
                     widths=widths)
+
+
+def _start_value(name: str, value) -> float:
+    """``initial_values[name]`` as a float: a real number (a bool or a string is not one)."""
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(()).item()  # (a one-element array, a quantity's value)
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number))
+            or isinstance(value, complex | np.complexfloating)):
+        raise InputError(f"`initial_values['{name}']` must be a real number; got "
+                         f"{type(value).__name__} {value!r:.60}")
+    return float(value)
 
 
 def check_domains(model: ParameterizedModel, values: dict, fit_parameters) -> None:

@@ -87,12 +87,14 @@ def check_nonnegative(value, name: str) -> float:
     return float(value)
 
 
-def check_maxiter(maxiter, n: int, name: str = "maxiter", any_number: bool = False):
+def check_maxiter(maxiter, n: int, name: str = "maxiter", any_number: bool = False,
+                  default_text: str | None = None):
     """``maxiter`` as an int >= 1; None means ``200 * n`` as in scipy.
 
     With ``any_number`` (the scipy drop-ins) any real number but NaN is taken as scipy
     takes it: CG iterates while ``k < maxiter``, so 2.5 allows 3 iterations and 0 or less
-    none (the run ends at ``x0`` with status 1).
+    none (the run ends at ``x0`` with status 1). ``default_text`` says in messages what
+    the caller's default is, where it is not scipy's ``200 * len(x0)``.
     """
     if maxiter is None:
         return 200 * n
@@ -101,6 +103,7 @@ def check_maxiter(maxiter, n: int, name: str = "maxiter", any_number: bool = Fal
             raise InputError(f"`{name}` must be a number (or None for 200*len(x0)); "
                              f"got {show_value(maxiter)}")
         return maxiter
+    default = "None for 200*len(x0)" if default_text is None else default_text
     ok = (
         _is_real_number(maxiter)
         and (isinstance(maxiter, numbers.Integral) or float(maxiter).is_integer()
@@ -108,7 +111,7 @@ def check_maxiter(maxiter, n: int, name: str = "maxiter", any_number: bool = Fal
         and maxiter >= 1
     )
     if not ok:
-        raise InputError(f"`{name}` must be an integer >= 1 (or None for 200*len(x0)); "
+        raise InputError(f"`{name}` must be an integer >= 1 (or {default}); "
                          f"got {show_value(maxiter)}")
     return maxiter if maxiter == math.inf else int(maxiter)
 
