@@ -169,7 +169,8 @@ def test_parameters_the_data_do_not_constrain_apart_get_no_made_up_sigma():
     flux = 1.3 + 0.2 * t + np.random.default_rng(1).normal(0.0, 0.01, t.size)
     sol = mpicg.optimizer_cg(_Sum(), t, flux, np.full(t.size, 0.01),
                              fit_parameters=["a", "b", "c"], gtol=1e-5)
-    assert sol.uncertainties is None and sol.covariance is None
+    assert sol.uncertainties is None
+    assert sol.covariance is None
     assert sol.diagnosis.verdict == NOT_CONVERGED
     assert sol.diagnosis.parameters == ["a", "b"]
     assert "do not constrain a, b separately" in sol.diagnosis.reason
