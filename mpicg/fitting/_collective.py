@@ -41,6 +41,8 @@ from ..parallel import (
     catch_signals,
     check_sharing,
     distribute,
+    launch_rank,
+    launch_size,
     requested,
     run_job,
 )
@@ -232,9 +234,20 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
         result["options"] = dict(ready["cg"], fd=ready.get("record", {}).get("fd"))
         return result
 
-    # With a progress file, a batch system's signal means "checkpoint and exit 75".
-    with catch_signals(enabled=progress_file is not None):
+    # With a progress file, a batch system's signal means "checkpoint and exit 75". The
+    # other ranks of an MPI fit always note signals and pass them on to rank 0, which
+    # stops the fit with its progress file, or, without one, takes the signal as if it
+    # had come to it (signals.note_signal): a rank never acts on its own copy of the
+    # arguments (progress_file given on rank 0 only killed the others with the signal).
+    with catch_signals(enabled=progress_file is not None or _other_rank(comm)):
         return run_job(make_work, root_task, prepare, comm, local_error)
+
+
+def _other_rank(comm) -> bool:
+    """Whether this process is a rank other than 0 of the fit's communicator."""
+    if comm is not None:
+        return callable(getattr(comm, "Get_rank", None)) and comm.Get_rank() != 0
+    return (launch_size() or 1) > 1 and (launch_rank() or 0) != 0
 
 
 def with_statistics(outcome: JobOutcome) -> OptimizeResult:

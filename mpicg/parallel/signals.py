@@ -51,8 +51,13 @@ def note_signal(signum: int) -> None:
     """Take note of a signal another rank received, as if this process had.
 
     Rank 0 then stops the fit at the end of the iteration, with a progress file, as for its
-    own signals.
+    own signals. A process that is not noting signals (:func:`catch_signals` is not in
+    effect: a fit without a progress file) gets the signal itself, with its usual effect
+    (by default the process ends, and the launcher ends the job).
     """
+    if not _depth[0]:
+        signal.raise_signal(signum)
+        return
     if signum not in _remote:  # not this process's own: its own first signal still waits
         _remote.append(signum)
 

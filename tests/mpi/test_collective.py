@@ -3,6 +3,8 @@
 tests/test_mpi_jobs.py starts this file under mpirun -n 1, 2, 3 and 4.
 """
 
+import os
+
 import numpy as np
 import pytest
 import scipy.optimize
@@ -251,19 +253,17 @@ def test_handshake_says_on_every_rank_whether_any_rank_failed():
 @pytest.mark.mpi(min_size=2)
 def test_verdict_after_a_step_that_failed_on_the_last_rank_only():
     from mpicg.parallel import collective_verdict
-    from mpicg.parallel.signals import FitInterrupted, _remote, note_signal
+    from mpicg.parallel.signals import FitInterrupted, catch_signals, note_signal
 
     error = ValueError("bad thing") if rank == size - 1 else None
     with pytest.raises(mpicg.InputError, match=rf"bad input on rank {size - 1} .*bad thing"):
         collective_verdict(error, "in a test", input_types=(ValueError,))
     # A signal noted on the last rank only stops every rank at the next verdict.
-    if rank == size - 1:
-        note_signal(15)
-    try:
+    with catch_signals():
+        if rank == size - 1:
+            note_signal(15)
         with pytest.raises(FitInterrupted):
             collective_verdict(None, "in a test")
-    finally:
-        _remote.clear()
     collective_verdict(None, "in a test")  # and with nothing to report, every rank goes on
 
 
@@ -317,3 +317,27 @@ def test_a_signal_stops_every_rank_with_rank0s_signal_and_progress_file(tmp_path
     assert str(info.value) == f"stopped by SIGUSR1; resume from {path}"
     assert info.value.signum == signal.SIGUSR1
     assert is_copy(info.value) == (rank != 0)
+
+
+@pytest.mark.mpi(min_size=2)
+def test_a_progress_file_given_on_rank0_only_still_stops_every_rank_with_it(tmp_path_factory):
+    # The other ranks once caught no signals (their progress_file was None) and died by
+    # the batch system's SIGTERM; now every rank stops with exit code 75 and the file.
+    import signal
+
+    from mpicg.parallel.signals import FitInterrupted
+
+    path = comm.bcast(str(tmp_path_factory.mktemp("signal") / "p.json"), root=0)
+    pids = comm.allgather(os.getpid())
+    calls = []
+
+    def callback(xk):  # (rank 0 runs the callbacks) the signal to every rank, as mpirun
+        calls.append(1)
+        if len(calls) == 1:
+            for pid in pids:
+                os.kill(pid, signal.SIGTERM)
+
+    with pytest.raises(FitInterrupted) as info:
+        mpicg.fit(make_problem(), X0, progress_file=path if rank == 0 else None,
+                  callback=callback)
+    assert str(info.value) == f"stopped by SIGTERM; resume from {path}"
