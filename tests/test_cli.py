@@ -273,6 +273,25 @@ def test_detach_then_attach_shows_progress_and_the_solution(reference, tmp_path)
     assert "the fit has ended (exit code 0)" in again.stdout
 
 
+def test_attach_sees_a_fit_whose_supervisor_was_killed_as_running(tmp_path):
+    # attach once said "the fit has ended" while its ranks went on computing.
+    write_slow_demo_job(tmp_path, delay=0.05)
+    done = mpicg("fit", "job.toml", "--detach", "-n", "1", cwd=tmp_path, timeout=30)
+    assert done.returncode == 0, done.stderr
+    supervisor = json.loads((tmp_path / "detached.json").read_text())["pid"]
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "history.partial.csv").exists():  # the fit has begun
+        assert time.monotonic() < deadline, (tmp_path / "fit.log").read_text()
+        time.sleep(0.05)
+    os.kill(supervisor, signal.SIGKILL)
+    try:
+        attached = mpicg("attach", tmp_path, "--no-follow", cwd=tmp_path, timeout=30)
+        assert "the fit is still running" in attached.stdout, attached.stdout
+    finally:
+        stopped = mpicg("stop", tmp_path, cwd=tmp_path, timeout=120)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+
+
 @pytest.mark.parametrize("damage", ["truncated", "foreign"])
 def test_a_bad_progress_file_under_mpirun_is_one_clear_error(reference, tmp_path, damage):
     work = copy_job(reference, tmp_path / "job")

@@ -141,6 +141,14 @@ def _alive(pid) -> bool:
     return done == 0
 
 
+def _rank0_alive(out: Path) -> bool:
+    """Whether a fit's rank 0 on this host holds the output directory's lock."""
+    if not is_locked(out):
+        return False
+    lock = holder(out) or {}
+    return lock.get("host") == socket.gethostname() and _alive(lock.get("pid"))
+
+
 def _exit_code(out: Path, run: str | None) -> int | None:
     """The recorded exit code of detached run ``run`` (None: not recorded, or another's)."""
     path = out / EXIT_STATUS
@@ -189,8 +197,10 @@ def attach(output_dir, follow: bool = True, say=print, poll: float = _POLL) -> i
 
     try:
         while True:
-            # Ended once its exit code is recorded (its process may linger a moment).
-            running = _alive(info["pid"]) and _exit_code(out, info.get("run")) is None
+            # Ended once its exit code is recorded (its process may linger a moment); a
+            # fit whose supervisor was killed may still run: its rank 0 holds the lock.
+            running = ((_alive(info["pid"]) or _rank0_alive(out))
+                       and _exit_code(out, info.get("run")) is None)
             show_new()
             if not running or not follow:
                 break
