@@ -234,7 +234,11 @@ def test_bad_solution_files(tmp_path):
 def test_progress_lines_through_logging(caplog):
     with caplog.at_level("INFO", logger="mpicg"):
         sol = fit(maxiter=3)
-    records = [r for r in caplog.records if r.name == "mpicg"]
+    phases = [r.getMessage() for r in caplog.records
+              if r.name == "mpicg" and not hasattr(r, "mpicg_progress")]
+    assert [line.split(":")[0] for line in phases] == ["scales", "uncertainties"]
+    assert "13 evaluations" in phases[1]  # 2 n^2 + 2 n + 1, n = 2
+    records = [r for r in caplog.records if r.name == "mpicg" and hasattr(r, "mpicg_progress")]
     lines = [r.getMessage() for r in records]
     assert len(lines) == sol.nit + 1 == 4  # the start, then each iteration
     assert lines[0].startswith("iter    0  -ln p ")

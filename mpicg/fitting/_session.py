@@ -10,6 +10,7 @@ evaluation goes through the job's evaluator, so under MPI all ranks share it.
 from __future__ import annotations
 
 import inspect
+import logging
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -27,6 +28,8 @@ from .scaling import (
     curvature_scales,
 )
 from .uncertainties import estimate_uncertainties
+
+LOG = logging.getLogger("mpicg")  # the progress lines' logger (optimize.driver's)
 
 __all__ = ["NamedSession", "bounds_and_edges"]
 
@@ -149,6 +152,8 @@ class NamedSession:
             else:
                 sources.append("")
         if auto.any():
+            LOG.info("scales: the curvature of -ln p along %d parameter(s) at the start "
+                     "(2-3 evaluations each, in one to a few rounds)", int(auto.sum()))
             estimate = curvature_scales(evaluator.evaluate, self.x0, self._probe_steps(self.x0),
                                         auto, self.lower, self.upper, self.widths)
             scale[auto] = estimate.scales[auto]
@@ -247,6 +252,8 @@ class NamedSession:
             room = np.minimum(self.upper - x, x - self.lower) / width
             near = (room <= EDGE_TOLERANCE) & ~unscaled
             if near.any():
+                LOG.info("uncertainties: the curvature at the solution along %s, near an "
+                         "edge by the start's scale", ", ".join(np.array(self.names)[near]))
                 # The CG's scale is about σ at the start (or a prior's width, or a probe
                 # step where the curvature there was not positive), which can be far from
                 # σ here: measure it at the solution before calling the parameter at the
@@ -261,6 +268,9 @@ class NamedSession:
                 skipped = "a parameter is at an edge of its domain or prior"
             else:
                 around = Scaling(offset=x, scale=width)
+                LOG.info("uncertainties: the Hessian of -ln p at the solution, %d evaluations "
+                         "in one round (a second if its steps were off)",
+                         2 * x.size ** 2 + 1 + 2 * x.size)
                 uncertainties = estimate_uncertainties(
                     ScaledEvaluator(self._evaluator_x, around).evaluate, np.zeros(x.size),
                     around, around.to_u(self.lower), around.to_u(self.upper),
