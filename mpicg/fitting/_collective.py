@@ -9,6 +9,7 @@ optimizer while every rank evaluates. With one rank it is the serial run.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -180,7 +181,10 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
 
     def make_work(world, rank: int, size: int) -> Work:
         if is_sum:
-            return distribute(fun, world, rank, size, sharing)
+            agreement = _arguments_to_agree(x0, gtol=gtol, norm=norm, maxiter=maxiter, c1=c1,
+                                            c2=c2, sharing=sharing, resume=resume,
+                                            progress_every_niters=progress_every_niters)
+            return distribute(fun, world, rank, size, sharing, agreement)
         if pair is not None:
             return PointWork(pair.value, (), fun_name)
         # scipy uses `workers` for finite-difference points only; under MPI the ranks share
@@ -241,6 +245,30 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
     # arguments (progress_file given on rank 0 only killed the others with the signal).
     with catch_signals(enabled=progress_file is not None or _other_rank(comm)):
         return run_job(make_work, root_task, prepare, comm, local_error)
+
+
+def _arguments_to_agree(x0, **options) -> tuple:
+    """The arguments every rank must give alike, as ``(name, text)`` pairs to compare.
+
+    Only rank 0's are used; another rank's that differ are a script whose ranks went
+    their own ways (:func:`~mpicg.parallel.distribute` refuses them). ``x0`` counts by its
+    values' bytes (None on a resume), the options by their repr.
+    """
+    try:
+        values = None if x0 is None else np.asarray(x0, dtype=float).ravel()
+    except (TypeError, ValueError):
+        values = None
+    if values is None:
+        start = repr(x0)  # (rank 0's own check names a bad one)
+    elif values.size <= 8:
+        start = repr(values.tolist())  # (a float's repr gives back its bits)
+    else:
+        start = (f"{values.size} values, sha256 "
+                 f"{hashlib.sha256(values.tobytes()).hexdigest()[:16]}")
+    pairs = [("x0", start)]
+    pairs += [(name, repr(str(value) if name == "resume" and value is not None else value))
+              for name, value in options.items()]
+    return tuple(pairs)
 
 
 def _other_rank(comm) -> bool:

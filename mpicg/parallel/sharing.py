@@ -197,7 +197,8 @@ class PointWork(Work):
         return FixedSharing("points", n_ranks, 1)
 
 
-def distribute(objective, world, rank: int, size: int, sharing: str = "auto") -> BlockWork:
+def distribute(objective, world, rank: int, size: int, sharing: str = "auto",
+               agreement: tuple = ()) -> BlockWork:
     """The work of a sum objective on this rank; every rank ends up holding all of it.
 
     Every rank may pass its own copy of the objective, or ranks other than 0 may pass None,
@@ -210,8 +211,10 @@ def distribute(objective, world, rank: int, size: int, sharing: str = "auto") ->
     InputError
         On a rank whose copy is not rank 0's problem (other data or blocks, by their
         digest): the ranks' fits would pair different light curves (a pipeline whose ranks
-        got out of step, data read differently on one node); on every rank when some ranks
-        passed None and rank 0's problem does not pickle.
+        got out of step, data read differently on one node); on a rank whose
+        ``agreement`` (``(name, text)`` pairs of the other arguments of the fit, which
+        only rank 0 uses) differs from rank 0's, naming the first that differs; on every
+        rank when some ranks passed None and rank 0's problem does not pickle.
 
     Notes
     -----
@@ -228,11 +231,16 @@ def distribute(objective, world, rank: int, size: int, sharing: str = "auto") ->
         mine = None if objective is None else (objective.n_items, objective.digest())
     except Exception as e:  # reported by the verdict; the other ranks must not wait here
         mine, error = _FAILED, e
-    have = world.allgather(mine)
+    have, agreements = zip(*world.allgather((mine, tuple(agreement))), strict=True)
     if error is not None:
         raise error
     if _FAILED in have:
         return None
+    for (name, text), (_, first) in zip(agreements[rank], agreements[0], strict=False):
+        if text != first:
+            raise InputError(f"`{name}` on this rank ({text:.80}) differs from rank 0's "
+                             f"({first:.80}): every rank must call the fit with the same "
+                             "arguments (only rank 0's are used)")
     if have[0] is None:
         # rank 0's own checks (prepare) reject this before we get here
         raise InputError("the problem must be given on rank 0")
