@@ -184,6 +184,10 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
             agreement = _arguments_to_agree(x0, gtol=gtol, norm=norm, maxiter=maxiter, c1=c1,
                                             c2=c2, sharing=sharing, resume=resume,
                                             progress_every_niters=progress_every_niters)
+            if fun is not None:  # (the digest covers the data, not the model)
+                from .checkpoint import model_identity
+
+                agreement += (("model", model_identity(getattr(fun, "model", None))),)
             return distribute(fun, world, rank, size, sharing, agreement)
         if pair is not None:
             return PointWork(pair.value, (), fun_name)

@@ -18,6 +18,7 @@ a NaN in x is an error, not a resumed fit).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -264,24 +265,28 @@ def check_fingerprint(checkpoint: Checkpoint, fingerprint: str, path) -> None:
                          "values, fitted parameters, priors or scales changed")
 
 
-def _model_identity(model) -> str:
+def model_identity(model) -> str:
     """What defines a model, as text that is the same in every process that builds it alike.
 
     Functions and classes: module and qualified name (their repr holds a memory address).
-    Wrappers (an object with another ``model`` inside): the type, the inner model's identity
-    and the wrapper's own settings. Objects whose repr is Python's default (``<... object at
-    0x...>``, a plain class of the user's): the type and its public attributes (a leading
-    ``_`` marks caches and state, which may change as it runs). Other objects: their repr
-    (dataclass models show their settings).
+    ``functools.partial``: its function's identity and its arguments. Wrappers (an object
+    with another ``model`` inside): the type, the inner model's identity and the wrapper's
+    own settings. Objects whose repr shows a memory address (Python's default ``<... object
+    at 0x...>``, a plain class of the user's): the type and its public attributes (a
+    leading ``_`` marks caches and state, which may change as it runs). Other objects:
+    their repr (dataclass models show their settings).
     """
     if hasattr(model, "__qualname__") and hasattr(model, "__module__"):
         return f"{model.__module__}.{model.__qualname__}"
+    if isinstance(model, functools.partial):
+        return (f"functools.partial|{model_identity(model.func)}|"
+                f"{_setting_identity(model.args)}|{_setting_identity(model.keywords)}")
     kind = type(model).__module__ + "." + type(model).__qualname__
     inner = getattr(model, "model", None)
     if inner is not None and inner is not model:
         settings = _settings(model)
         settings.pop("model", None)
-        return "|".join([kind, _model_identity(inner),
+        return "|".join([kind, model_identity(inner),
                          *(f"{k}={_setting_identity(v)}" for k, v in sorted(settings.items()))])
     text = repr(model)
     if not _DEFAULT_REPR.search(text):
@@ -290,7 +295,7 @@ def _model_identity(model) -> str:
                              for k, v in sorted(_settings(model).items()))])
 
 
-_DEFAULT_REPR = re.compile(r" object at 0x[0-9a-fA-F]+>")
+_DEFAULT_REPR = re.compile(r" at 0x[0-9a-fA-F]+")  # a repr that shows an address
 
 
 def _settings(model) -> dict:
@@ -328,7 +333,7 @@ def _setting_identity(value, depth: int = 0) -> str:
     if hasattr(value, "__qualname__") and hasattr(value, "__module__"):
         return f"{value.__module__}.{value.__qualname__}"
     if dataclasses.is_dataclass(value):
-        return f"({_model_identity(value)})"
+        return f"({model_identity(value)})"
     return type(value).__module__ + "." + type(value).__qualname__
 
 
@@ -349,7 +354,7 @@ def problem_fingerprint(problem, n_parameters: int, scaling: dict | None = None)
     h = hashlib.sha256()
     h.update(f"{type(problem).__qualname__}|{n_parameters}|".encode())
     h.update(problem.digest().encode())
-    h.update(_model_identity(getattr(problem, "model", None)).encode())
+    h.update(model_identity(getattr(problem, "model", None)).encode())
     h.update(repr(getattr(problem, "fit_parameters", None)).encode())
     priors = getattr(problem, "priors", None)
     h.update(json.dumps(None if priors is None else priors.to_dict(), sort_keys=True,

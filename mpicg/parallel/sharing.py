@@ -238,9 +238,10 @@ def distribute(objective, world, rank: int, size: int, sharing: str = "auto",
         return None
     for (name, text), (_, first) in zip(agreements[rank], agreements[0], strict=False):
         if text != first:
-            raise InputError(f"`{name}` on this rank ({text:.80}) differs from rank 0's "
-                             f"({first:.80}): every rank must call the fit with the same "
-                             "arguments (only rank 0's are used)")
+            raise InputError(f"`{name}` on this rank ({_around_difference(text, first)}) "
+                             f"differs from rank 0's ({_around_difference(first, text)}): "
+                             "every rank must call the fit with the same arguments (only "
+                             "rank 0's are used)")
     if have[0] is None:
         # rank 0's own checks (prepare) reject this before we get here
         raise InputError("the problem must be given on rank 0")
@@ -270,3 +271,14 @@ def distribute(objective, world, rank: int, size: int, sharing: str = "auto",
 
 
 _FAILED = "failed"  # in place of a rank's (observations, digest): its digest() raised
+
+
+def _around_difference(text: str, other: str, width: int = 80) -> str:
+    """``text``, or the part of it around where it first differs from ``other``."""
+    if len(text) <= width:
+        return text
+    at = next((i for i, (a, b) in enumerate(zip(text, other, strict=False)) if a != b),
+              min(len(text), len(other)))
+    start = max(0, at - width // 4)
+    return ("..." if start else "") + text[start:start + width] + (
+        "..." if start + width < len(text) else "")

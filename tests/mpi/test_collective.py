@@ -343,17 +343,23 @@ def test_a_progress_file_given_on_rank0_only_still_stops_every_rank_with_it(tmp_
     assert str(info.value) == f"stopped by SIGTERM; resume from {path}"
 
 
+def _shifted(x, t):
+    return transit_like(x, t) + 1e-4
+
+
 @pytest.mark.mpi(min_size=2)
 @pytest.mark.parametrize(("name", "given"), [("x0", {"x0": X0 + 0.001}),
                                              ("sharing", {"sharing": "points"}),
-                                             ("gtol", {"gtol": -1.0})])
+                                             ("gtol", {"gtol": -1.0}),
+                                             ("model", {"model": _shifted})])
 def test_arguments_that_differ_on_one_rank_are_bad_input(name, given):
     # Only rank 0's arguments are used: another rank's that differ (a script whose ranks
     # went their own ways) were once ignored without a word.
     options = {"x0": X0, "maxiter": 2}
     if rank == size - 1:
         options.update(given)
+    problem = make_problem(model=options.pop("model", transit_like))
     with pytest.raises(mpicg.InputError, match=rf"bad input on rank {size - 1} .*`{name}` on "
                                                "this rank .* differs from rank 0's"):
-        mpicg.fit(make_problem(), **options)
+        mpicg.fit(problem, **options)
     assert mpicg.fit(make_problem(), X0, maxiter=1).nit == 1
