@@ -30,6 +30,16 @@ __all__ = [
     "rosen_der",
 ]
 
+#: The warnflags of a run whose end hangs on the last bits of its arithmetic: a run that
+#: reaches the noise floor of its gradient (or its iteration limit) as it converges ends
+#: with one status on one CPU and another on the next, since numpy's and OpenBLAS's kernels
+#: (fused multiply-adds, the order of a dot product's sums) differ between CPUs in the last
+#: bits. scipy and mpicg still end alike on each CPU, to the bit (the parity tests); a pin
+#: is then the set of statuses seen. Seen: 0 and 2 (or 0 and 1) on an AVX2 CPU against an
+#: AMD CPU without AVX2.
+EITHER_0_OR_2 = frozenset({0, 2})
+EITHER_0_OR_1 = frozenset({0, 1})
+
 # The fmin_cg keyword arguments a Problem may set, and their names in minimize's options.
 _OPTION_NAMES = {"gtol": "gtol", "norm": "norm", "epsilon": "eps", "maxiter": "maxiter",
                  "c1": "c1", "c2": "c2"}
@@ -43,9 +53,13 @@ class Problem:
     f: Callable
     grad: Callable | None
     x0: np.ndarray
-    status: int
+    status: int | frozenset  # scipy's warnflag; a set where it depends on the CPU (above)
     kwargs: dict = field(default_factory=dict)
     args: tuple = ()
+
+    def ends_as(self, flag: int) -> bool:
+        """Whether ``flag`` is (one of) the pinned status(es)."""
+        return flag in self.status if isinstance(self.status, frozenset) else flag == self.status
 
     def fmin_cg_kwargs(self) -> dict:
         """Keyword arguments for ``fmin_cg`` (scipy's or mpicg's)."""
@@ -64,11 +78,15 @@ class MinimizeCase:
     name: str
     fun: Callable
     x0: np.ndarray
-    status: int
+    status: int | frozenset  # as Problem's
     jac: object = None
     options: dict = field(default_factory=dict)
     args: tuple = ()
     tol: float | None = None
+
+    def ends_as(self, flag: int) -> bool:
+        """Whether ``flag`` is (one of) the pinned status(es)."""
+        return flag in self.status if isinstance(self.status, frozenset) else flag == self.status
 
     def kwargs(self) -> dict:
         """Keyword arguments for ``minimize`` (scipy's with ``method='CG'``, or mpicg's)."""
@@ -213,9 +231,9 @@ _DOC_ARGS = (2, 3, 7, 8, 9, 10)
 
 def _quadratic_problems() -> list[Problem]:
     out = []
-    # Statuses scipy reaches: the rotated cond-1e5 problem loses precision (2).
+    # Statuses scipy reaches: the rotated cond-1e5 problem loses precision (2) on some CPUs.
     for label, cond, diag_status, rot_status in [
-        ("1", 1, 0, 0), ("10", 10, 0, 0), ("1e3", 1e3, 0, 0), ("1e5", 1e5, 0, 2),
+        ("1", 1, 0, 0), ("10", 10, 0, 0), ("1e3", 1e3, 0, 0), ("1e5", 1e5, 0, EITHER_0_OR_2),
     ]:
         f, g = _quadratic(cond)
         out.append(Problem(f"quad-diag-cond{label}", f, g, _X6, diag_status))
@@ -237,8 +255,9 @@ def _other_problems() -> list[Problem]:
     lse, lse_grad = _log_sum_exp()
     return [
         Problem("rosen2", rosen, rosen_der, _ROSEN2_X0, 0),
-        Problem("rosen2-fd", rosen, None, _ROSEN2_X0, 2),
-        Problem("rosen2-gtol1e-14", rosen, rosen_der, _ROSEN2_X0, 0, {"gtol": 1e-14}),
+        Problem("rosen2-fd", rosen, None, _ROSEN2_X0, EITHER_0_OR_2),
+        Problem("rosen2-gtol1e-14", rosen, rosen_der, _ROSEN2_X0, EITHER_0_OR_2,
+                {"gtol": 1e-14}),
         Problem("rosen2-fd-epsilon-array", rosen, None, _ROSEN2_X0, 2,
                 {"epsilon": np.array([1e-7, 1e-6])}),
         Problem("rosen2-norm2", rosen, rosen_der, _ROSEN2_X0, 0, {"norm": 2}),
@@ -252,7 +271,7 @@ def _other_problems() -> list[Problem]:
         Problem("rosen5-fd-epsilon-array", rosen, None, _ROSEN5_X0, 2,
                 {"epsilon": np.array([1e-8, 2e-8, 5e-8, 1e-7, 3e-8])}),
         Problem("rosen10", rosen, rosen_der, _ROSEN10_X0, 0),
-        Problem("rosen10-fd", rosen, None, _ROSEN10_X0, 2),
+        Problem("rosen10-fd", rosen, None, _ROSEN10_X0, EITHER_0_OR_2),
         Problem("rosen10-gtol1e-3", rosen, rosen_der, _ROSEN10_X0, 0, {"gtol": 1e-3}),
         Problem("beale-fd", beale, None, np.array([1.0, 1.0]), 0),
         Problem("beale-fd-c1-0.2-c2-0.9", beale, None, np.array([1.0, 1.0]), 0,
@@ -264,7 +283,7 @@ def _other_problems() -> list[Problem]:
         Problem("powell-singular-c1-1e-3-c2-0.1", powell_singular, powell_singular_grad,
                 np.array([3.0, -1.0, 0.0, 1.0]), 0, {"c1": 1e-3, "c2": 0.1}),
         Problem("powell-singular-c1-0.2-c2-0.9", powell_singular, powell_singular_grad,
-                np.array([3.0, -1.0, 0.0, 1.0]), 0, {"c1": 0.2, "c2": 0.9}),
+                np.array([3.0, -1.0, 0.0, 1.0]), EITHER_0_OR_1, {"c1": 0.2, "c2": 0.9}),
         Problem("log-sum-exp", lse, lse_grad, np.ones(4), 0),
         Problem("log-sum-exp-fd", lse, None, np.ones(4), 0),
         Problem("log-sum-exp-c1-0.2-c2-0.9", lse, lse_grad, np.ones(4), 0,
@@ -301,7 +320,7 @@ MINIMIZE_CASES: list[MinimizeCase] = [
                  options={"maxiter": 5}),
     MinimizeCase("rosen2-2-point", rosen, _ROSEN2_X0, 0, jac="2-point"),
     MinimizeCase("rosen2-3-point", rosen, _ROSEN2_X0, 0, jac="3-point"),
-    MinimizeCase("rosen5-2-point", rosen, _ROSEN5_X0, 2, jac="2-point"),
+    MinimizeCase("rosen5-2-point", rosen, _ROSEN5_X0, EITHER_0_OR_2, jac="2-point"),
     MinimizeCase("rosen5-3-point", rosen, _ROSEN5_X0, 0, jac="3-point"),
     MinimizeCase("rosen2-2-point-rel-step", rosen, _ROSEN2_X0, 2, jac="2-point",
                  options={"finite_diff_rel_step": 1e-6}),

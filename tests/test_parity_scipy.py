@@ -50,7 +50,7 @@ def test_fmin_cg_matches_scipy(problem):
     xm, fm, nfev_m, njev_m, flag_m, allvecs_m = _quiet(
         mpicg.fmin_cg, problem.f, problem.x0, full_output=1, retall=1, disp=0, **kwargs)
 
-    assert flag_s == problem.status, "scipy no longer ends this problem as pinned"
+    assert problem.ends_as(flag_s), "scipy no longer ends this problem as pinned"
     assert flag_m == flag_s
     nit_s, nit_m = len(allvecs_s) - 1, len(allvecs_m) - 1
     assert nit_m == nit_s
@@ -68,7 +68,7 @@ def test_minimize_matches_scipy(problem):
     kwargs["options"]["return_all"] = True
     rs = _quiet(scipy.optimize.minimize, problem.f, problem.x0, method="CG", **kwargs)
     rm = _quiet(mpicg.minimize, problem.f, problem.x0, **kwargs)
-    _assert_same_result(rm, rs, problem.status)
+    _assert_same_result(rm, rs, problem)
 
 
 @pytest.mark.parametrize("case", MINIMIZE_CASES, ids=_ids(MINIMIZE_CASES))
@@ -77,12 +77,12 @@ def test_minimize_jac_forms_match_scipy(case):
     kwargs["options"]["return_all"] = True
     rs = _quiet(scipy.optimize.minimize, case.fun, case.x0, method="CG", **kwargs)
     rm = _quiet(mpicg.minimize, case.fun, case.x0, **kwargs)
-    _assert_same_result(rm, rs, case.status)
+    _assert_same_result(rm, rs, case)
 
 
-def _assert_same_result(rm, rs, status):
+def _assert_same_result(rm, rs, pinned):
     assert isinstance(rm, mpicg.OptimizeResult)
-    assert rs.status == status, "scipy no longer ends this problem as pinned"
+    assert pinned.ends_as(rs.status), "scipy no longer ends this problem as pinned"
     assert rm.status == rs.status
     assert rm.success == rs.success
     assert rm.message == rs.message
@@ -98,7 +98,9 @@ def _assert_same_result(rm, rs, status):
 
 
 def test_library_covers_every_warnflag():
-    statuses = {p.status for p in ALL_PROBLEMS} | {c.status for c in MINIMIZE_CASES}
+    # Every warnflag by problems whose status does not hang on the CPU.
+    statuses = {p.status for p in [*ALL_PROBLEMS, *MINIMIZE_CASES]
+                if not isinstance(p.status, frozenset)}
     assert statuses == {0, 1, 2, 3}
     assert len(PROBLEMS) >= 14
     assert len({p.x0[0] for p in EXP_WELL_PROBLEMS}) >= 50
