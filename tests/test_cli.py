@@ -177,6 +177,25 @@ def test_sigterm_to_one_rank_other_than_0_stops_the_fit_with_a_progress_file(ref
     _same_history(work, reference)
 
 
+def test_a_resumed_fit_says_which_job_file_options_it_does_not_use(tmp_path):
+    # A resumed fit keeps the options it started with; an edit of gtol went unsaid.
+    work = tmp_path / "job"
+    write_slow_demo_job(work, n_times=N_TIMES, delay=0.01)
+    text = (work / "job.toml").read_text().replace("progress_every_niters = 10",
+                                                   "progress_every_niters = 1")
+    (work / "job.toml").write_text(text)
+    proc = start([sys.executable, "-m", "mpicg", "fit", "job.toml"], cwd=work)
+    wait_for_rows(work / "history.partial.csv", 3, proc)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
+    assert "gtol = 0.003" in text
+    (work / "job.toml").write_text(text.replace("gtol = 0.003", "gtol = 0.01"))
+    done = mpicg("fit", "job.toml", "--resume-if-stopped", cwd=work)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    assert ("note: a resumed fit keeps the options it started with: gtol 0.003 (the job "
+            "file says 0.01)") in done.stdout
+
+
 def test_resume_with_a_maxiter_not_above_the_iterations_done_is_bad_input(reference,
                                                                           tmp_path):
     work = copy_job(reference, tmp_path / "job")

@@ -254,7 +254,9 @@ def run_fit(job: Job, *, resume_from: Path | None = None, maxiter: int | None = 
             prepare_directory(out)
             lock = OutputLock(out, command or _command())
             if resume_from is not None:  # a bad progress file: one error, nothing touched
-                resumed_at = load_checkpoint(progress_file).state.k
+                checkpoint = load_checkpoint(progress_file)
+                resumed_at = checkpoint.state.k
+                _note_kept_options(job, checkpoint.options)
         except Exception as e:
             error = e
     try:
@@ -342,6 +344,17 @@ def _fit(job: Job, inputs, fitted: tuple[list[str], list[float]], out: Path,
             LOG.removeHandler(handler)
     _say(f"the fit took {time.perf_counter() - started:.1f} s")
     return solution
+
+
+def _note_kept_options(job: Job, stored: dict) -> None:
+    """Say which of the job file's CG options a resumed fit does not use (rank 0)."""
+    options = _fit_options(job)
+    changed = [f"{k} {stored[k]!r} (the job file says {options[k]!r})"
+               for k in ("gtol", "norm", "c1", "c2")
+               if k in options and k in stored and float(options[k]) != float(stored[k])]
+    if changed:
+        _say("note: a resumed fit keeps the options it started with: "
+             + "; ".join(changed) + " (only maxiter may change)")
 
 
 def fit_command(job_file, resume_if_stopped: bool = False, command: str | None = None
