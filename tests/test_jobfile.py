@@ -399,3 +399,33 @@ def test_a_missing_file_and_an_empty_one(tmp_path):
     (tmp_path / "empty.txt").write_text("# nothing\n")
     with pytest.raises(InputError, match="holds no rows of numbers"):
         read_light_curve(tmp_path / "empty.txt", [0, 1, 2])
+
+
+def test_a_zero_sigma_names_its_file_and_line(tmp_path):
+    path = tmp_path / "lc.csv"
+    path.write_text("time,flux,sigma\n1,2,0.1\n4,5,0.1\n7,8,0\n9,9,-1\n")
+    with pytest.raises(InputError, match=r"lc.csv, line 4: sigma must be > 0; got 0.0 "
+                                         r"\(2 rows with sigma <= 0\)"):
+        read_light_curve(path, ["time", "flux", "sigma"])
+
+
+@pytest.mark.parametrize(("edit", "where"), [
+    (('parameters = ["incl", "r1", "r2", "sbratio"]',
+      'parameters = ["incl", "r1", "r1", "sbratio"]'), r"line 25: \[fit\] parameters: "),
+    (("r1 = 0.11", "r1 = -0.11"), r"line 16: \[parameters\] r1: start value -0.11"),
+    (("[output]", '[priors]\nperiod = { kind = "uniform", low = 2, high = 3 }\n\n[output]'),
+     r"line \d+: \[priors\]: `priors` are given on \['period'\]"),
+    (("[output]", "[steps]\nperiod = 1e-4\n\n[output]"),
+     r"line \d+: \[steps\]: `steps` names \['period'\]"),
+])
+def test_a_named_fit_error_names_the_job_files_key_and_line(tmp_path, edit, where):
+    # Checks made once the model and the data exist said neither file nor line.
+    from mpicg.cli.demo import write_demo_job
+    from mpicg.cli.fit import check_job
+
+    job_file = write_demo_job(tmp_path, n_times=50)
+    text = job_file.read_text()
+    assert edit[0] in text
+    job_file.write_text(text.replace(edit[0], edit[1], 1))
+    with pytest.raises(InputError, match=rf"job.toml, {where}"):
+        check_job(load_job(job_file))

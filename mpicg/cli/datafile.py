@@ -28,8 +28,8 @@ __all__ = ["in_range", "read_light_curve"]
 _FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
 
 
-def _text_table(path: Path, complain) -> tuple[list[str] | None, np.ndarray]:
-    """Column names (or None) and the numbers of a text table."""
+def _text_table(path: Path, complain) -> tuple[list[str] | None, np.ndarray, np.ndarray]:
+    """Column names (or None), the numbers of a text table and each row's line number."""
     try:
         # utf-8-sig: a spreadsheet's CSV may begin with a byte-order mark
         lines = path.read_text(encoding="utf-8-sig").splitlines()
@@ -76,7 +76,7 @@ def _text_table(path: Path, complain) -> tuple[list[str] | None, np.ndarray]:
         words = comment.replace(",", " ").split()
         if len(words) == table.shape[1]:
             names = words
-    return names, table
+    return names, table, np.array([number for number, _ in body])
 
 
 def _column(names, table, key, source: str, complain) -> np.ndarray:
@@ -156,6 +156,7 @@ def read_light_curve(path, columns, sigma: float | None = None, complain=InputEr
     if not path.is_file():
         raise complain(f"data file {str(path)!r} does not exist")
     name = path.name.lower()
+    lines = None  # each row's line in a text file
     try:
         if name.endswith(".npz"):
             with np.load(path) as archive:
@@ -178,7 +179,7 @@ def read_light_curve(path, columns, sigma: float | None = None, complain=InputEr
         elif name.endswith(_FITS_SUFFIXES):
             names, table = _fits_table(path, complain)
         else:
-            names, table = _text_table(path, complain)
+            names, table, lines = _text_table(path, complain)
     except InputError:
         raise  # already says what is wrong, and where
     except (OSError, ValueError) as e:
@@ -188,6 +189,11 @@ def read_light_curve(path, columns, sigma: float | None = None, complain=InputEr
     flux = _column(names, table, columns[1], source, bad)
     errors = (np.full(times.size, float(sigma)) if sigma is not None
               else _column(names, table, columns[2], source, bad))
+    if sigma is None and np.any(errors <= 0):  # (NaN rows are dropped below)
+        i = int(np.flatnonzero(errors <= 0)[0])
+        where = f"line {lines[i]}" if lines is not None else f"row {i + 1}"
+        raise bad(f"{path.name}, {where}: sigma must be > 0; got {float(errors[i])!r} "
+                  f"({int(np.sum(errors <= 0))} rows with sigma <= 0)")
     selected = np.ones(times.size, dtype=bool)
     for key, bounds in (keep or {}).items():
         selected &= in_range(_column(names, table, key, source, complain_keep or bad), bounds)

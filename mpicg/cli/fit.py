@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shlex
 import sys
 import time
@@ -40,7 +41,7 @@ from ..models import Baseline, Integrated
 from ..optimize import LOG
 from ..parallel import collective_verdict, is_root, launch_size
 from .history import HistoryFile, history_until
-from .jobfile import Job, load_job
+from .jobfile import Job, job_error, load_job
 from .jobmodel import check_names, make_model
 from .observations import LONG_CADENCE, Observations, read_observations
 from .output import (
@@ -186,14 +187,31 @@ def check_job(job: Job) -> tuple[JobInputs, NamedFit]:
     """
     inputs = read_job_inputs(job)
     options = _fit_options(job)
-    setup = named_fit(inputs.model, inputs.times, inputs.flux, inputs.sigma,
-                      fit_parameters=job.fit_parameters, priors=inputs.priors,
-                      priors_combine=options.get("priors_combine", "and"), steps=inputs.steps,
-                      fd_scheme=options.get("fd_scheme", "forward"),
-                      scale=options.get("scale", "auto"),
-                      uncertainties=options.get("uncertainties", True),
-                      block_size=options.get("block_size"))
+    try:
+        setup = named_fit(inputs.model, inputs.times, inputs.flux, inputs.sigma,
+                          fit_parameters=job.fit_parameters, priors=inputs.priors,
+                          priors_combine=options.get("priors_combine", "and"),
+                          steps=inputs.steps, fd_scheme=options.get("fd_scheme", "forward"),
+                          scale=options.get("scale", "auto"),
+                          uncertainties=options.get("uncertainties", True),
+                          block_size=options.get("block_size"))
+    except InputError as e:
+        key = _job_key_of(str(e))
+        if key is None:
+            raise
+        raise job_error(job.path, str(e), *key) from None
     return inputs, setup
+
+
+def _job_key_of(message: str) -> tuple[str, ...] | None:
+    """The job file's key that a named fit's error is about, from its message (or None)."""
+    if m := re.search(r"start value \S+ of parameter '([^']+)'", message):
+        return ("parameters", m.group(1))
+    for pattern, key in (("`fit_parameters`", ("fit", "parameters")),
+                         ("`steps`", ("steps",)), ("`priors`", ("priors",))):
+        if pattern in message:
+            return key
+    return None
 
 
 def _fit_options(job: Job) -> dict:

@@ -137,9 +137,19 @@ def _error(path, lines: dict[str, int], message: str, *key: str) -> InputError:
     return InputError(f"{where}: {name}: {message}")
 
 
+def job_error(job_path, message: str, *key: str) -> InputError:
+    """An InputError naming the job file, the line of ``key`` (or of its table) and the key.
+
+    For checks made after :func:`load_job`, once the model and the data exist.
+    """
+    try:
+        lines = _key_lines(Path(job_path).read_text())
+    except (OSError, UnicodeDecodeError):
+        lines = {}
+    return _error(job_path, lines, message, *key)
+
+
 @dataclass
-
-
 class Job:
     """A fit read from a job file, with paths resolved (JSON-safe via :meth:`to_dict`).
 
