@@ -35,8 +35,8 @@ __all__ = [
 #: with one status on one CPU and another on the next, since numpy's and OpenBLAS's kernels
 #: (fused multiply-adds, the order of a dot product's sums) differ between CPUs in the last
 #: bits. scipy and mpicg still end alike on each CPU, to the bit (the parity tests); a pin
-#: is then the set of statuses seen. Seen: 0 and 2 (or 0 and 1) on an AVX2 CPU against an
-#: AMD CPU without AVX2.
+#: is then the set of statuses seen. Seen: 0 and 2 (or 0 and 1) on the machines of earlier
+#: sessions against an AMD CPU without AVX2 (2026-12-01).
 EITHER_0_OR_2 = frozenset({0, 2})
 EITHER_0_OR_1 = frozenset({0, 1})
 

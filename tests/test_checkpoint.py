@@ -335,3 +335,46 @@ def test_the_fingerprint_covers_a_wrappers_settings():
     assert base != _fingerprint(Integrated(inner, exposure_time=0.2, supersample=5))
     assert base != _fingerprint(Integrated(TransitModel(period=3.1, resolution=6),
                                            exposure_time=0.02, supersample=5))
+
+
+class _Slotted:
+    __slots__ = ("_calls", "width")
+
+    def __init__(self, width):
+        self.width, self._calls = width, 0
+
+    def __call__(self, x, t):
+        return 1.0 - x[0] * np.exp(-0.5 * ((t - x[1]) / self.width) ** 2)
+
+
+class _HexRepr(_PlainDip):
+    def __repr__(self):
+        return f"<HexRepr 0x{id(self):x}>"
+
+
+class _BadRepr(_PlainDip):
+    def __repr__(self):
+        raise RuntimeError("no repr")
+
+
+def _closure(width):
+    def dip(x, t):
+        return 1.0 - x[0] * np.exp(-0.5 * ((t - x[1]) / width) ** 2)
+
+    return dip
+
+
+@pytest.mark.parametrize("make", [
+    lambda w: _PlainDip(w).__call__,  # a bound method counts its object's settings
+    _closure,  # a closure, the values it holds
+    _Slotted,  # __slots__ count as attributes
+    _HexRepr,  # a repr that shows an address counts as Python's default does
+    lambda w: _PlainDip(w, table=list(np.linspace(0, w, 100_000))),  # fast, by value
+], ids=["bound-method", "closure", "slots", "hex-repr", "long-list"])
+def test_the_fingerprint_tells_settings_apart_and_not_addresses(make):
+    assert _fingerprint(make(0.3)) == _fingerprint(make(0.3))
+    assert _fingerprint(make(0.3)) != _fingerprint(make(0.31))
+
+
+def test_a_model_whose_description_fails_counts_by_its_type():
+    assert _fingerprint(_BadRepr(0.3)) == _fingerprint(_BadRepr(0.3))

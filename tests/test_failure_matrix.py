@@ -317,7 +317,7 @@ def test_bad_data_in_the_cli_exits_2_on_every_rank_nothing_touched(outcomes, n):
     outcome = check(outcomes, "cli-bad-data", n)
     assert outcome.job.returncode == 2, outcome.job.output[-3000:]
     assert len(errors(outcome.job.output)) == 1, outcome.job.output
-    assert "`sigma` must be > 0; sigma[17] = 0.0" in errors(outcome.job.output)[0]
+    assert "lc.csv, line 19: sigma must be > 0; got 0.0" in errors(outcome.job.output)[0]
     previous_files_kept(outcome.directory / "out")
 
 

@@ -10,6 +10,7 @@ optimizer while every rank evaluates. With one rank it is the serial run.
 from __future__ import annotations
 
 import hashlib
+import numbers
 import os
 from pathlib import Path
 
@@ -184,10 +185,6 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
             agreement = _arguments_to_agree(x0, gtol=gtol, norm=norm, maxiter=maxiter, c1=c1,
                                             c2=c2, sharing=sharing, resume=resume,
                                             progress_every_niters=progress_every_niters)
-            if fun is not None:  # (the digest covers the data, not the model)
-                from .checkpoint import model_identity
-
-                agreement += (("model", model_identity(getattr(fun, "model", None))),)
             return distribute(fun, world, rank, size, sharing, agreement)
         if pair is not None:
             return PointWork(pair.value, (), fun_name)
@@ -255,8 +252,10 @@ def _arguments_to_agree(x0, **options) -> tuple:
     """The arguments every rank must give alike, as ``(name, text)`` pairs to compare.
 
     Only rank 0's are used; another rank's that differ are a script whose ranks went
-    their own ways (:func:`~mpicg.parallel.distribute` refuses them). ``x0`` counts by its
-    values' bytes (None on a resume), the options by their repr.
+    their own ways (:func:`~mpicg.parallel.distribute` refuses them, on ranks that pass
+    their own problem). ``x0`` counts by its values (None on a resume), the options by
+    their value (a number of any type as a float). The model is not compared: it may hold
+    per-process state (a scratch directory, a slower rank's factor).
     """
     try:
         values = None if x0 is None else np.asarray(x0, dtype=float).ravel()
@@ -270,9 +269,17 @@ def _arguments_to_agree(x0, **options) -> tuple:
         start = (f"{values.size} values, sha256 "
                  f"{hashlib.sha256(values.tobytes()).hexdigest()[:16]}")
     pairs = [("x0", start)]
-    pairs += [(name, repr(str(value) if name == "resume" and value is not None else value))
-              for name, value in options.items()]
+    pairs += [(name, repr(_plain(value))) for name, value in options.items()]
     return tuple(pairs)
+
+
+def _plain(value):
+    """An option as a plain Python value: numbers of any type by their value, paths as text."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
 
 
 def _other_rank(comm) -> bool:

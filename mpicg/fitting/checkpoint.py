@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -268,41 +269,73 @@ def check_fingerprint(checkpoint: Checkpoint, fingerprint: str, path) -> None:
 def model_identity(model) -> str:
     """What defines a model, as text that is the same in every process that builds it alike.
 
-    Functions and classes: module and qualified name (their repr holds a memory address).
+    Functions: module and qualified name (their repr holds a memory address), with the
+    values a closure holds; bound methods: that and their object's identity.
     ``functools.partial``: its function's identity and its arguments. Wrappers (an object
     with another ``model`` inside): the type, the inner model's identity and the wrapper's
-    own settings. Objects whose repr shows a memory address (Python's default ``<... object
-    at 0x...>``, a plain class of the user's): the type and its public attributes (a
-    leading ``_`` marks caches and state, which may change as it runs). Other objects:
-    their repr (dataclass models show their settings).
+    own settings. Objects whose repr shows a memory address (``0x...``: Python's default
+    ``<... object at 0x...>``, a plain class of the user's): the type and its public
+    attributes, instance and ``__slots__`` (a leading ``_`` marks caches and per-process
+    state, such as a scratch directory or a time stamp, which are left out). Other objects:
+    their repr (dataclass models show their settings). A model whose description fails
+    (a repr or an attribute that raises) counts by its type alone.
     """
-    if hasattr(model, "__qualname__") and hasattr(model, "__module__"):
+    try:
+        return _identity(model)
+    except Exception:  # (a description is not worth a failed fit)
+        return type(model).__module__ + "." + type(model).__qualname__
+
+
+def _identity(model) -> str:
+    if inspect.ismethod(model):
+        return f"{_identity(model.__func__)}|bound to ({_identity(model.__self__)})"
+    if inspect.isfunction(model):
+        cells = [c.cell_contents for c in (model.__closure__ or ())
+                 if not _empty_cell(c)]
+        return f"{model.__module__}.{model.__qualname__}" + (
+            f"|closure {_setting_identity(cells)}" if cells else "")
+    if isinstance(model, type) or (hasattr(model, "__qualname__")
+                                   and hasattr(model, "__module__")):
         return f"{model.__module__}.{model.__qualname__}"
     if isinstance(model, functools.partial):
-        return (f"functools.partial|{model_identity(model.func)}|"
+        return (f"functools.partial|{_identity(model.func)}|"
                 f"{_setting_identity(model.args)}|{_setting_identity(model.keywords)}")
     kind = type(model).__module__ + "." + type(model).__qualname__
     inner = getattr(model, "model", None)
     if inner is not None and inner is not model:
         settings = _settings(model)
         settings.pop("model", None)
-        return "|".join([kind, model_identity(inner),
+        return "|".join([kind, _identity(inner),
                          *(f"{k}={_setting_identity(v)}" for k, v in sorted(settings.items()))])
     text = repr(model)
-    if not _DEFAULT_REPR.search(text):
+    if not _ADDRESS.search(text):
         return f"{kind}|{text}"
     return "|".join([kind, *(f"{k}={_setting_identity(v)}"
                              for k, v in sorted(_settings(model).items()))])
 
 
-_DEFAULT_REPR = re.compile(r" at 0x[0-9a-fA-F]+")  # a repr that shows an address
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")  # a repr that shows a memory address
+
+
+def _empty_cell(cell) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 (an empty cell raises)
+    except ValueError:
+        return True
+    return False
 
 
 def _settings(model) -> dict:
-    """A model's settings: a dataclass's fields, else its public instance attributes."""
+    """A model's settings: a dataclass's fields, else its public attributes (and slots)."""
     if dataclasses.is_dataclass(model):
         return {f.name: getattr(model, f.name) for f in dataclasses.fields(model)}
-    return {k: v for k, v in getattr(model, "__dict__", {}).items() if not k.startswith("_")}
+    found = {k: v for k, v in getattr(model, "__dict__", {}).items() if not k.startswith("_")}
+    for klass in type(model).__mro__:
+        slots = getattr(klass, "__slots__", ())
+        for name in [slots] if isinstance(slots, str) else slots:
+            if not name.startswith("_") and hasattr(model, name):
+                found.setdefault(name, getattr(model, name))
+    return found
 
 
 def _setting_identity(value, depth: int = 0) -> str:
@@ -321,6 +354,11 @@ def _setting_identity(value, depth: int = 0) -> str:
         return repr(value)
     if depth >= 8:
         return type(value).__qualname__
+    if isinstance(value, (list, tuple)) and len(value) > 64:
+        try:  # (a long list of numbers: as an array, not item by item)
+            return f"{type(value).__name__}{_setting_identity(np.array(value, float))}"
+        except (TypeError, ValueError):
+            pass
     if isinstance(value, (list, tuple, set, frozenset)):
         items = [_setting_identity(v, depth + 1) for v in value]
         if isinstance(value, (set, frozenset)):
@@ -330,10 +368,10 @@ def _setting_identity(value, depth: int = 0) -> str:
         return "{" + ",".join(sorted(f"{_setting_identity(k, depth + 1)}:"
                                      f"{_setting_identity(v, depth + 1)}"
                                      for k, v in value.items())) + "}"
-    if hasattr(value, "__qualname__") and hasattr(value, "__module__"):
-        return f"{value.__module__}.{value.__qualname__}"
+    if callable(value) and hasattr(value, "__qualname__") and hasattr(value, "__module__"):
+        return f"({_identity(value)})"
     if dataclasses.is_dataclass(value):
-        return f"({model_identity(value)})"
+        return f"({_identity(value)})"
     return type(value).__module__ + "." + type(value).__qualname__
 
 

@@ -234,22 +234,17 @@ def distribute(objective, world, rank: int, size: int, sharing: str = "auto",
     have, agreements = zip(*world.allgather((mine, tuple(agreement))), strict=True)
     if error is not None:
         raise error
-    if _FAILED in have:
-        return None
-    for (name, text), (_, first) in zip(agreements[rank], agreements[0], strict=False):
-        if text != first:
-            raise InputError(f"`{name}` on this rank ({_around_difference(text, first)}) "
-                             f"differs from rank 0's ({_around_difference(first, text)}): "
-                             "every rank must call the fit with the same arguments (only "
-                             "rank 0's are used)")
     if have[0] is None:
         # rank 0's own checks (prepare) reject this before we get here
         raise InputError("the problem must be given on rank 0")
-    if mine is not None and mine != have[0]:
-        raise InputError(f"every rank must hold the same problem; this rank's ({mine[0]} "
-                         f"observations, digest {mine[1][:12]}) differs from rank 0's "
-                         f"({have[0][0]} observations, digest {have[0][1][:12]}): are the "
-                         "ranks fitting different light curves?")
+    # Every rank judges every rank alike from what the allgather gave all of them, so that
+    # the ranks that go on all go on into the same broadcast (or none does).
+    wrong = {r: _disagreement(have[r], have[0], agreements[r], agreements[0])
+             for r in range(len(have))}
+    if any(wrong.values()):
+        if wrong[rank]:
+            raise InputError(wrong[rank])
+        return None  # the verdict that follows raises the other rank's error everywhere
     if all(h is not None for h in have):
         return BlockWork(objective, sharing)
     # Rank 0 pickles its problem itself: pickling inside the broadcast would raise on
@@ -271,6 +266,30 @@ def distribute(objective, world, rank: int, size: int, sharing: str = "auto",
 
 
 _FAILED = "failed"  # in place of a rank's (observations, digest): its digest() raised
+
+
+def _disagreement(mine, first, agreement, first_agreement) -> str | None:
+    """Why a rank's problem or arguments are not rank 0's (None: they are, or not given).
+
+    A rank that passed None for the problem takes rank 0's, arguments and all.
+    """
+    if mine is None:
+        return None
+    if mine == _FAILED:
+        return "its problem's digest() raised"
+    if first == _FAILED:
+        return None  # (rank 0's own entry says so)
+    if mine != first:
+        return (f"every rank must hold the same problem; this rank's ({mine[0]} "
+                f"observations, digest {mine[1][:12]}) differs from rank 0's ({first[0]} "
+                f"observations, digest {first[1][:12]}): are the ranks fitting different "
+                "light curves?")
+    for (name, text), (_, expected) in zip(agreement, first_agreement, strict=False):
+        if text != expected:
+            return (f"`{name}` on this rank ({_around_difference(text, expected)}) differs "
+                    f"from rank 0's ({_around_difference(expected, text)}): every rank must "
+                    "call the fit with the same arguments (only rank 0's are used)")
+    return None
 
 
 def _around_difference(text: str, other: str, width: int = 80) -> str:

@@ -343,23 +343,39 @@ def test_a_progress_file_given_on_rank0_only_still_stops_every_rank_with_it(tmp_
     assert str(info.value) == f"stopped by SIGTERM; resume from {path}"
 
 
-def _shifted(x, t):
-    return transit_like(x, t) + 1e-4
-
-
 @pytest.mark.mpi(min_size=2)
+@pytest.mark.parametrize("others", ["their own problem", "None"])
 @pytest.mark.parametrize(("name", "given"), [("x0", {"x0": X0 + 0.001}),
                                              ("sharing", {"sharing": "points"}),
-                                             ("gtol", {"gtol": -1.0}),
-                                             ("model", {"model": _shifted})])
-def test_arguments_that_differ_on_one_rank_are_bad_input(name, given):
+                                             ("gtol", {"gtol": -1.0})])
+def test_arguments_that_differ_on_one_rank_are_bad_input(name, given, others):
     # Only rank 0's arguments are used: another rank's that differ (a script whose ranks
-    # went their own ways) were once ignored without a word.
+    # went their own ways) were once ignored without a word. The ranks between, passing
+    # their own problem or None, must not be left in the broadcast of rank 0's problem.
     options = {"x0": X0, "maxiter": 2}
     if rank == size - 1:
         options.update(given)
-    problem = make_problem(model=options.pop("model", transit_like))
+    problem = make_problem() if rank in (0, size - 1) or others != "None" else None
     with pytest.raises(mpicg.InputError, match=rf"bad input on rank {size - 1} .*`{name}` on "
                                                "this rank .* differs from rank 0's"):
         mpicg.fit(problem, **options)
+    assert mpicg.fit(make_problem(), X0, maxiter=1).nit == 1
+
+
+@pytest.mark.mpi(min_size=2)
+def test_a_rank_that_passes_no_problem_takes_rank0s_arguments_too():
+    # (rank 0 may compute x0 from its data, which the others do not read)
+    mine = (make_problem(), X0, 1e-3) if rank == 0 else (None, None, 1e-2)
+    res = mpicg.fit(mine[0], mine[1], gtol=mine[2], maxiter=3, sharing="auto")
+    ser = mpicg.fit(make_problem(), X0, gtol=1e-3, maxiter=3, comm=MPI.COMM_SELF)
+    assert res.x.tobytes() == ser.x.tobytes()
+
+
+@pytest.mark.mpi(min_size=2)
+def test_equal_numbers_of_other_types_agree():
+    gtol = 1e-3 if rank == 0 else np.float64(1e-3)
+    maxiter = 3 if rank == 0 else np.int64(3)
+    x0 = X0 if rank == 0 else X0.tolist()
+    res = mpicg.fit(make_problem(), x0, gtol=gtol, maxiter=maxiter)
+    assert res.nit == 3
     assert mpicg.fit(make_problem(), X0, maxiter=1).nit == 1
