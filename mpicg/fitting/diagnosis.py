@@ -174,9 +174,10 @@ def diagnose(*, status: int, names: list[str], x: np.ndarray, units: dict[str, s
         return Diagnosis(NOT_CONVERGED, "the callback stopped the fit", [])
     if uncertainties is not None and uncertainties.unresolved is not None:
         involved = unresolved_parameters(uncertainties, names)
-        return Diagnosis(NOT_CONVERGED, f"the data do not constrain {', '.join(involved)} "
-                         "separately: -ln p is flat, within its rounding, along a "
-                         "combination of them (fix one, or give it a prior)", involved)
+        return Diagnosis(NOT_CONVERGED, "-ln p is flat, within the rounding of its "
+                         f"second differences, along a combination of {', '.join(involved)}"
+                         ": the data may constrain only that combination (fix one, or give "
+                         "it a prior; for an offset and a slope, centre the times)", involved)
     if uncertainties is not None and not uncertainties.positive_definite:
         return Diagnosis(NOT_CONVERGED, "the Hessian of -ln p is not positive definite: the "
                          "solution is not a minimum (or the model is too noisy at the "

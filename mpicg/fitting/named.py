@@ -511,9 +511,8 @@ def _solution(model, names, fit_parameters, values, x0, res, options,
         nfev_scales=int(res.nfev_scales),
         nfev_uncertainties=0 if found is None else int(found.nfev),
         uncertainties_note=(res.uncertainties_skipped if found is None else
-                            "the data do not constrain "
-                            f"{', '.join(unresolved_parameters(found, fit_parameters))} "
-                            "separately (the Hessian is flat along a combination of them)"
+                            "the Hessian is flat, within its rounding, along a combination "
+                            f"of {', '.join(unresolved_parameters(found, fit_parameters))}"
                             if found.unresolved is not None else
                             "" if found.positive_definite else
                             "the Hessian is not positive definite (not a minimum)"))
