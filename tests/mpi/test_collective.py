@@ -221,17 +221,35 @@ def test_callback_error_on_rank0_is_raised_on_every_rank():
     assert mpicg.fit(make_problem(), X0, maxiter=1).nit == 1
 
 
-class _UnpicklableError(Exception):
-    def __reduce__(self):
-        raise TypeError("no pickling")
+class _CodeError(Exception):
+    """An error whose __init__ takes other arguments than it passes on: it pickles, but
+    does not unpickle."""
+
+    def __init__(self, code, detail):
+        super().__init__(f"code {code}: {detail}")
+        self.code = code
+
+
+@pytest.mark.mpi(min_size=1)
+def test_a_callback_error_that_does_not_unpickle_is_still_copied():
+    def callback(xk):
+        raise _CodeError(7, "callback broke")
+
+    with pytest.raises(_CodeError, match="code 7: callback broke") as info:
+        mpicg.fit(make_problem(), X0, callback=callback)
+    assert info.value.code == 7
+    assert is_copy(info.value) == (rank != 0)
+    assert mpicg.fit(make_problem(), X0, maxiter=1).nit == 1
 
 
 @pytest.mark.mpi(min_size=1)
 def test_callback_error_that_does_not_pickle_stops_the_others_with_fit_aborted():
-    def callback(xk):
-        raise _UnpicklableError("callback broke")
+    import threading
 
-    expected = _UnpicklableError if rank == 0 else mpicg.FitAborted
+    def callback(xk):
+        raise ValueError("callback broke", threading.Lock())  # (a lock does not pickle)
+
+    expected = ValueError if rank == 0 else mpicg.FitAborted
     with pytest.raises(expected):
         mpicg.fit(make_problem(), X0, callback=callback)
     assert mpicg.fit(make_problem(), X0, maxiter=1).nit == 1
