@@ -3,14 +3,12 @@
 The acceptance test: the README's comparison problem (PHOEBE's default binary, blackbody
 atmospheres, manual logarithmic limb darkening, noise 0.002, truth incl@binary = 86,
 requiv@secondary = 1.0), made small for speed (8 times around the eclipses, 300 triangles per
-star, a start within about a sigma of the minimum), saved as a bundle with an optimizer.cg
+star, a start a few sigma from the minimum), saved as a bundle with an optimizer.cg
 solver and priors as PHOEBE distributions, runs with ``mpirun -n 2 mpicg phoebe ...``,
-goes downhill and ends converged or, in the mesh's jitter, with precision loss (which of the
-two hangs on the CPU: see the test), its solution is imported and adopted by PHOEBE, and its
-fitted values are the bits that :func:`mpicg.optimizer_cg` gives for the same problem. The
-other tests read bundles without fitting (each PHOEBE model call costs 0.3-1 s here).
-benchmarks/phoebe_bundle.py runs the full-size problem (41 times, the default mesh, the
-comparison's start).
+converges, its solution is imported and adopted by PHOEBE, and its fitted values are the bits
+that :func:`mpicg.optimizer_cg` gives for the same problem. The other tests read bundles
+without fitting (each PHOEBE model call costs 0.3-1 s here). benchmarks/phoebe_bundle.py runs
+the full-size problem (41 times, the default mesh, the comparison's start).
 """
 
 import functools
@@ -41,12 +39,17 @@ u = phoebe.u
 FACTORY = functools.partial(blackbody_binary, ntriangles=300)
 TWIGS = ["incl@binary", "requiv@secondary"]
 TRUTH = np.array([86.0, 1.0])
-START = {"incl@binary": 85.98, "requiv@secondary": 0.999}
+START = {"incl@binary": 85.95, "requiv@secondary": 0.997}
 TIMES = np.array([-0.06, -0.03, 0.0, 0.03, 0.44, 0.47, 0.5, 0.53])
 NOISE = 0.002
 # mpicg's defaults for a PHOEBE model: variables scaled by their sigma at the start (so gtol
-# is in sigmas), central differences (the model jitters) with steps of half a sigma.
-GTOL = 0.3
+# is in sigmas), central differences (the model jitters) with steps of half a sigma. At 300
+# triangles the mesh jitters (1e-6 deg of incl can move a flux by 0.4 sigma): a fit that
+# goes on to a small gradient ends in that jitter, where its end (gtol met or precision
+# loss) hangs on the CPU's last bits (from 85.98, 0.999 with gtol 0.3 it converged on the
+# machines of earlier sessions and lost precision on an AMD CPU without AVX2). A start
+# a few sigma away and gtol 1 stop well before it (3 iterations, 30 evaluations here).
+GTOL = 1.0
 
 
 def observed_flux() -> np.ndarray:
@@ -262,27 +265,15 @@ def test_mpirun_mpicg_phoebe_converges_adopts_and_equals_optimizer_cg(bundle_fil
                       "--output", str(out), "--save-bundle", str(fitted),
                       "--fd-scheme", "central", "--no-uncertainties"], timeout=600)
     assert not job.timed_out, job.output
+    assert job.returncode == 0, job.output
     # PHOEBE's per-call log lines stay out of the progress output
     assert "run_compute" not in job.output, job.output
     assert "BUNDLE" not in job.output, job.output
     assert "iter    1  -ln p" in job.output
     solution = json.loads((out / "solution.json").read_text())
-    # The fit goes downhill; whether it then meets gtol or its line search ends in the
-    # mesh's jitter (1e-6 deg of incl can move a flux by 0.4 sigma at 300 triangles)
-    # hangs on the last bits of PHOEBE's arithmetic, which differ between CPUs: it converged
-    # on the machines of earlier sessions, and on an AMD CPU without AVX2 it lost precision
-    # after 3 iterations, |g| 0.40 against gtol 0.3. Either way the exit code says which,
-    # and the bits are optimizer_cg's (below).
-    assert solution["lnprobabilities"]["final"] > solution["lnprobabilities"]["initial"]
-    if solution["status"] == 0:
-        assert job.returncode == 0, job.output
-        assert solution["success"], solution
-        assert solution["diagnosis"]["verdict"] == "converged", solution["diagnosis"]
-    else:
-        assert solution["status"] == 2, solution
-        assert job.returncode == 4, job.output
-        assert solution["diagnosis"]["verdict"] == "not converged", solution["diagnosis"]
-        assert "precision loss" in solution["diagnosis"]["reason"]
+    assert solution["status"] == 0, solution
+    assert solution["success"], solution
+    assert solution["diagnosis"]["verdict"] == "converged", solution["diagnosis"]
     assert solution["n_ranks"] == 2
 
     # the output directory is a job's: history with the parameters, and a report
@@ -300,7 +291,7 @@ def test_mpirun_mpicg_phoebe_converges_adopts_and_equals_optimizer_cg(bundle_fil
     b.import_solution(str(out / "solution.ps"))
     assert b.solutions == ["latest"]
     sol = b.get_solution("latest")
-    assert sol.get_value("success") is (solution["status"] == 0)
+    assert sol.get_value("success") is True
     assert sol.get_value("niter") == solution["nit"]
     b.adopt_solution("latest")
     adopted = [b.get_value(t, context="component") for t in TWIGS]
@@ -326,7 +317,7 @@ def test_mpirun_mpicg_phoebe_converges_adopts_and_equals_optimizer_cg(bundle_fil
                                       ("incl@binary", Gaussian(86.5, 2.0))],
         fd_scheme="central", uncertainties=False, gtol=GTOL, maxiter=10,
         expose_lnprobabilities=True)
-    assert reference.status == solution["status"]
+    assert reference.status == 0
     assert [float(v).hex() for v in reference.x] == \
         [float(solution["fitted_values"][t]).hex() for t in TWIGS]
     assert (reference.nit, reference.nfev) == (solution["nit"], solution["nfev"])

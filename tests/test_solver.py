@@ -144,7 +144,9 @@ def test_continue_from_ignores_fit_parameters_with_a_warning():
 
 
 def test_a_one_element_array_is_a_start_value():
-    sol = fit(initial_values={"rp": np.array([0.09]), "inc": np.float32(88.0)}, maxiter=1)
+    from fractions import Fraction
+
+    sol = fit(initial_values={"rp": np.array([0.09]), "inc": Fraction(176, 2)}, maxiter=1)
     assert sol.initial_values == {"rp": 0.09, "inc": 88.0}
 
 
@@ -178,6 +180,8 @@ def test_steps_relative_central_and_absolute():
      r"`initial_values\['inc'\]` must be a real number; got bool True"),
     ({"initial_values": {"inc": np.array([87.5, 88.0])}}, mpicg.InputError,
      r"`initial_values\['inc'\]` must be a real number; got ndarray"),
+    ({"initial_values": {"inc": float("nan")}}, mpicg.InputError,
+     r"`initial_values\['inc'\]` must be finite; got nan"),
     ({"maxiter": 0}, mpicg.InputError, r"`maxiter` must be an integer >= 1 \(or None for "
                                        r"PHOEBE's 1e6\); got 0"),
     ({"priors": {"mass": Gaussian(1, 1)}}, mpicg.InputError, "mass"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import numbers
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -465,10 +466,11 @@ def _start_value(name: str, value) -> float:
     """``initial_values[name]`` as a float: a real number (a bool or a string is not one)."""
     if isinstance(value, np.ndarray) and value.size == 1:
         value = value.reshape(()).item()  # (a one-element array, a quantity's value)
-    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number))
-            or isinstance(value, complex | np.complexfloating)):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise InputError(f"`initial_values['{name}']` must be a real number; got "
                          f"{type(value).__name__} {value!r:.60}")
+    if not math.isfinite(float(value)):
+        raise InputError(f"`initial_values['{name}']` must be finite; got {float(value)!r}")
     return float(value)
 
 
