@@ -357,6 +357,26 @@ class _BadRepr(_PlainDip):
         raise RuntimeError("no repr")
 
 
+class _SelfReferring(_PlainDip):
+    def __init__(self, width):
+        super().__init__(width)
+        self.impl = self.fast
+
+    def fast(self, x, t):
+        return self(x, t)
+
+
+def test_a_closure_counts_by_its_name_and_a_long_list_by_its_items():
+    # A closure's values may be per-process state (a scratch directory): left out, so that
+    # a resume is not refused. A long list of numbers counts as an array, of other things
+    # item by item.
+    assert _fingerprint(_closure(0.3)) == _fingerprint(_closure(0.31))
+    assert (_fingerprint(_PlainDip(0.3, table=["1"] * 65))
+            != _fingerprint(_PlainDip(0.3, table=[1.0] * 65)))
+    assert (_fingerprint(_PlainDip(0.3, table=[2**60] * 65))
+            != _fingerprint(_PlainDip(0.3, table=[2**60 + 1] * 65)))
+
+
 def _closure(width):
     def dip(x, t):
         return 1.0 - x[0] * np.exp(-0.5 * ((t - x[1]) / width) ** 2)
@@ -366,11 +386,11 @@ def _closure(width):
 
 @pytest.mark.parametrize("make", [
     lambda w: _PlainDip(w).__call__,  # a bound method counts its object's settings
-    _closure,  # a closure, the values it holds
+    _SelfReferring,  # one that holds its own bound method (once a RecursionError)
     _Slotted,  # __slots__ count as attributes
     _HexRepr,  # a repr that shows an address counts as Python's default does
     lambda w: _PlainDip(w, table=list(np.linspace(0, w, 100_000))),  # fast, by value
-], ids=["bound-method", "closure", "slots", "hex-repr", "long-list"])
+], ids=["bound-method", "self-referring", "slots", "hex-repr", "long-list"])
 def test_the_fingerprint_tells_settings_apart_and_not_addresses(make):
     assert _fingerprint(make(0.3)) == _fingerprint(make(0.3))
     assert _fingerprint(make(0.3)) != _fingerprint(make(0.31))

@@ -182,9 +182,12 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
 
     def make_work(world, rank: int, size: int) -> Work:
         if is_sum:
-            agreement = _arguments_to_agree(x0, gtol=gtol, norm=norm, maxiter=maxiter, c1=c1,
-                                            c2=c2, sharing=sharing, resume=resume,
-                                            progress_every_niters=progress_every_niters)
+            try:
+                agreement = _arguments_to_agree(
+                    x0, gtol=gtol, norm=norm, maxiter=maxiter, c1=c1, c2=c2, sharing=sharing,
+                    resume=resume, progress_every_niters=progress_every_niters)
+            except Exception as e:  # (every rank must reach distribute's allgather)
+                agreement = (("arguments", f"unreadable: {type(e).__name__}: {e}"),)
             return distribute(fun, world, rank, size, sharing, agreement)
         if pair is not None:
             return PointWork(pair.value, (), fun_name)

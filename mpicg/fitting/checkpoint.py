@@ -17,6 +17,7 @@ a NaN in x is an error, not a resumed fit).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -269,8 +270,9 @@ def check_fingerprint(checkpoint: Checkpoint, fingerprint: str, path) -> None:
 def model_identity(model) -> str:
     """What defines a model, as text that is the same in every process that builds it alike.
 
-    Functions: module and qualified name (their repr holds a memory address), with the
-    values a closure holds; bound methods: that and their object's identity.
+    Functions: module and qualified name (their repr holds a memory address; a closure's
+    values are left out, since they may be per-process state); bound methods: that and
+    their object's identity.
     ``functools.partial``: its function's identity and its arguments. Wrappers (an object
     with another ``model`` inside): the type, the inner model's identity and the wrapper's
     own settings. Objects whose repr shows a memory address (``0x...``: Python's default
@@ -286,43 +288,40 @@ def model_identity(model) -> str:
         return type(model).__module__ + "." + type(model).__qualname__
 
 
-def _identity(model) -> str:
-    if inspect.ismethod(model):
-        return f"{_identity(model.__func__)}|bound to ({_identity(model.__self__)})"
-    if inspect.isfunction(model):
-        cells = [c.cell_contents for c in (model.__closure__ or ())
-                 if not _empty_cell(c)]
-        return f"{model.__module__}.{model.__qualname__}" + (
-            f"|closure {_setting_identity(cells)}" if cells else "")
-    if isinstance(model, type) or (hasattr(model, "__qualname__")
-                                   and hasattr(model, "__module__")):
-        return f"{model.__module__}.{model.__qualname__}"
-    if isinstance(model, functools.partial):
-        return (f"functools.partial|{_identity(model.func)}|"
-                f"{_setting_identity(model.args)}|{_setting_identity(model.keywords)}")
+def _identity(model, depth: int = 0) -> str:
     kind = type(model).__module__ + "." + type(model).__qualname__
+    named = (f"{model.__module__}.{model.__qualname__}"
+             if hasattr(model, "__qualname__") and hasattr(model, "__module__") else kind)
+    if depth > _DEPTH:  # (a model that refers to itself: its name, not a RecursionError)
+        return named
+    if inspect.ismethod(model):
+        return (f"{_identity(model.__func__, depth + 1)}|bound to "
+                f"({_identity(model.__self__, depth + 1)})")
+    if isinstance(model, type) or inspect.isfunction(model) or named != kind:
+        # (a closure's values count no more than its name: they may be per-process state)
+        return named
+    if isinstance(model, functools.partial):
+        return (f"functools.partial|{_identity(model.func, depth + 1)}|"
+                f"{_setting_identity(model.args, depth + 1)}|"
+                f"{_setting_identity(model.keywords, depth + 1)}")
     inner = getattr(model, "model", None)
     if inner is not None and inner is not model:
         settings = _settings(model)
         settings.pop("model", None)
-        return "|".join([kind, _identity(inner),
-                         *(f"{k}={_setting_identity(v)}" for k, v in sorted(settings.items()))])
+        return "|".join([kind, _identity(inner, depth + 1),
+                         *(f"{k}={_setting_identity(v, depth + 1)}"
+                           for k, v in sorted(settings.items()))])
     text = repr(model)
     if not _ADDRESS.search(text):
         return f"{kind}|{text}"
-    return "|".join([kind, *(f"{k}={_setting_identity(v)}"
+    return "|".join([kind, *(f"{k}={_setting_identity(v, depth + 1)}"
                              for k, v in sorted(_settings(model).items()))])
 
 
+_DEPTH = 8  # how deep a model's description goes into what it holds
+
+
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")  # a repr that shows a memory address
-
-
-def _empty_cell(cell) -> bool:
-    try:
-        cell.cell_contents  # noqa: B018 (an empty cell raises)
-    except ValueError:
-        return True
-    return False
 
 
 def _settings(model) -> dict:
@@ -352,13 +351,13 @@ def _setting_identity(value, depth: int = 0) -> str:
         return f"array({data.dtype},{data.shape},{digest})"
     if value is None or isinstance(value, (bool, int, float, complex, str, bytes, np.generic)):
         return repr(value)
-    if depth >= 8:
+    if depth >= _DEPTH:
         return type(value).__qualname__
     if isinstance(value, (list, tuple)) and len(value) > 64:
-        try:  # (a long list of numbers: as an array, not item by item)
-            return f"{type(value).__name__}{_setting_identity(np.array(value, float))}"
-        except (TypeError, ValueError):
-            pass
+        with contextlib.suppress(Exception):  # (a long list of numbers: as an array)
+            numbers_only = np.asarray(value)
+            if numbers_only.ndim == 1 and numbers_only.dtype.kind in "iuf":
+                return f"{type(value).__name__}{_setting_identity(numbers_only)}"
     if isinstance(value, (list, tuple, set, frozenset)):
         items = [_setting_identity(v, depth + 1) for v in value]
         if isinstance(value, (set, frozenset)):
@@ -369,9 +368,9 @@ def _setting_identity(value, depth: int = 0) -> str:
                                      f"{_setting_identity(v, depth + 1)}"
                                      for k, v in value.items())) + "}"
     if callable(value) and hasattr(value, "__qualname__") and hasattr(value, "__module__"):
-        return f"({_identity(value)})"
+        return f"({_identity(value, depth + 1)})"
     if dataclasses.is_dataclass(value):
-        return f"({_identity(value)})"
+        return f"({_identity(value, depth + 1)})"
     return type(value).__module__ + "." + type(value).__qualname__
 
 
