@@ -338,11 +338,16 @@ def test_a_bad_row_names_its_line(tmp_path):
         read_light_curve(path, [0, 1, 2])
 
 
-def test_a_short_row_names_its_line(tmp_path):
+@pytest.mark.parametrize(("text", "match"), [
+    ("time,flux,sigma\n1,2,3\n4,5,6\n7,8\n",
+     r"lc.csv, line 4: 2 columns where the rows above have 3: '7,8'"),
+    ("time,flux,sigma\n1,2,0.1\n4,5,0.1\n7,8,0\n9,9,-1\n",
+     r"lc.csv, line 4: sigma must be > 0; got 0.0 \(2 rows with sigma <= 0\)"),
+], ids=["short-row", "zero-sigma"])
+def test_a_bad_row_of_a_csv_names_its_line(tmp_path, text, match):
     path = tmp_path / "lc.csv"
-    path.write_text("time,flux,sigma\n1,2,3\n4,5,6\n7,8\n")
-    with pytest.raises(InputError, match=r"lc.csv, line 4: 2 columns where the rows above "
-                                         r"have 3: '7,8'"):
+    path.write_text(text)
+    with pytest.raises(InputError, match=match):
         read_light_curve(path, ["time", "flux", "sigma"])
 
 
@@ -400,13 +405,6 @@ def test_a_missing_file_and_an_empty_one(tmp_path):
     with pytest.raises(InputError, match="holds no rows of numbers"):
         read_light_curve(tmp_path / "empty.txt", [0, 1, 2])
 
-
-def test_a_zero_sigma_names_its_file_and_line(tmp_path):
-    path = tmp_path / "lc.csv"
-    path.write_text("time,flux,sigma\n1,2,0.1\n4,5,0.1\n7,8,0\n9,9,-1\n")
-    with pytest.raises(InputError, match=r"lc.csv, line 4: sigma must be > 0; got 0.0 "
-                                         r"\(2 rows with sigma <= 0\)"):
-        read_light_curve(path, ["time", "flux", "sigma"])
 
 
 @pytest.mark.parametrize(("edit", "where"), [

@@ -10,13 +10,12 @@ evaluation goes through the job's evaluator, so under MPI all ranks share it.
 from __future__ import annotations
 
 import inspect
-import logging
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..errors import InputError
-from ..optimize import EPSILON, FiniteDifference, OptimizeResult, vecnorm
+from ..optimize import EPSILON, LOG, FiniteDifference, OptimizeResult, vecnorm
 from .diagnosis import EDGE_TOLERANCE, Edge, diagnose
 from .scaling import (
     DEFAULT_STEP,
@@ -28,8 +27,6 @@ from .scaling import (
     curvature_scales,
 )
 from .uncertainties import estimate_uncertainties
-
-LOG = logging.getLogger("mpicg")  # the progress lines' logger (optimize.driver's)
 
 __all__ = ["NamedSession", "bounds_and_edges"]
 
@@ -268,9 +265,6 @@ class NamedSession:
                 skipped = "a parameter is at an edge of its domain or prior"
             else:
                 around = Scaling(offset=x, scale=width)
-                LOG.info("uncertainties: the Hessian of -ln p at the solution, %d evaluations "
-                         "in one round (a second if its steps were off)",
-                         2 * x.size ** 2 + 1 + 2 * x.size)
                 uncertainties = estimate_uncertainties(
                     ScaledEvaluator(self._evaluator_x, around).evaluate, np.zeros(x.size),
                     around, around.to_u(self.lower), around.to_u(self.upper),

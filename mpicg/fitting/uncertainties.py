@@ -36,7 +36,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..optimize import FiniteDifference, hessian_from_values, hessian_points, invert_hessian
+from ..optimize import (
+    LOG,
+    FiniteDifference,
+    hessian_from_values,
+    hessian_points,
+    invert_hessian,
+)
 from .scaling import HESSIAN_STEP, Scaling
 
 __all__ = ["Uncertainties", "estimate_uncertainties", "unresolved_parameters"]
@@ -142,14 +148,16 @@ def estimate_uncertainties(evaluate: Callable[[np.ndarray], np.ndarray], u: np.n
     gradient_rule = FiniteDifference("central", abs_step=small)
     nfev = rounds = 0
     for attempt in range(2):
-        points = hessian_points(u, h)
+        points = hessian = hessian_points(u, h)
         if attempt == 0:
-            points = np.vstack([points, gradient_rule.points(u, small)])
+            points = np.vstack([hessian, gradient_rule.points(u, small)])
+            LOG.info("uncertainties: the Hessian of -ln p at the solution, %d evaluations in "
+                     "one round (a second if its steps were off)", len(points))
         values = np.asarray(evaluate(points), dtype=float)
         nfev += len(points)
         rounds += 1
         if attempt == 0:
-            n_hessian = 2 * n * n + 1
+            n_hessian = len(hessian)
             gradient_u = gradient_rule.gradient(u, small, values[0], values[n_hessian:])
             values = values[:n_hessian]
         hess = hessian_from_values(u, h, values)

@@ -385,7 +385,7 @@ def _from_shell(shell) -> Exception:
     return error
 
 
-def _unpickled_error(data: bytes, code: int, kind: int = 1) -> BaseException:
+def _unpickled_error(data: bytes, code: int, kind: int) -> BaseException:
     """A copy of the error rank 0 sent, or FitAborted where it does not unpickle here."""
     try:
         error = pickle.loads(data)
