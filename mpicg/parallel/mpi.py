@@ -30,9 +30,6 @@ imports mpi4py, and only when several ranks run.
 
 from __future__ import annotations
 
-import contextlib
-import pickle
-import signal
 import sys
 import time
 from collections import deque
@@ -45,13 +42,13 @@ from ..errors import (
     EXIT_FAILURE,
     EXIT_INPUT,
     EXIT_INTERRUPTED,
-    FitAborted,
     InputError,
     RemoteEvaluationError,
     exit_code_of,
     mark_collective,
     mark_copy,
 )
+from . import abort_message
 from .balance import BalanceReport
 from .base import Evaluator, JobOutcome, RankClock, compute_share
 from .channel import Channel
@@ -253,7 +250,7 @@ class MPIEvaluator(Evaluator):
         :class:`InputError` with ``message``, as rank 0 does), anything else a failure: the
         other ranks raise a copy of ``error`` (rank 0's own, a callback's say) where it is
         an ``Exception`` that pickles, or whose class, ``args`` and attributes do (see
-        :func:`_error_to_send`), else :class:`~mpicg.errors.FitAborted`. Returns
+        :func:`.abort_message.pack`), else :class:`~mpicg.errors.FitAborted`. Returns
         False when some rank did not take the message in time (it is stuck or dead: only
         aborting the job ends it then).
         """
@@ -263,11 +260,8 @@ class MPIEvaluator(Evaluator):
         deadline = time.perf_counter() + _ABORT_GRACE
         # A round cut short on rank 0: take the sums that are on their way first.
         self.channel.finish(deadline=deadline)
-        data, kind = message.encode(), _ABORT_TEXT
-        if isinstance(error, Exception):
-            data, kind = _error_to_send(error) or (data, kind)
-        packed = np.frombuffer(data + bytes(-len(data) % 8), dtype=np.float64)
-        return self.channel.send([ABORT, exit_code, 0, packed.size, kind, len(data), 0], packed,
+        body, kind, n_bytes = abort_message.pack(message, error)
+        return self.channel.send([ABORT, exit_code, 0, body.size, kind, n_bytes, 0], body,
                                  deadline=deadline)
 
 
@@ -337,66 +331,8 @@ def serve(comm, work: Work, clock: RankClock) -> None:
             comm.gather(last_error, root=0)
             raise mark_copy(_evaluation_error(comm.bcast(None, root=0)))
         if command == ABORT:
-            text = b"" if body is None else body.tobytes()[:int(header[5])]
-            if m == EXIT_INTERRUPTED:
-                raise mark_copy(_interruption(text))
-            if m == EXIT_INPUT:
-                raise mark_copy(InputError(text.decode(errors="replace")))
-            if int(header[4]) in (_ABORT_ERROR, _ABORT_SHELL):
-                raise mark_copy(_unpickled_error(text, m, int(header[4])))
-            raise FitAborted(code=m)
+            raise abort_message.raised_by_the_others(m, int(header[4]), body, int(header[5]))
         return
-
-
-def _interruption(text: bytes) -> FitInterrupted:
-    """Rank 0's :class:`FitInterrupted`, from the signal and progress file it sent."""
-    signum, _, path = text.decode(errors="replace").partition("\n")
-    try:
-        return FitInterrupted(int(signum), path or None)
-    except ValueError:
-        return FitInterrupted(requested() or signal.SIGTERM)
-
-
-def _error_to_send(error: Exception) -> tuple[bytes, int] | None:
-    """Rank 0's error pickled for the other ranks, or None where no copy can be made.
-
-    The error itself where it comes back from a pickle (not every exception does: one
-    whose ``__init__`` takes other arguments than it passes on fails to unpickle), else
-    its class, ``args`` and attributes, from which :func:`_unpickled_error` builds a copy
-    without calling ``__init__``.
-    """
-    with contextlib.suppress(Exception):
-        data = pickle.dumps(error, pickle.HIGHEST_PROTOCOL)
-        pickle.loads(data)
-        return data, _ABORT_ERROR
-    with contextlib.suppress(Exception):
-        shell = (type(error), error.args, dict(getattr(error, "__dict__", {})))
-        data = pickle.dumps(shell, pickle.HIGHEST_PROTOCOL)
-        _from_shell(pickle.loads(data))
-        return data, _ABORT_SHELL
-    return None
-
-
-def _from_shell(shell) -> Exception:
-    cls, args, attributes = shell
-    error = cls.__new__(cls, *args)
-    error.args = args
-    error.__dict__.update(attributes)
-    return error
-
-
-def _unpickled_error(data: bytes, code: int, kind: int) -> BaseException:
-    """A copy of the error rank 0 sent, or FitAborted where it does not unpickle here."""
-    try:
-        error = pickle.loads(data)
-        if kind == _ABORT_SHELL:
-            error = _from_shell(error)
-    except Exception:
-        return FitAborted(code=code)
-    return error if isinstance(error, Exception) else FitAborted(code=code)
-
-
-_ABORT_TEXT, _ABORT_ERROR, _ABORT_SHELL = 0, 1, 2
 
 
 def run_collective(comm, make_work: Callable[[int, int], Work],
