@@ -126,8 +126,7 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
         rank, and each rank's time accounting.
     """
     fun_name, jac_name, eps_name = names
-    # With require_problem (fit), ranks other than 0 may pass None and receive their blocks
-    # from rank 0: every rank must take the blocks path, or the ranks' collectives diverge.
+    # (rank 0's checks; which path the ranks take is rank 0's objective's: see make_work)
     is_sum = require_problem or isinstance(fun, SumObjective)
     pair = ValueAndGradient(fun, args) if jac is True else None
     ready: dict = {}
@@ -181,7 +180,16 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
             _progress_record(ready, fun)
 
     def make_work(world, rank: int, size: int) -> Work:
-        if is_sum:
+        # Rank 0's objective decides how every rank shares the work: a rank that took the
+        # other path would wait in collectives that the others never call.
+        kind = _kind(fun, pair, jac_name)
+        kinds = [kind] if world is None else world.allgather(kind)
+        wrong = _kinds_that_differ(kinds, fun_name)
+        if wrong:
+            if rank in wrong:
+                raise InputError(wrong[rank])
+            return None  # the verdict that follows raises the other rank's error everywhere
+        if kinds[0][0] == "sum":
             try:
                 agreement = _arguments_to_agree(
                     x0, gtol=gtol, norm=norm, maxiter=maxiter, c1=c1, c2=c2, sharing=sharing,
@@ -249,6 +257,39 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
     # arguments (progress_file given on rank 0 only killed the others with the signal).
     with catch_signals(enabled=progress_file is not None or _other_rank(comm)):
         return run_job(make_work, root_task, prepare, comm, local_error)
+
+
+def _kind(fun, pair, jac_name: str) -> tuple[str | None, str]:
+    """How this rank's objective is computed, and its description for messages."""
+    if fun is None:
+        return None, "None"
+    if isinstance(fun, SumObjective):
+        return "sum", f"a {type(fun).__name__} (a SumObjective)"
+    if not callable(fun):
+        return "other", f"a {type(fun).__name__}, not callable"
+    if pair is not None:
+        return "pair", f"a callable with `{jac_name}`=True (it returns (f, g))"
+    return "plain", "a callable"
+
+
+def _kinds_that_differ(kinds: list, fun_name: str) -> dict[int, str]:
+    """The ranks whose objective cannot take rank 0's path, with why (every rank judges).
+
+    A rank may pass None when rank 0's objective is a SumObjective (rank 0 then sends it);
+    a plain callable is not sent, so every rank must pass its own.
+    """
+    first, first_text = kinds[0]
+    wrong = {}
+    for r, (kind, text) in enumerate(kinds):
+        if kind is None and first != "sum":
+            wrong[r] = (f"`{fun_name}` is None on this rank and rank 0's is {first_text}: "
+                        "only a Problem (a SumObjective) is sent to ranks that pass None; "
+                        "give every rank its own objective")
+        elif kind is not None and kind != first:
+            wrong[r] = (f"`{fun_name}` on this rank is {text} and rank 0's is {first_text}: "
+                        "every rank must call the fit with the same arguments (only rank "
+                        "0's are used)")
+    return wrong
 
 
 def _arguments_to_agree(x0, **options) -> tuple:

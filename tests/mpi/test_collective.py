@@ -119,6 +119,53 @@ def test_minimize_accepts_a_problem():
 
 
 @pytest.mark.mpi(min_size=1)
+@pytest.mark.parametrize("entry", ["minimize", "fmin_cg"])
+def test_the_drop_ins_take_a_problem_given_on_rank0_only(entry):
+    # The other ranks once took the plain-callable path (they saw None, not a Problem) and
+    # waited in other collectives than rank 0's: the job hung.
+    problem = make_problem()
+    mine = problem if rank == 0 else None
+    if entry == "minimize":
+        res = mpicg.minimize(mine, X0, options={"maxiter": 5})
+        x, nfev = res.x, res.nfev
+    else:
+        x, _, nfev, _, _ = mpicg.fmin_cg(mine, X0, maxiter=5, full_output=True, disp=False)
+    ser = mpicg.fit(problem, X0, maxiter=5, comm=MPI.COMM_SELF)
+    assert x.tobytes() == ser.x.tobytes()
+    assert nfev == ser.nfev
+    assert same_everywhere(x.tobytes())
+
+
+def _sum_of_squares(x):
+    return float(np.sum((x - 1.0) ** 2))
+
+
+@pytest.mark.mpi(min_size=2)
+@pytest.mark.parametrize(("first", "last", "match"), [
+    ("problem", "plain", r"`fun` on this rank is a callable and rank 0's is a Problem"),
+    ("plain", "problem", r"`fun` on this rank is a Problem .* and rank 0's is a callable"),
+    ("plain", "none", r"`fun` is None on this rank and rank 0's is a callable: only a "
+                      r"Problem .* is sent"),
+    ("plain", "pair", r"`fun` on this rank is a callable with `jac`=True .* and rank 0's "
+                      r"is a callable:")])
+def test_an_objective_of_another_kind_on_one_rank_is_bad_input(first, last, match):
+    # A rank whose objective would take another path than rank 0's (blocks of a Problem,
+    # points of a callable) is named, on every rank, instead of a hang.
+    def pair(x):
+        return _sum_of_squares(x), 2.0 * (x - 1.0)
+
+    objectives = {"problem": make_problem(), "plain": _sum_of_squares, "none": None,
+                  "pair": pair}
+    kind = first if rank == 0 else last if rank == size - 1 else first
+    options = {"jac": True} if kind == "pair" else {}
+    with pytest.raises(mpicg.InputError,
+                       match=rf"bad input on rank {size - 1} .*" + match) as info:
+        mpicg.minimize(objectives[kind], X0, options={"maxiter": 2}, **options)
+    assert is_copy(info.value) == (rank != 0)
+    assert mpicg.minimize(_sum_of_squares, X0, options={"maxiter": 2}).nit >= 1
+
+
+@pytest.mark.mpi(min_size=1)
 def test_disp_prints_on_rank0_only(capsys, recwarn):
     mpicg.fit(make_problem(), X0, maxiter=3, disp=True)
     out = capsys.readouterr().out
