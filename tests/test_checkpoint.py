@@ -308,7 +308,7 @@ class _PlainDip:
 
 
 def _fingerprint(model):
-    from mpicg.fitting.checkpoint import problem_fingerprint
+    from mpicg.fitting.fingerprint import problem_fingerprint
 
     t = np.linspace(0.0, 10.0, 50)
     return problem_fingerprint(mpicg.Problem(model, t, np.ones(t.size), np.ones(t.size)), 2)

@@ -6,7 +6,8 @@ from _linear import START, Polynomial, data
 
 import mpicg
 from mpicg.fitting import WithValues
-from mpicg.fitting.checkpoint import load_checkpoint, problem_fingerprint
+from mpicg.fitting.checkpoint import load_checkpoint
+from mpicg.fitting.fingerprint import problem_fingerprint
 from mpicg.fitting.named import FitVectorModel, NamedProblem
 from mpicg.fitting.scaling import PROBE_ROUNDS, check_scale, curvature_scales, prior_width
 from mpicg.priors import Gaussian, TruncatedGaussian, Uniform

@@ -9,9 +9,10 @@ bits. No MPI calls here: the ranks are :mod:`mpicg.parallel`'s business.
 """
 
 from . import priors
-from .checkpoint import Checkpoint, load_checkpoint, problem_fingerprint, save_checkpoint
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .diagnosis import Diagnosis
 from .domain import Domain
+from .fingerprint import problem_fingerprint
 from .fit import fit
 from .named import (
     FD_SCHEMES,

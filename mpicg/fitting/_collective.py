@@ -347,13 +347,8 @@ def with_statistics(outcome: JobOutcome) -> OptimizeResult:
 
 def _prepare_progress(ready: dict, problem, every, path, resume) -> None:
     """Rank 0: check the progress options; load and verify the file to resume from."""
-    from .checkpoint import (
-        Checkpoint,
-        check_fingerprint,
-        load_checkpoint,
-        problem_fingerprint,
-        save_checkpoint,
-    )
+    from .checkpoint import Checkpoint, check_fingerprint, load_checkpoint, save_checkpoint
+    from .fingerprint import problem_fingerprint
 
     if not isinstance(problem, SumObjective):
         raise InputError("progress files need an mpicg.Problem (use mpicg.fit)")
@@ -402,7 +397,7 @@ def _progress_record(ready: dict, problem, scaling: dict | None = None) -> None:
     A named fit's ``scaling`` (its scales, offsets and their sources) is part of the
     fingerprint: the state is in scaled variables.
     """
-    from .checkpoint import problem_fingerprint
+    from .fingerprint import problem_fingerprint
 
     rule = ready["gradient"]
     if not isinstance(rule, FiniteDifference):
