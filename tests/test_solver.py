@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import mpicg
-from mpicg.fitting.named import NamedProblem, Step, optimizer_cg
+from mpicg.fitting.named import NamedProblem, optimizer_cg
 from mpicg.fitting.solution import Solution, load_solution
+from mpicg.fitting.steps import Step
 from mpicg.models import TransitModel
 from mpicg.priors import Gaussian, LogUniform, TruncatedGaussian, Uniform
 

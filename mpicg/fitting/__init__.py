@@ -14,20 +14,13 @@ from .diagnosis import Diagnosis
 from .domain import Domain
 from .fingerprint import problem_fingerprint
 from .fit import fit
-from .named import (
-    FD_SCHEMES,
-    NamedFit,
-    NamedProblem,
-    Step,
-    check_fd_scheme,
-    named_fit,
-    optimizer_cg,
-)
+from .named import NamedFit, NamedProblem, named_fit, optimizer_cg
 from .parameters import Parameter, ParameterizedModel, WithValues, check_parameter_names
 from .priors import Priors
 from .problem import Problem, SumObjective, check_block_size
 from .scaling import SCALE_MODES, check_scale, check_scale_value
 from .solution import Solution, load_solution
+from .steps import FD_SCHEMES, Step, check_fd_scheme
 from .uncertainties import Uncertainties
 
 __all__ = [

@@ -44,7 +44,7 @@ class NamedSession:
     scale : dict
         Name -> ``"auto"``, ``"none"`` or a number (checked).
     steps : dict
-        Name -> the user's :class:`~.named.Step` (absent: the default).
+        Name -> the user's :class:`~.steps.Step` (absent: the default).
     fd_scheme : str
         ``"forward"`` or ``"central"``.
     lower, upper : ndarray, shape (n,)

@@ -32,49 +32,14 @@ from .priors import Priors
 from .problem import Problem
 from .scaling import check_scale, prior_width
 from .solution import Solution, load_solution
+from .steps import Step, check_fd_scheme, check_steps, steps_in_units
 from .uncertainties import unresolved_parameters
 
-__all__ = ["FD_SCHEMES", "FitVectorModel", "NamedFit", "NamedProblem", "Step",
-           "check_domains", "check_fd_scheme", "named_fit", "optimizer_cg"]
+__all__ = ["FitVectorModel", "NamedFit", "NamedProblem", "check_domains", "named_fit",
+           "optimizer_cg"]
 
 #: ``maxiter`` of a fresh named fit unless given: PHOEBE's default.
 DEFAULT_MAXITER = 1_000_000
-
-#: The finite-difference schemes of a named fit.
-FD_SCHEMES = ("forward", "central")
-
-
-def check_fd_scheme(scheme) -> str:
-    """``scheme`` if it is one of :data:`FD_SCHEMES`, else InputError naming it."""
-    if scheme not in FD_SCHEMES:
-        raise InputError(f"`fd_scheme` must be 'forward' or 'central'; got {scheme!r}")
-    return scheme
-
-
-@dataclass(frozen=True)
-class Step:
-    """A finite-difference step for one parameter.
-
-    Parameters
-    ----------
-    size : float
-        The step, > 0.
-    kind : {'absolute', 'relative'}
-        Absolute (in the parameter's unit), or relative to the parameter's value.
-    """
-
-    size: float
-    kind: str = "absolute"
-
-    def __post_init__(self):
-        if self.kind not in ("absolute", "relative"):
-            raise InputError(f"a Step's `kind` must be 'absolute' or 'relative'; "
-                             f"got {self.kind!r}")
-        if not (isinstance(self.size, int | float | np.floating) and math.isfinite(self.size)
-                and self.size > 0):
-            raise InputError(f"a finite-difference step must be a number > 0; "
-                             f"got {self.size!r}")
-
 
 @dataclass(frozen=True)
 class FitVectorModel:
@@ -147,27 +112,6 @@ class NamedProblem(Problem):
         if self.priors is None:
             return chi2_half
         return chi2_half - np.array([self.log_prior(x) for x in points])
-
-
-def _check_steps(steps: dict | None, fit_parameters: list[str]) -> dict[str, Step]:
-    """The steps the user gave, as :class:`Step` per fitted parameter (others: default)."""
-    steps = dict(steps or {})
-    unknown = [k for k in steps if k not in fit_parameters]
-    if unknown:
-        raise InputError(f"`steps` names {unknown}, which are not in fit_parameters "
-                         f"{fit_parameters}")
-    resolved = {}
-    for name in fit_parameters:
-        if name not in steps:
-            continue
-        step = steps[name]
-        if not isinstance(step, Step):
-            try:
-                step = Step(step)
-            except InputError as e:
-                raise InputError(f"`steps['{name}']`: {e}") from None
-        resolved[name] = step
-    return resolved
 
 
 def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
@@ -311,26 +255,10 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
                **{k: used[k] for k in ("maxiter", "gtol", "norm", "c1", "c2")}}
     if resume is not None:  # what the resumed fit used: the progress file's options
         options.update(fd_scheme=used["fd"]["method"], resumed_from=str(resume),
-                       steps=_used_steps(setup.fit_parameters, used["fd"],
+                       steps=steps_in_units(setup.fit_parameters, used["fd"],
                                          res.scaling.scale))
     return _solution(model, model.parameter_names, setup.fit_parameters, setup.values,
                      setup.x0, res, options, expose_lnprobabilities)
-
-
-def _used_steps(fit_parameters: list[str], fd: dict, scale: np.ndarray) -> dict:
-    """A resumed fit's steps in the parameters' units, from its progress file's rule.
-
-    The stored rule is in the scaled variables ``u = (x - x0) / s``: an absolute step
-    ``h`` there is ``h s`` in ``x``; a relative one (a parameter fitted unscaled) is as is.
-    """
-    absolute, relative = fd["abs_step"], fd["rel_step"]
-    steps = {}
-    for i, name in enumerate(fit_parameters):
-        if absolute is not None and not np.isnan(absolute[i]):
-            steps[name] = {"size": float(absolute[i] * scale[i]), "kind": "absolute"}
-        else:
-            steps[name] = {"size": float(relative[i]), "kind": "relative"}
-    return steps
 
 
 @dataclass(frozen=True)
@@ -442,7 +370,7 @@ def named_fit(model: ParameterizedModel, times, flux, sigma, *, fit_parameters=N
                              f"fit_parameters {fit_parameters}")
         prior_set.check_start({n: values[n] for n in fit_parameters})
     check_domains(model, values, fit_parameters)
-    given_steps = _check_steps(steps, fit_parameters)
+    given_steps = check_steps(steps, fit_parameters)
     check_fd_scheme(fd_scheme)
     scales = check_scale(scale, fit_parameters)
     if not isinstance(uncertainties, bool):

@@ -118,7 +118,7 @@ def run_phoebe_solver(bundle_file: str | os.PathLike | PhoebeFit, solver: str | 
     dataset : str, optional
         The lc dataset (default: the only enabled one with observations).
     steps : dict, optional
-        Twig -> :class:`~mpicg.fitting.named.Step` (or a float: absolute), mpicg's
+        Twig -> :class:`~mpicg.fitting.steps.Step` (or a float: absolute), mpicg's
         finite-difference steps. PHOEBE's own (scipy's ``sqrt(eps)``) lie far below a mesh
         model's discretization noise: give steps of about a tenth to one sigma.
     fd_scheme : {'forward', 'central'}
