@@ -96,6 +96,9 @@ def test_outside_a_domain_the_objective_is_inf_and_the_model_is_not_called():
     assert model.calls == []
     assert np.all(np.isfinite(problem.item_terms(np.array([0.3]), 0, 10)))
     assert model.calls == [0.3]
+    # What a message about an infinite term says of such a point, and of another
+    assert problem.why_infinite(np.array([-0.1])) == "x lies outside a fitted parameter's domain"
+    assert problem.why_infinite(np.array([0.3])).startswith("the model gave ±inf there")
 
 
 def test_a_fit_without_priors_stays_inside_and_every_call_is_inside():

@@ -227,17 +227,21 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
                                  progress_every=progress_every_niters,
                                  interrupt=interrupt if progress_file is not None else None,
                                  annotate=shared.end_iteration)
-        except InputError as e:  # the start check: say where a NaN came from
-            if shared.nan_note is None:
+        except InputError as e:  # the start check: say where a NaN (or an inf) came from
+            note = shared.nan_note or shared.inf_note
+            if note is None:
                 raise
-            raise InputError(f"{e} ({shared.nan_note})") from None
+            raise InputError(f"{e} ({note})") from None
         # Say where a NaN came from; the scipy drop-ins keep scipy's message as it is. A
         # NaN in a line-search trial ends the search as scipy's does (status 2, precision
         # loss), one in a gradient with status 3: which of them a NaN meets first depends
-        # on the round it falls in, so both say where it came from.
-        if (result.status in STOPPED_BY_NAN and shared.nan_note is not None
-                and require_problem):
-            result["message"] = f"{result.message} ({shared.nan_note})"
+        # on the round it falls in, so both say where it came from. An infinite value
+        # before any NaN may be the cause of either stop (a gradient's inf - inf is NaN;
+        # an infinite one sends the line search to absurd points): it is named first.
+        notes = [n for n in (shared.inf_note if shared.inf_first else None, shared.nan_note)
+                 if n]
+        if result.status in STOPPED_BY_NAN and notes and require_problem:
+            result["message"] = f"{result.message} ({'; then '.join(notes)})"
         if session is not None:
             # The diagnosis judges the run by the options it ran with (a resumed fit's are
             # the progress file's).

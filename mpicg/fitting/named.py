@@ -94,6 +94,14 @@ class NamedProblem(Problem):
             return 0.0
         return float(self.priors.log_prior(dict(zip(self.fit_parameters, x, strict=True))))
 
+    def why_infinite(self, x: np.ndarray) -> str:
+        """Outside a domain or a prior's support (the model is not called there), or not."""
+        if not self.in_domain(x):
+            return "x lies outside a fitted parameter's domain"
+        if self.priors is not None and self.log_prior(x) == -math.inf:
+            return "x lies outside a prior's support"
+        return super().why_infinite(x)
+
     def item_terms(self, x: np.ndarray, first: int, last: int) -> np.ndarray:
         """Chi-square terms; ``+inf``, without calling the model, outside a domain or prior.
 

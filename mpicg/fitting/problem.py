@@ -60,6 +60,10 @@ class SumObjective(ABC):
     def restrict(self, first_block: int, last_block: int) -> SumObjective:
         """A copy holding only the observations of blocks ``[first_block, last_block)``."""
 
+    def why_infinite(self, x: np.ndarray) -> str:
+        """Why a term may be infinite at ``x``, for messages."""
+        return "the model gave ±inf there, or a value too far from the data to square"
+
     def digest(self) -> str:
         """A digest of what defines the objective (every rank's copy must have rank 0's).
 

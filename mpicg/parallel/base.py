@@ -27,20 +27,31 @@ class Evaluator(ABC):
     ----------
     nan_note : str or None
         Where the first NaN value came from (rank, observations, point), for messages.
+    inf_note : str or None
+        Where the first infinite value came from (a gradient's NaN may be ``inf - inf``).
+    inf_first : bool
+        Whether the first infinite value came no later than the first NaN (it may be the
+        NaN's cause: an infinite gradient sends the line search to absurd points).
     """
 
     nan_note: str | None = None
+    inf_note: str | None = None
+    inf_first: bool = False
 
     def note_nan(self, work, grid: np.ndarray, points: np.ndarray, values: np.ndarray,
                  layout=None) -> np.ndarray:
-        """Remember where the first NaN among ``values`` came from; return ``values``.
+        """Remember where the first NaN (and the first inf) among ``values`` came from.
 
         ``grid`` is the batch's ``m x n_blocks`` grid of cell sums, ``layout`` the
         :class:`~.layout.Layout` that says which rank computed each cell (None: this
-        process computed them all).
+        process computed them all). Returns ``values``.
         """
+        no_nan_before = self.nan_note is None
         if self.nan_note is None and np.isnan(values).any():
             self.nan_note = work.nan_source(grid, points, layout)
+        if self.inf_note is None and np.isinf(values).any():
+            self.inf_note = work.nan_source(grid, points, layout, infinite=True)
+            self.inf_first = no_nan_before
         return values
 
     @abstractmethod

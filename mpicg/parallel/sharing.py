@@ -85,21 +85,24 @@ class Work(ABC):
             seconds.append(time.perf_counter() - t0)
         return (np.concatenate(sums) if sums else np.empty(0)), seconds
 
-    def nan_source(self, grid: np.ndarray, points: np.ndarray, layout=None) -> str | None:
-        """Where the first NaN cell of a batch's grid came from, for messages.
+    def nan_source(self, grid: np.ndarray, points: np.ndarray, layout=None,
+                   infinite: bool = False) -> str | None:
+        """Where the first NaN cell (or infinite one) of a batch's grid came from, for messages.
 
         ``layout`` says which rank computed each cell (None: rank 0 computed them all).
         """
-        bad = np.argwhere(np.isnan(grid))
+        bad = np.argwhere(np.isinf(grid) if infinite else np.isnan(grid))
         if not bad.size:
             return None
         point, block = (int(v) for v in bad[0])
         rank = 0 if layout is None else layout.owner(point, block)
-        return self.describe_cell(point, block, rank, points)
+        return self.describe_cell(point, block, rank, points, infinite)
 
-    def describe_cell(self, point: int, block: int, rank: int, points: np.ndarray) -> str:
-        """Which rank computed a cell, and what the cell is."""
-        return f"NaN came from rank {rank} at x = {points[point].tolist()}"
+    def describe_cell(self, point: int, block: int, rank: int, points: np.ndarray,
+                      infinite: bool = False) -> str:
+        """Which rank computed a cell (a NaN one, or an infinite one), and what the cell is."""
+        what = "inf" if infinite else "NaN"
+        return f"{what} came from rank {rank} at x = {points[point].tolist()}"
 
     def probe(self, points: np.ndarray, block: int) -> float:
         """Seconds of one model call on one block (the fixed cost per call; result unused)."""
@@ -132,11 +135,14 @@ class BlockWork(Work):
         """Add each point's block sums in block order (:func:`.blocks.sum_blocks`)."""
         return self.objective.value_from_total(sum_blocks(grid), points)
 
-    def describe_cell(self, point, block, rank, points):
+    def describe_cell(self, point, block, rank, points, infinite=False):
         """The rank, observations and point of a block sum (the model's output)."""
         first, last = (int(v) for v in self.objective.edges[block:block + 2])
-        return (f"the model gave NaN on rank {rank}, for observations {first} to "
-                f"{last - 1}, at x = {points[point].tolist()}")
+        where = f"on rank {rank}, for observations {first} to {last - 1}, at x = " \
+                f"{points[point].tolist()}"
+        if not infinite:
+            return f"the model gave NaN {where}"
+        return f"a term was infinite {where}: {self.objective.why_infinite(points[point])}"
 
     def sharing(self, n_ranks: int) -> Sharing:
         """Measured layouts (``'auto'``), or a fixed sharing."""
@@ -188,9 +194,10 @@ class PointWork(Work):
         """The values in point order."""
         return grid[:, 0].copy()
 
-    def describe_cell(self, point, block, rank, points):
+    def describe_cell(self, point, block, rank, points, infinite=False):
         """The rank and the point of a value."""
-        return f"`{self.name}` returned NaN on rank {rank} at x = {points[point].tolist()}"
+        return (f"`{self.name}` returned {'inf' if infinite else 'NaN'} on rank {rank} at "
+                f"x = {points[point].tolist()}")
 
     def sharing(self, n_ranks: int) -> Sharing:
         """Whole points, as even as possible."""

@@ -166,6 +166,27 @@ def test_an_objective_of_another_kind_on_one_rank_is_bad_input(first, last, matc
 
 
 @pytest.mark.mpi(min_size=1)
+def test_an_inf_from_the_model_is_named_where_it_came_from():
+    # A gradient's NaN from inf - inf once ended the fit with scipy's "NaN result
+    # encountered." alone, with nothing to say that the model gave inf, or where.
+    def infinite_on_the_last_rank(x, t):
+        flux = transit_like(x, t)
+        if rank == size - 1:
+            flux[0] = np.inf
+        return flux
+
+    res = mpicg.fit(make_problem(model=infinite_on_the_last_rank), X0, maxiter=3)
+    # The gradient is NaN (inf - inf) or infinite (the line search then fails, or goes on
+    # to a NaN at an absurd point, named after the inf), by which cells the rank computes.
+    assert res.status in (2, 3)
+    assert res.message.startswith(f"{res.message.split(' (')[0]} (a term was infinite on "
+                                  f"rank {size - 1}, for observations ")
+    assert ("the model gave ±inf there, or a value too far from the data to square"
+            in res.message)
+    assert same_everywhere(res.message)
+
+
+@pytest.mark.mpi(min_size=1)
 def test_disp_prints_on_rank0_only(capsys, recwarn):
     mpicg.fit(make_problem(), X0, maxiter=3, disp=True)
     out = capsys.readouterr().out
