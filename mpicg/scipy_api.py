@@ -18,6 +18,7 @@ import numpy as np
 from .errors import InputError
 from .fitting._collective import collective_cg
 from .optimize import DEFAULT_C1, DEFAULT_C2, EPSILON, OptimizeResult, warning_class
+from .parallel import is_root
 
 __all__ = ["fmin_cg", "minimize"]
 
@@ -158,35 +159,47 @@ def minimize(fun: Callable[..., float], x0, args: tuple = (), method: str = "CG"
     ValueError
         A method other than CG, bad bounds, bad options (naming them).
     """
-    if not isinstance(method, str) or method.lower() != "cg":
-        raise ValueError(f"`method` must be 'CG' (the only method mpicg has); got {method!r}")
-    # scipy's own warnings for what CG ignores (scipy.optimize.minimize, stacklevel 2)
-    if hess is not None:
-        warnings.warn(f"Method {method} does not use Hessian information (hess).",
-                      RuntimeWarning, stacklevel=2)
-    if hessp is not None:
-        warnings.warn(f"Method {method} does not use Hessian-vector product"
-                      " information (hessp).", RuntimeWarning, stacklevel=2)
-    if np.any(constraints):
-        warnings.warn(f"Method {method} cannot handle constraints.", RuntimeWarning,
-                      stacklevel=2)
-    if bounds is not None:
-        warnings.warn(f"Method {method} cannot handle bounds.", RuntimeWarning, stacklevel=2)
-        _check_bounds(bounds, x0)
+    # Checked on every rank, raised on every rank together (a collective verdict at the
+    # start of the run): a rank that raised here alone would leave the others waiting in
+    # the run, or take the next run's messages for this one's.
+    local_error, workers = None, None
     options = dict(options or {})
-    unknown = [k for k in options if k not in _CG_OPTIONS]
-    if unknown:
-        warnings.warn(f"Unknown solver options: {', '.join(map(str, unknown))}",
-                      warning_class(), stacklevel=2)
-        for k in unknown:
-            del options[k]
+    try:
+        if not isinstance(method, str) or method.lower() != "cg":
+            raise ValueError(f"`method` must be 'CG' (the only method mpicg has); got "
+                             f"{method!r}")
+        # scipy's own warnings for what CG ignores (scipy.optimize.minimize, stacklevel
+        # 2); rank 0's only: every rank was given the same arguments
+        warn = warnings.warn if is_root() else _quiet
+        if hess is not None:
+            warn(f"Method {method} does not use Hessian information (hess).",
+                 RuntimeWarning, stacklevel=2)
+        if hessp is not None:
+            warn(f"Method {method} does not use Hessian-vector product information "
+                 "(hessp).", RuntimeWarning, stacklevel=2)
+        if np.any(constraints):
+            warn(f"Method {method} cannot handle constraints.", RuntimeWarning, stacklevel=2)
+        if bounds is not None:
+            warn(f"Method {method} cannot handle bounds.", RuntimeWarning, stacklevel=2)
+            _check_bounds(bounds, x0)
+        unknown = [k for k in options if k not in _CG_OPTIONS]
+        if unknown:
+            warn(f"Unknown solver options: {', '.join(map(str, unknown))}", warning_class(),
+                 stacklevel=2)
+            for k in unknown:
+                del options[k]
+        workers = options.pop("workers", None)
+        _check_workers(workers)
+    except Exception as e:
+        local_error, workers = e, None
+        options = {}
     if tol is not None:
         options.setdefault("gtol", tol)
     if not isinstance(args, tuple):
         args = (args,)
-    with _map_for(options.pop("workers", None)) as workers:
-        res = collective_cg(fun, x0, args=args, jac=jac, callback=callback, workers=workers,
-                            as_scipy=True, **options).result
+    with _map_for(workers) as mapper:
+        res = collective_cg(fun, x0, args=args, jac=jac, callback=callback, workers=mapper,
+                            as_scipy=True, local_error=local_error, **options).result
     del res["rounds"], res["fun_initial"]  # (kept: the options and the sharing's numbers)
     return res
 
@@ -215,6 +228,20 @@ def _check_bounds(bounds, x0) -> None:
                          "`x0`.") from e
 
 
+def _check_workers(workers) -> None:
+    """InputError unless ``workers`` is None, a map-like callable, an int >= 1 or -1."""
+    if workers is None or callable(workers):
+        return
+    if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) \
+            or not (workers >= 1 or workers == -1):
+        raise InputError(f"`workers` must be a map-like callable, an int >= 1 or -1; "
+                         f"got {workers!r:.100}")
+
+
+def _quiet(*args, **kwargs) -> None:
+    """Say nothing (a warning that rank 0 gives for every rank)."""
+
+
 @contextlib.contextmanager
 def _map_for(workers):
     """The map-like callable for scipy's ``workers`` (None: one call after the other).
@@ -225,10 +252,7 @@ def _map_for(workers):
     if workers is None or callable(workers):
         yield workers
         return
-    if isinstance(workers, bool) or not isinstance(workers, numbers.Integral) \
-            or not (workers >= 1 or workers == -1):
-        raise InputError(f"`workers` must be a map-like callable, an int >= 1 or -1; "
-                         f"got {workers!r:.100}")
+    _check_workers(workers)
     if workers == 1:
         yield None
         return

@@ -249,6 +249,17 @@ def test_a_bad_job_file_under_mpirun_gives_one_error_and_every_rank_exits(refere
     assert "[fit] gtoll: unknown key" in errors[0]
 
 
+@pytest.mark.parametrize("argv", [["fit"], ["frobnicate"], ["demo", "--seed", "abc"]],
+                         ids=["missing-job", "unknown-command", "bad-option-value"])
+def test_a_command_line_error_under_mpirun_is_printed_once(tmp_path, argv):
+    # Every rank parses the same command line: each printed argparse's usage and error.
+    job = run_mpi(3, ["-m", "mpicg", *argv], timeout=60, cwd=tmp_path)
+    assert not job.timed_out
+    assert job.returncode == 2
+    assert job.output.count("usage: mpicg") == 1, job.output
+    assert len([line for line in job.output.splitlines() if "error:" in line]) == 1
+
+
 @pytest.mark.parametrize("extra", [["--detach", "-n", "2"], ["-n", "3"]],
                          ids=["detach-under-mpirun", "ranks-without-detach"])
 def test_detach_options_misused_under_mpirun_are_one_clear_error(reference, tmp_path,

@@ -236,6 +236,25 @@ def test_cli_missing_data_file(job_dir, capsys):
     assert "missing.csv' does not exist" in message
 
 
+def test_cli_data_file_that_is_a_directory(job_dir, capsys):
+    # (it was said not to exist)
+    (job_dir / "lc_dir").mkdir()
+    path = _with(job_dir, 'file = "lc.csv"', 'file = "lc_dir"')
+    message = _cli_error(capsys, path)
+    assert "[data] file: data file" in message
+    assert "lc_dir' is a directory, not a file" in message
+
+
+def test_cli_a_column_named_twice(job_dir, capsys):
+    # (the times were fitted as fluxes, and the fit ended "not converged")
+    path = _with(job_dir, 'columns = ["time", "flux", "sigma"]',
+                 'columns = ["time", "time", "sigma"]')
+    line = _line_of(path.read_text(), "columns =")
+    message = _cli_error(capsys, path)
+    assert f"line {line}: [data] columns: names a column twice" in message
+    assert "['time', 'time', 'sigma']" in message
+
+
 def test_cli_bad_column(job_dir, capsys):
     path = _with(job_dir, 'columns = ["time", "flux", "sigma"]',
                  'columns = ["time", "flux", "flux_err"]')

@@ -154,7 +154,8 @@ def read_light_curve(path, columns, sigma: float | None = None, complain=InputEr
     """
     path = Path(path)
     if not path.is_file():
-        raise complain(f"data file {str(path)!r} does not exist")
+        what = "is a directory, not a file" if path.is_dir() else "does not exist"
+        raise complain(f"data file {str(path)!r} {what}")
     name = path.name.lower()
     lines = None  # each row's line in a text file
     try:

@@ -371,6 +371,9 @@ def load_job(path) -> Job:
         raise error(f"must list {n_columns} columns ({what}) as names or indices from 0"
                        + ("" if sigma is None else " (sigma is given)")
                        + f"; got {show(columns)}", "data", "columns")
+    if len({(type(c), c) for c in columns}) < len(columns):
+        raise error(f"names a column twice: time, flux and sigma must be different columns; "
+                    f"got {show(columns)}", "data", "columns")
 
     data_keys = data_options(data, error)
 

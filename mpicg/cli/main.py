@@ -48,8 +48,21 @@ from .fetch import FetchError
 __all__ = ["main"]
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage, help and errors printed by rank 0 only; every rank exits with the same code.
+
+    Every rank of a launch parses the same command line, so every rank fails alike (exit
+    code 2) and prints alike: rank 0's copy is enough. (Subcommands' parsers are of this
+    class too: argparse makes them of their parent's.)
+    """
+
+    def _print_message(self, message, file=None):  # argparse's one place of printing
+        if is_root():
+            super()._print_message(message, file)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mpicg",
         description="Conjugate-gradient fits of expensive models, spread over MPI ranks. "
                     "Run under mpirun/srun to use several ranks.",

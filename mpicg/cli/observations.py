@@ -84,7 +84,8 @@ def _read_file(job: Job, path: Path) -> _File:
 
     name = path.name
     if not path.is_file():
-        raise job.error(f"data file {str(path)!r} does not exist", "data", job.files_key)
+        what = "is a directory, not a file" if path.is_dir() else "does not exist"
+        raise job.error(f"data file {str(path)!r} {what}", "data", job.files_key)
     if is_mission_file(path):
         if job.columns_given:
             raise job.error(f"{name} is a {_mission_word(path)} light-curve file: choose its "

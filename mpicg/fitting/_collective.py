@@ -48,6 +48,7 @@ from ..parallel import (
     requested,
     run_job,
 )
+from .fingerprint import setting_identity
 from .problem import SumObjective
 
 __all__ = ["collective_cg", "with_statistics"]
@@ -137,6 +138,9 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
                              f"SumObjective) on rank 0; got {type(fun).__name__}")
         if not is_sum:
             check_callable(fun, fun_name)
+        elif args:
+            raise InputError(f"`args` go to an objective callable, fun(x, *args); a Problem's "
+                             f"model takes (x, times) only; got args={args!r:.100}")
         check_sharing(sharing)
         if progress_every_niters or resume is not None or progress_file is not None:
             _prepare_progress(ready, fun, progress_every_niters, progress_file, resume)
@@ -182,21 +186,30 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
     def make_work(world, rank: int, size: int) -> Work:
         # Rank 0's objective decides how every rank shares the work: a rank that took the
         # other path would wait in collectives that the others never call.
-        kind = _kind(fun, pair, jac_name)
-        kinds = [kind] if world is None else world.allgather(kind)
+        # Only rank 0's arguments are used: a rank that gives others (a script whose ranks
+        # went their own ways) is bad input, unless it passed None for a Problem, which it
+        # then takes from rank 0 with rank 0's arguments.
+        try:
+            agreement = _arguments_to_agree(
+                x0, args=args, gtol=gtol, norm=norm, maxiter=maxiter, c1=c1, c2=c2,
+                sharing=sharing, resume=resume, progress_every_niters=progress_every_niters)
+        except Exception as e:  # (every rank must reach the allgather)
+            agreement = (("arguments", f"unreadable: {type(e).__name__}: {e}"),)
+        mine = (_kind(fun, pair, jac_name), agreement)
+        kinds, agreements = zip(*([mine] if world is None else world.allgather(mine)),
+                                strict=True)
         wrong = _kinds_that_differ(kinds, fun_name)
+        for r, ((kind, _), agreed) in enumerate(zip(kinds, agreements, strict=True)):
+            if r not in wrong and kind is not None:
+                difference = _argument_difference(agreed, agreements[0])
+                if difference is not None:
+                    wrong[r] = difference
         if wrong:
             if rank in wrong:
                 raise InputError(wrong[rank])
             return None  # the verdict that follows raises the other rank's error everywhere
         if kinds[0][0] == "sum":
-            try:
-                agreement = _arguments_to_agree(
-                    x0, gtol=gtol, norm=norm, maxiter=maxiter, c1=c1, c2=c2, sharing=sharing,
-                    resume=resume, progress_every_niters=progress_every_niters)
-            except Exception as e:  # (every rank must reach distribute's allgather)
-                agreement = (("arguments", f"unreadable: {type(e).__name__}: {e}"),)
-            return distribute(fun, world, rank, size, sharing, agreement)
+            return distribute(fun, world, rank, size, sharing)
         if pair is not None:
             return PointWork(pair.value, (), fun_name)
         # scipy uses `workers` for finite-difference points only; under MPI the ranks share
@@ -296,14 +309,17 @@ def _kinds_that_differ(kinds: list, fun_name: str) -> dict[int, str]:
     return wrong
 
 
-def _arguments_to_agree(x0, **options) -> tuple:
+def _arguments_to_agree(x0, args: tuple = (), **options) -> tuple:
     """The arguments every rank must give alike, as ``(name, text)`` pairs to compare.
 
     Only rank 0's are used; another rank's that differ are a script whose ranks went
-    their own ways (:func:`~mpicg.parallel.distribute` refuses them, on ranks that pass
-    their own problem). ``x0`` counts by its values (None on a resume), the options by
-    their value (a number of any type as a float). The model is not compared: it may hold
-    per-process state (a scratch directory, a slower rank's factor).
+    their own ways (refused, on ranks that pass their own objective). ``x0`` counts by its
+    values (None on a resume), ``args`` by their settings' text
+    (:func:`.fingerprint.setting_identity`: numbers and arrays by value, other objects by
+    their type), the options by their value (a number of any type, and each of ``args``
+    that is a number, as a float). The model
+    is not compared: it may hold per-process state (a scratch directory, a slower rank's
+    factor).
     """
     try:
         values = None if x0 is None else np.asarray(x0, dtype=float).ravel()
@@ -316,9 +332,30 @@ def _arguments_to_agree(x0, **options) -> tuple:
     else:
         start = (f"{values.size} values, sha256 "
                  f"{hashlib.sha256(values.tobytes()).hexdigest()[:16]}")
-    pairs = [("x0", start)]
+    pairs = [("x0", start), ("args", setting_identity(tuple(_plain(a) for a in args)))]
     pairs += [(name, repr(_plain(value))) for name, value in options.items()]
     return tuple(pairs)
+
+
+def _argument_difference(agreement: tuple, first: tuple) -> str | None:
+    """Which of a rank's arguments differs from rank 0's, and how (None: none does)."""
+    for (name, text), (_, expected) in zip(agreement, first, strict=False):
+        if text != expected:
+            return (f"`{name}` on this rank ({_around_difference(text, expected)}) differs "
+                    f"from rank 0's ({_around_difference(expected, text)}): every rank must "
+                    "call the fit with the same arguments (only rank 0's are used)")
+    return None
+
+
+def _around_difference(text: str, other: str, width: int = 80) -> str:
+    """``text``, or the part of it around where it first differs from ``other``."""
+    if len(text) <= width:
+        return text
+    at = next((i for i, (a, b) in enumerate(zip(text, other, strict=False)) if a != b),
+              min(len(text), len(other)))
+    start = max(0, at - width // 4)
+    return ("..." if start else "") + text[start:start + width] + (
+        "..." if start + width < len(text) else "")
 
 
 def _plain(value):

@@ -18,7 +18,7 @@ import re
 
 import numpy as np
 
-__all__ = ["model_identity", "problem_fingerprint"]
+__all__ = ["model_identity", "problem_fingerprint", "setting_identity"]
 
 
 def model_identity(model) -> str:
@@ -56,19 +56,19 @@ def _identity(model, depth: int = 0) -> str:
         return named
     if isinstance(model, functools.partial):
         return (f"functools.partial|{_identity(model.func, depth + 1)}|"
-                f"{_setting_identity(model.args, depth + 1)}|"
-                f"{_setting_identity(model.keywords, depth + 1)}")
+                f"{setting_identity(model.args, depth + 1)}|"
+                f"{setting_identity(model.keywords, depth + 1)}")
     inner = getattr(model, "model", None)
     if inner is not None and inner is not model:
         settings = _settings(model)
         settings.pop("model", None)
         return "|".join([kind, _identity(inner, depth + 1),
-                         *(f"{k}={_setting_identity(v, depth + 1)}"
+                         *(f"{k}={setting_identity(v, depth + 1)}"
                            for k, v in sorted(settings.items()))])
     text = repr(model)
     if not _ADDRESS.search(text):
         return f"{kind}|{text}"
-    return "|".join([kind, *(f"{k}={_setting_identity(v, depth + 1)}"
+    return "|".join([kind, *(f"{k}={setting_identity(v, depth + 1)}"
                              for k, v in sorted(_settings(model).items()))])
 
 
@@ -91,7 +91,7 @@ def _settings(model) -> dict:
     return found
 
 
-def _setting_identity(value, depth: int = 0) -> str:
+def setting_identity(value, depth: int = 0) -> str:
     """A setting as text, the same in every process that builds it alike.
 
     Numbers, strings and arrays by value (arrays by a digest of their bytes), containers
@@ -101,7 +101,7 @@ def _setting_identity(value, depth: int = 0) -> str:
     if isinstance(value, np.ndarray):
         data = np.ascontiguousarray(value)
         digest = hashlib.sha256(data.tobytes()).hexdigest()[:16] if data.dtype != object \
-            else _setting_identity(data.tolist(), depth)
+            else setting_identity(data.tolist(), depth)
         return f"array({data.dtype},{data.shape},{digest})"
     if value is None or isinstance(value, (bool, int, float, complex, str, bytes, np.generic)):
         return repr(value)
@@ -111,15 +111,15 @@ def _setting_identity(value, depth: int = 0) -> str:
         with contextlib.suppress(Exception):  # (a long list of numbers: as an array)
             numbers_only = np.asarray(value)
             if numbers_only.ndim == 1 and numbers_only.dtype.kind in "iuf":
-                return f"{type(value).__name__}{_setting_identity(numbers_only)}"
+                return f"{type(value).__name__}{setting_identity(numbers_only)}"
     if isinstance(value, (list, tuple, set, frozenset)):
-        items = [_setting_identity(v, depth + 1) for v in value]
+        items = [setting_identity(v, depth + 1) for v in value]
         if isinstance(value, (set, frozenset)):
             items.sort()  # (a set's order differs between processes)
         return f"{type(value).__name__}[{','.join(items)}]"
     if isinstance(value, dict):
-        return "{" + ",".join(sorted(f"{_setting_identity(k, depth + 1)}:"
-                                     f"{_setting_identity(v, depth + 1)}"
+        return "{" + ",".join(sorted(f"{setting_identity(k, depth + 1)}:"
+                                     f"{setting_identity(v, depth + 1)}"
                                      for k, v in value.items())) + "}"
     if callable(value) and hasattr(value, "__qualname__") and hasattr(value, "__module__"):
         return f"({_identity(value, depth + 1)})"

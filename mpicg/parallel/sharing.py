@@ -204,8 +204,7 @@ class PointWork(Work):
         return FixedSharing("points", n_ranks, 1)
 
 
-def distribute(objective, world, rank: int, size: int, sharing: str = "auto",
-               agreement: tuple = ()) -> BlockWork:
+def distribute(objective, world, rank: int, size: int, sharing: str = "auto") -> BlockWork:
     """The work of a sum objective on this rank; every rank ends up holding all of it.
 
     Every rank may pass its own copy of the objective, or ranks other than 0 may pass None,
@@ -218,10 +217,8 @@ def distribute(objective, world, rank: int, size: int, sharing: str = "auto",
     InputError
         On a rank whose copy is not rank 0's problem (other data or blocks, by their
         digest): the ranks' fits would pair different light curves (a pipeline whose ranks
-        got out of step, data read differently on one node); on a rank whose
-        ``agreement`` (``(name, text)`` pairs of the other arguments of the fit, which
-        only rank 0 uses) differs from rank 0's, naming the first that differs; on every
-        rank when some ranks passed None and rank 0's problem does not pickle.
+        got out of step, data read differently on one node); on every rank when some ranks
+        passed None and rank 0's problem does not pickle.
 
     Notes
     -----
@@ -238,7 +235,7 @@ def distribute(objective, world, rank: int, size: int, sharing: str = "auto",
         mine = None if objective is None else (objective.n_items, objective.digest())
     except Exception as e:  # reported by the verdict; the other ranks must not wait here
         mine, error = _FAILED, e
-    have, agreements = zip(*world.allgather((mine, tuple(agreement))), strict=True)
+    have = world.allgather(mine)
     if error is not None:
         raise error
     if have[0] is None:
@@ -246,8 +243,7 @@ def distribute(objective, world, rank: int, size: int, sharing: str = "auto",
         raise InputError("the problem must be given on rank 0")
     # Every rank judges every rank alike from what the allgather gave all of them, so that
     # the ranks that go on all go on into the same broadcast (or none does).
-    wrong = {r: _disagreement(have[r], have[0], agreements[r], agreements[0])
-             for r in range(len(have))}
+    wrong = {r: _disagreement(have[r], have[0]) for r in range(len(have))}
     if any(wrong.values()):
         if wrong[rank]:
             raise InputError(wrong[rank])
@@ -275,11 +271,8 @@ def distribute(objective, world, rank: int, size: int, sharing: str = "auto",
 _FAILED = "failed"  # in place of a rank's (observations, digest): its digest() raised
 
 
-def _disagreement(mine, first, agreement, first_agreement) -> str | None:
-    """Why a rank's problem or arguments are not rank 0's (None: they are, or not given).
-
-    A rank that passed None for the problem takes rank 0's, arguments and all.
-    """
+def _disagreement(mine, first) -> str | None:
+    """Why a rank's problem is not rank 0's (None: it is, or the rank passed None)."""
     if mine is None:
         return None
     if mine == _FAILED:
@@ -291,20 +284,4 @@ def _disagreement(mine, first, agreement, first_agreement) -> str | None:
                 f"observations, digest {mine[1][:12]}) differs from rank 0's ({first[0]} "
                 f"observations, digest {first[1][:12]}): are the ranks fitting different "
                 "light curves?")
-    for (name, text), (_, expected) in zip(agreement, first_agreement, strict=False):
-        if text != expected:
-            return (f"`{name}` on this rank ({_around_difference(text, expected)}) differs "
-                    f"from rank 0's ({_around_difference(expected, text)}): every rank must "
-                    "call the fit with the same arguments (only rank 0's are used)")
     return None
-
-
-def _around_difference(text: str, other: str, width: int = 80) -> str:
-    """``text``, or the part of it around where it first differs from ``other``."""
-    if len(text) <= width:
-        return text
-    at = next((i for i, (a, b) in enumerate(zip(text, other, strict=False)) if a != b),
-              min(len(text), len(other)))
-    start = max(0, at - width // 4)
-    return ("..." if start else "") + text[start:start + width] + (
-        "..." if start + width < len(text) else "")

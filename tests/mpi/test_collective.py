@@ -186,6 +186,59 @@ def test_an_inf_from_the_model_is_named_where_it_came_from():
     assert same_everywhere(res.message)
 
 
+@pytest.mark.mpi(min_size=2)
+@pytest.mark.parametrize(("bad", "match"), [
+    ({"bounds": [(1.0, 0.0)] * 4}, "An upper bound is less than the corresponding lower"),
+    ({"method": "Nelder-Mead"}, "`method` must be 'CG'"),
+    ({"options": {"workers": 0}}, "`workers` must be a map-like callable")])
+def test_minimize_arguments_bad_on_rank0_only_are_raised_on_every_rank(bad, match):
+    # They were checked before the collective run: rank 0 raised alone, and the others
+    # ran on into the run (a pipeline's next fit returned its result for this one).
+    problem = make_problem() if rank == 0 else None
+    with pytest.raises(ValueError, match=match) as info:
+        mpicg.minimize(problem, X0 if rank == 0 else None, **(bad if rank == 0 else {}))
+    assert is_copy(info.value) == (rank != 0)
+    res = mpicg.minimize(problem, X0 if rank == 0 else None, options={"maxiter": 2})
+    assert same_everywhere(res.x.tobytes())
+
+
+@pytest.mark.mpi(min_size=1)
+def test_minimize_warns_of_what_cg_ignores_on_rank0_only(recwarn):
+    mpicg.minimize(_sum_of_squares, X0, hess=lambda x: None, bounds=[(None, None)] * 4,
+                   options={"bogus": 1, "maxiter": 50})
+    said = sorted(str(w.message) for w in recwarn)
+    if rank == 0:
+        assert said == ["Method CG cannot handle bounds.",
+                        "Method CG does not use Hessian information (hess).",
+                        "Unknown solver options: bogus"]
+    else:
+        assert said == []
+
+
+@pytest.mark.mpi(min_size=2)
+def test_args_that_differ_on_one_rank_are_bad_input():
+    # Each rank's objective took its own args: the fit paired the values of different
+    # functions, and ended without a word (status 2).
+    def shifted(x, shift):
+        return float(np.sum((x - shift) ** 2))
+
+    shift = 2.0 if rank == size - 1 else 1.0
+    with pytest.raises(mpicg.InputError, match=rf"bad input on rank {size - 1} .*`args` on "
+                                               r"this rank \(tuple\[2.0\]\) differs from "
+                                               r"rank 0's \(tuple\[1.0\]\)"):
+        mpicg.minimize(shifted, X0, args=(shift,))
+    # (numbers count by value: 1 and 1.0 agree)
+    res = mpicg.minimize(shifted, X0, args=(1 if rank == 0 else 1.0,))
+    assert res.success
+    assert same_everywhere(res.x.tobytes())
+
+
+@pytest.mark.mpi(min_size=1)
+def test_args_with_a_problem_are_bad_input():
+    with pytest.raises(mpicg.InputError, match=r"`args` go to an objective callable"):
+        mpicg.minimize(make_problem(), X0, args=(1.0,))
+
+
 @pytest.mark.mpi(min_size=1)
 def test_disp_prints_on_rank0_only(capsys, recwarn):
     mpicg.fit(make_problem(), X0, maxiter=3, disp=True)
