@@ -1,6 +1,7 @@
 """Progress files: exact resume after a kill at any iteration, any rank count; clear errors."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -65,9 +66,17 @@ def test_stored_options_win_on_resume(tmp_path):
     path = tmp_path / "p.json"
     interrupted_fit(path, 2, jac="3-point", gtol=1e-4)
     reference = mpicg.fit(problem(), X0, jac="3-point", gtol=1e-4)
-    res = mpicg.fit(problem(), None, resume=path)  # defaults here; the file's options count
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # defaults here say nothing; the file's options count
+        res = mpicg.fit(problem(), None, resume=path)
     assert res.x.tobytes() == reference.x.tobytes()
     assert res.nfev == reference.nfev
+    # Options given that differ from the file's are ignored, with a word (once silent).
+    with pytest.warns(UserWarning, match=r"a resumed fit keeps the options it started with; "
+                                         r"ignored gtol=0.1 \(the file's: 0.0001\), c2=0.3 "
+                                         r"\(the file's: 0.4\) \(only maxiter may change\)"):
+        again = mpicg.fit(problem(), None, resume=path, gtol=0.1, c2=0.3)
+    assert again.x.tobytes() == reference.x.tobytes()
 
 
 def test_missing_truncated_corrupted_foreign(tmp_path):

@@ -194,6 +194,7 @@ def test_a_resumed_fit_says_which_job_file_options_it_does_not_use(tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr
     assert ("note: a resumed fit keeps the options it started with: gtol 0.003 (the job "
             "file says 0.01)") in done.stdout
+    assert "keeps the options" not in done.stderr  # (said once: not the library's warning too)
 
 
 def test_resume_with_a_maxiter_not_above_the_iterations_done_is_bad_input(reference,

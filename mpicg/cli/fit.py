@@ -345,18 +345,23 @@ def _fit(job: Job, inputs, fitted: tuple[list[str], list[float]], out: Path,
     callback = None if handler is None else handler.parameters_at
     try:
         started = time.perf_counter()
-        if job.phoebe is not None:
-            solution = phoebe.fit_phoebe_job(job, inputs, progress_file, resume_from,
-                                             maxiter=maxiter, callback=callback)
-        else:
-            options = _fit_options(job)  # a resumed fit: the progress file's maxiter unless set
-            if maxiter is not None:
-                options["maxiter"] = maxiter
-            solution = _optimizer_cg(
-                inputs.model, inputs.times, inputs.flux, inputs.sigma,
-                fit_parameters=job.fit_parameters, priors=inputs.priors, steps=inputs.steps,
-                **options, progress_every_niters=job.progress_every_niters,
-                progress_file=progress_file, resume=resume_from, callback=callback)
+        with warnings.catch_warnings():
+            # A resumed fit's edited job-file options: _note_kept_options says so, in the
+            # job file's words; the library's warning would say it again.
+            warnings.filterwarnings("ignore", message="resuming from .* keeps the options")
+            if job.phoebe is not None:
+                solution = phoebe.fit_phoebe_job(job, inputs, progress_file, resume_from,
+                                                 maxiter=maxiter, callback=callback)
+            else:
+                # (a resumed fit: the progress file's maxiter unless set)
+                options = _fit_options(job)
+                if maxiter is not None:
+                    options["maxiter"] = maxiter
+                solution = _optimizer_cg(
+                    inputs.model, inputs.times, inputs.flux, inputs.sigma,
+                    fit_parameters=job.fit_parameters, priors=inputs.priors, steps=inputs.steps,
+                    **options, progress_every_niters=job.progress_every_niters,
+                    progress_file=progress_file, resume=resume_from, callback=callback)
     finally:
         if handler is not None:
             LOG.removeHandler(handler)

@@ -33,6 +33,7 @@ from ..optimize import (
     check_x0,
     gradient_rule,
     minimize_cg,
+    warn_at_user,
 )
 from ..parallel import (
     Evaluator,
@@ -156,6 +157,7 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
                             f"the progress file {str(resume)!r} has already done: a "
                             "resumed fit can only go on (give a larger maxiter, or none)")
                     ready["cg"]["maxiter"] = ready["record"]["maxiter"] = value
+                _note_kept_options(ready["cg"], resume, gtol=gtol, norm=norm, c1=c1, c2=c2)
                 return
         ready["x0"] = x0c = check_x0(x0)
         if pair is not None:
@@ -274,6 +276,25 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
     # arguments (progress_file given on rank 0 only killed the others with the signal).
     with catch_signals(enabled=progress_file is not None or _other_rank(comm)):
         return run_job(make_work, root_task, prepare, comm, local_error)
+
+
+def _note_kept_options(stored: dict, resume, **given) -> None:
+    """Warn (rank 0) of CG options given with ``resume`` that differ from the file's.
+
+    A resumed fit keeps the options it started with (its trajectory depends on them); an
+    option left at its default says nothing.
+    """
+    defaults = {"gtol": 1e-5, "norm": np.inf, "c1": DEFAULT_C1, "c2": DEFAULT_C2}
+    ignored = []
+    for name, value in given.items():
+        try:
+            if float(value) not in (float(defaults[name]), float(stored[name])):
+                ignored.append(f"{name}={value!r} (the file's: {stored[name]!r})")
+        except (TypeError, ValueError):
+            ignored.append(f"{name}={value!r:.40} (the file's: {stored[name]!r})")
+    if ignored:
+        warn_at_user(f"resuming from {str(resume)!r}: a resumed fit keeps the options it "
+                     f"started with; ignored {', '.join(ignored)} (only maxiter may change)")
 
 
 def _kind(fun, pair, jac_name: str) -> tuple[str | None, str]:

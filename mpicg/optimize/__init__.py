@@ -45,6 +45,7 @@ from .result import (
     OptimizeResult,
     OwnOptimizeWarning,
     use_warning_class,
+    warn_at_user,
     warn_unsuccessful,
     warning_class,
 )
@@ -94,6 +95,7 @@ __all__ = [
     "strong_wolfe_search",
     "use_warning_class",
     "vecnorm",
+    "warn_at_user",
     "warn_unsuccessful",
     "warning_class",
 ]

@@ -94,7 +94,12 @@ class OptimizeResult(dict):
 
 def warn_unsuccessful(message: str) -> None:
     """Warn that a run ended without success, as scipy's ``disp`` does, at the user's line."""
-    warnings.warn(message, warning_class(), stacklevel=_user_stacklevel())
+    warn_at_user(message, warning_class())
+
+
+def warn_at_user(message: str, category: type[Warning] = UserWarning) -> None:
+    """Warn at the user's line (the first frame outside mpicg)."""
+    warnings.warn(message, category, stacklevel=_user_stacklevel())
 
 
 def _user_stacklevel() -> int:
