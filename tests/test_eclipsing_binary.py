@@ -6,7 +6,9 @@ import pickle
 import numpy as np
 import pytest
 
-from mpicg.models.eclipsing_binary import EclipsingBinary, eclipsed_fraction, solve_kepler
+from mpicg.models.eclipsing_binary import EclipsingBinary
+from mpicg.models.kepler import solve_kepler
+from mpicg.models.occultation import eclipsed_fraction
 
 NAMES = EclipsingBinary.parameters
 
