@@ -41,13 +41,12 @@ import numpy as np
 
 from ..errors import InputError
 from ..fitting.priors import Distribution, combine
-from .phoebe_adapter import PhoebeLightCurve, import_phoebe
+from .phoebe_adapter import FIT_CONTEXTS, PhoebeLightCurve, import_phoebe
 from .phoebe_priors import bundle_priors
 
 __all__ = ["BundleFile", "BundleFit", "bundle_factory", "open_bundle", "read_cg_solver"]
 
 _SKIP = {"check_default": False, "check_visible": False}
-_FIT_CONTEXTS = ["component", "dataset", "feature", "system"]
 
 
 def open_bundle(path: str | os.PathLike):
@@ -203,7 +202,7 @@ def _fit_parameter(b, twig: str):
     if "[" in twig:
         raise InputError(f"fit parameter {twig!r} names one entry of an array parameter; "
                          "mpicg fits float parameters only")
-    found = b.filter(twig=twig, context=_FIT_CONTEXTS, **_SKIP)
+    found = b.filter(twig=twig, context=FIT_CONTEXTS, **_SKIP)
     if len(found) != 1:
         raise InputError(f"fit parameter {twig!r} matches {len(found)} parameters of the "
                          f"bundle{' ' + str(found.twigs) if len(found) else ''}")
