@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from _mpirun import ROOT, run_mpi
 
 
@@ -28,11 +29,17 @@ def test_demo_under_mpirun_prints_once(tmp_path):
     assert "on 2 rank(s)" in job.output
 
 
-def test_demo_rejects_bad_arguments(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "mpicg", "demo", "--resolution", "0"],
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--resolution", "0"], "argument --resolution: must be at least 1; got 0"),
+    (["--seed", "-1"], "argument --seed: must be at least 0; got -1"),  # (a traceback)
+    (["--n-times", "many"], "argument --n-times: must be an integer; got 'many'")])
+def test_demo_rejects_bad_arguments(tmp_path, argv, message):
+    done = subprocess.run([sys.executable, "-m", "mpicg", "demo", *argv],
                           cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
-    assert "--resolution must be at least 1; got 0" in done.stderr
+    assert f"mpicg demo: error: {message}" in done.stderr  # (the demo's usage line)
+    assert "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written
 
 
 def test_benchmark_script_smoke():

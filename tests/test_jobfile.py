@@ -269,6 +269,9 @@ def test_cli_unknown_key_and_wrong_type(job_dir, capsys):
     assert "[fit] max_iter: unknown key" in message
     message = _cli_error(capsys, _with(job_dir, "gtol = 0.5", "gtol = [0.5]"))
     assert "[fit] gtol: must be a number >= 0; got [0.5]" in message
+    # (a ZeroDivisionError after the first gradient, and an output directory left behind)
+    message = _cli_error(capsys, _with(job_dir, "gtol = 0.5", "gtol = 0.5\nnorm = 0"))
+    assert "[fit] norm: must be a non-zero number (an order such as 2 or inf); got 0" in message
 
 
 def test_cli_bad_prior(job_dir, capsys):

@@ -142,6 +142,12 @@ def test_continue_from_ignores_fit_parameters_with_a_warning():
         sol = optimizer_cg(MODEL, T, F, S, continue_from=first, fit_parameters=["rp"],
                            gtol=1.0)
     assert sol.fit_parameters == ["rp", "inc"]
+    # An initial value given with continue_from is ignored because of it (it was said
+    # not to be fitted)
+    with pytest.warns(UserWarning, match=r"initial_values\['rp'\] is ignored: continue_from "
+                                         r"sets the start$"):
+        optimizer_cg(MODEL, T, F, S, continue_from=first, initial_values={"rp": 0.1},
+                     gtol=1.0)
 
 
 def test_a_one_element_array_is_a_start_value():
@@ -195,6 +201,17 @@ def test_steps_relative_central_and_absolute():
     ({"steps": {"rp": -1e-3}}, mpicg.InputError, r"> 0; got -0.001"),
     ({"steps": {"a": 1e-3}}, mpicg.InputError, r"`steps` names \['a'\]"),
     ({"fd_scheme": "backward"}, mpicg.InputError, "fd_scheme"),
+    # (these were AttributeError, TypeError, or a ZeroDivisionError after the first
+    # gradient: and other error classes under MPI than serially)
+    ({"initial_values": [("rp", 0.1)]}, mpicg.InputError,
+     r"`initial_values` must be a dict of parameter names; got list \[\('rp', 0.1\)\]"),
+    ({"steps": [1e-4]}, mpicg.InputError,
+     r"`steps` must be a dict of parameter names; got list \[0.0001\]"),
+    ({"continue_from": 5}, mpicg.InputError,
+     r"`continue_from` must be a Solution or the path of a saved one; got int 5"),
+    ({"expose_lnprobabilities": "no"}, mpicg.InputError,
+     r"`expose_lnprobabilities` must be True or False; got 'no'"),
+    ({"norm": 0}, mpicg.InputError, r"`norm` must be a non-zero number .*; got 0"),
 ])
 def test_bad_input_names_the_culprit(kwargs, error, match):
     options = dict(BASE, **kwargs)

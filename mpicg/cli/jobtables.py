@@ -41,7 +41,7 @@ def _check_bool(value, name: str) -> bool:
 FIT_OPTIONS = {
     "gtol": lambda v: check_nonnegative(v, "gtol"),
     "maxiter": lambda v: check_maxiter(v, 1),  # a job file always gives a number
-    "norm": check_norm,
+    "norm": lambda v: check_norm(v, zero_allowed=False),
     "c1": None,
     "c2": None,
     "fd_scheme": check_fd_scheme,

@@ -74,11 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="fit a synthetic eclipsing-binary light curve")
     demo.add_argument("--output", default="mpicg-demo",
                       help="output directory (default: mpicg-demo)")
-    demo.add_argument("--n-times", type=int, default=5000,
+    demo.add_argument("--n-times", type=_at_least(1), default=5000,
                       help="observations (default 5000)")
-    demo.add_argument("--resolution", type=int, default=16,
+    demo.add_argument("--resolution", type=_at_least(1), default=16,
                       help="model quadrature nodes; cost per time grows with it (default 16)")
-    demo.add_argument("--seed", type=int, default=1, help="noise seed (default 1)")
+    demo.add_argument("--seed", type=_at_least(0), default=1, help="noise seed (default 1)")
 
     example = sub.add_parser("example", help="fetch a real light curve (TESS: WASP-4b; "
                              "K2: HD 23642) and fit it")
@@ -99,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
                           "(what batch scripts use)")
     fit.add_argument("--detach", action="store_true",
                      help="start the fit in the background and return at once")
-    fit.add_argument("-n", "--ranks", type=int, default=None,
+    fit.add_argument("-n", "--ranks", type=_at_least(1), default=None,
                      help="with --detach: MPI ranks to start (default: all cores)")
 
     phoebe = sub.add_parser(
@@ -126,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
     phoebe.add_argument("--fd-scheme", choices=("forward", "central"), default=None,
                         help="finite differences (default: forward)")
     phoebe.add_argument("--gtol", type=float, default=None, help="override the solver's gtol")
-    phoebe.add_argument("--maxiter", type=int, default=None,
+    phoebe.add_argument("--maxiter", type=_at_least(1), default=None,
                         help="override the solver's maxiter")
     phoebe.add_argument("--scale", default=None, metavar="auto|none|S",
                         help="mpicg's scaling of the fit variables (default auto: gtol in "
@@ -137,12 +137,12 @@ def _parser() -> argparse.ArgumentParser:
                         help="override the solver's progress_every_niters")
     phoebe.add_argument("--detach", action="store_true",
                         help="start the fit in the background and return at once")
-    phoebe.add_argument("-n", "--ranks", type=int, default=None,
+    phoebe.add_argument("-n", "--ranks", type=_at_least(1), default=None,
                         help="with --detach: MPI ranks to start (default: all cores)")
 
     resume = sub.add_parser("resume", help="continue a fit from its progress file")
     resume.add_argument("progress_file", metavar="PROGRESS_FILE")
-    resume.add_argument("--maxiter", type=int, default=None,
+    resume.add_argument("--maxiter", type=_at_least(1), default=None,
                         help="at most this many iterations in all (default: the stopped "
                              "fit's; raise it to continue a fit that reached its maxiter)")
 
@@ -165,12 +165,12 @@ def _parser() -> argparse.ArgumentParser:
     submit = sub.add_parser("submit", help="write and submit a batch script for a job")
     submit.add_argument("job", metavar="JOB.toml")
     submit.add_argument("--scheduler", choices=("slurm", "pbs"), required=True)
-    submit.add_argument("-n", "--ranks", type=int, default=64,
+    submit.add_argument("-n", "--ranks", type=_at_least(1), default=64,
                         help="MPI ranks (default 64)")
     submit.add_argument("--time", default="24:00:00",
                         help="wall-time limit, HH:MM:SS (default 24:00:00)")
     submit.add_argument("--name", default=None, help="job name (default: the job file's)")
-    submit.add_argument("--max-resubmits", type=int, default=10,
+    submit.add_argument("--max-resubmits", type=_at_least(0), default=10,
                         help="times the script resubmits itself after the wall time "
                              "(default 10)")
     submit.add_argument("--dry-run", action="store_true",
@@ -178,9 +178,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_positive(parser, value, option: str) -> None:
-    if value is not None and value < 1:
-        parser.error(f"{option} must be at least 1; got {value}")
+def _at_least(minimum: int):
+    """An argparse type: an integer >= ``minimum`` (its error names the option's value)."""
+    def integer(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer; got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}; got {value}")
+        return value
+
+    integer.__name__ = "integer"  # (argparse names the type in some messages)
+    return integer
 
 
 def _exit_code(solution, command: str) -> int:
@@ -202,8 +212,6 @@ def _run(args, parser) -> int:
     if args.command == "demo":
         from .demo import run_demo
 
-        _check_positive(parser, args.n_times, "--n-times")
-        _check_positive(parser, args.resolution, "--resolution")
         return _exit_code(run_demo(args.output, n_times=args.n_times,
                                    resolution=args.resolution, seed=args.seed), "demo")
     if args.command == "example":
@@ -217,7 +225,6 @@ def _run(args, parser) -> int:
         print(describe_models())
         return 0
     if args.command == "fit":
-        _check_positive(parser, args.ranks, "--ranks")
         if args.detach:
             from .detach import detach
 
@@ -229,13 +236,11 @@ def _run(args, parser) -> int:
     if args.command == "phoebe":
         from .phoebe import phoebe_command
 
-        _check_positive(parser, args.ranks, "--ranks")
         outcome = phoebe_command(args, parser)  # an exit code (detached) or the solution
         return outcome if isinstance(outcome, int) else _exit_code(outcome, "phoebe")
     if args.command == "resume":
         from .fit import resume_command
 
-        _check_positive(parser, args.maxiter, "--maxiter")
         return _exit_code(resume_command(args.progress_file, maxiter=args.maxiter), "resume")
     if args.command == "report":
         from .report import write_report
@@ -253,7 +258,6 @@ def _run(args, parser) -> int:
     if args.command == "submit":
         from .submit import submit
 
-        _check_positive(parser, args.ranks, "--ranks")
         return submit(args.job, args.scheduler, ranks=args.ranks, time_limit=args.time,
                       name=args.name, max_resubmits=args.max_resubmits,
                       dry_run=args.dry_run)

@@ -17,8 +17,9 @@ import hashlib
 import json
 import math
 import numbers
+import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -229,6 +230,9 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
                           warn_stacklevel=3)
         if maxiter is not None:  # (checked again with the other options; here for its text)
             check_maxiter(maxiter, 1, default_text="None for PHOEBE's 1e6")
+        if not isinstance(expose_lnprobabilities, bool | np.bool_):
+            raise InputError(f"`expose_lnprobabilities` must be True or False; got "
+                             f"{expose_lnprobabilities!r:.60}")
     except Exception as e:  # every rank raises it, together, at the start
         local_error = e
     if maxiter is None and resume is None:
@@ -345,6 +349,9 @@ def named_fit(model: ParameterizedModel, times, flux, sigma, *, fit_parameters=N
     names = model.parameter_names
     values = model.defaults
     if continue_from is not None:
+        if not isinstance(continue_from, str | os.PathLike | Solution | dict):
+            raise InputError(f"`continue_from` must be a Solution or the path of a saved one; "
+                             f"got {type(continue_from).__name__} {continue_from!r:.60}")
         previous = load_solution(continue_from)
         if fit_parameters is not None and list(fit_parameters) != previous.fit_parameters:
             warnings.warn("`fit_parameters` is ignored with `continue_from` (as in "
@@ -359,12 +366,12 @@ def named_fit(model: ParameterizedModel, times, flux, sigma, *, fit_parameters=N
             raise InputError("`fit_parameters` must name at least one parameter of "
                              f"the model {list(names)}")
         fit_parameters = check_parameter_names(fit_parameters, names)
-    for name, value in (initial_values or {}).items():
+    for name, value in _mapping(initial_values, "initial_values").items():
         check_parameter_names([name], names, "initial_values")
         if continue_from is not None or name not in fit_parameters:
-            warnings.warn(f"initial_values['{name}'] is ignored: '{name}' is not "
-                          "fitted" + (" (continue_from sets the start)"
-                                      if continue_from is not None else ""),
+            why = ("continue_from sets the start" if continue_from is not None
+                   else f"'{name}' is not fitted")
+            warnings.warn(f"initial_values['{name}'] is ignored: {why}",
                           stacklevel=warn_stacklevel)
             continue
         values[name] = _start_value(name, value)
@@ -378,7 +385,7 @@ def named_fit(model: ParameterizedModel, times, flux, sigma, *, fit_parameters=N
                              f"fit_parameters {fit_parameters}")
         prior_set.check_start({n: values[n] for n in fit_parameters})
     check_domains(model, values, fit_parameters)
-    given_steps = check_steps(steps, fit_parameters)
+    given_steps = check_steps(_mapping(steps, "steps"), fit_parameters)
     check_fd_scheme(fd_scheme)
     scales = check_scale(scale, fit_parameters)
     if not isinstance(uncertainties, bool):
@@ -396,6 +403,16 @@ def named_fit(model: ParameterizedModel, times, flux, sigma, *, fit_parameters=N
                     fit_parameters=list(fit_parameters), values=values, priors=prior_set,
                     steps=given_steps, scales=scales, lower=lower, upper=upper, edges=edges,
                     widths=widths)
+
+
+def _mapping(value, name: str) -> dict:
+    """``value`` (None: empty) as a dict of parameter names; InputError naming it otherwise."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InputError(f"`{name}` must be a dict of parameter names; got "
+                         f"{type(value).__name__} {value!r:.80}")
+    return dict(value)
 
 
 def _start_value(name: str, value) -> float:

@@ -135,10 +135,16 @@ def check_line_search_constants_as_scipy(c1, c2) -> None:
                          f"got c1={show_value(c1)}, c2={show_value(c2)}")
 
 
-def check_norm(norm) -> float:
-    """The order of the gradient norm: a number, not NaN (``inf``/``-inf`` allowed)."""
-    if isinstance(norm, bool) or not isinstance(norm, int | float | np.number) or np.isnan(norm):
-        raise InputError(f"`norm` must be a number (an order such as 2 or inf); got {norm!r}")
+def check_norm(norm, zero_allowed: bool = True) -> float:
+    """The order of the gradient norm: a number, not NaN (``inf``/``-inf`` allowed).
+
+    ``zero_allowed``: scipy takes 0, and its norm then divides by zero at the first
+    iteration (the drop-ins do the same); mpicg's own fits refuse it before any evaluation.
+    """
+    if isinstance(norm, bool) or not isinstance(norm, int | float | np.number) or np.isnan(norm) \
+            or (norm == 0 and not zero_allowed):
+        raise InputError(f"`norm` must be a non-zero number (an order such as 2 or inf); got "
+                         f"{norm!r}")
     return norm
 
 
@@ -154,7 +160,7 @@ def check_cg_options(x0: np.ndarray, gtol, norm, maxiter, c1, c2, callback,
     if not as_scipy:
         c1, c2 = check_line_search_constants(c1, c2)
     maxiter = check_maxiter(maxiter, x0.size, any_number=as_scipy)
-    norm = check_norm(norm)
+    norm = check_norm(norm, zero_allowed=as_scipy)
     check_callable(callback, "callback", optional=True)
     return {"gtol": gtol, "norm": norm, "maxiter": maxiter, "c1": c1, "c2": c2}
 
