@@ -179,6 +179,32 @@ def test_parameters_the_data_do_not_constrain_apart_get_no_made_up_sigma():
     assert sol.fitted_values["a"] + sol.fitted_values["b"] == pytest.approx(1.3, abs=3e-3)
 
 
+class _Ignores(mpicg.ParameterizedModel):
+    """flux = a + b t: the model ignores `unused`."""
+
+    parameters = (mpicg.Parameter("a", 1.0), mpicg.Parameter("unused", 0.5),
+                  mpicg.Parameter("b", 0.0))
+
+    def __call__(self, values, times):
+        a, _, b = values
+        return a + b * np.asarray(times)
+
+
+def test_a_parameter_the_model_ignores_is_named():
+    # Its curvature is exactly 0 (or rounding of either sign): the diagnosis said "the
+    # Hessian is not positive definite: the solution is not a minimum", naming nobody.
+    t = np.linspace(0.0, 10.0, 3000)
+    flux = 1.0 + 0.02 * t + np.random.default_rng(3).normal(0.0, 0.01, t.size)
+    sol = mpicg.optimizer_cg(_Ignores(), t, flux, np.full(t.size, 0.01),
+                             fit_parameters=["a", "unused", "b"], gtol=1e-4)
+    assert sol.uncertainties is None
+    assert sol.diagnosis.verdict == NOT_CONVERGED
+    assert sol.diagnosis.parameters == ["unused"]
+    assert ("-ln p is flat, within the rounding of its second differences, in unused: the "
+            "data do not constrain it") in sol.diagnosis.reason
+    assert sol.uncertainties_note == "the Hessian is flat, within its rounding, in unused"
+
+
 def test_a_strong_correlation_the_data_resolve_keeps_its_sigma():
     # Correlation 1 - about 1e-6: far above the rounding, so σ stands, and it is the
     # least-squares one.

@@ -174,6 +174,10 @@ def diagnose(*, status: int, names: list[str], x: np.ndarray, units: dict[str, s
         return Diagnosis(NOT_CONVERGED, "the callback stopped the fit", [])
     if uncertainties is not None and uncertainties.unresolved is not None:
         involved = unresolved_parameters(uncertainties, names)
+        if len(involved) == 1:
+            return Diagnosis(NOT_CONVERGED, "-ln p is flat, within the rounding of its "
+                             f"second differences, in {involved[0]}: the data do not "
+                             "constrain it (fix it, or give it a prior)", involved)
         return Diagnosis(NOT_CONVERGED, "-ln p is flat, within the rounding of its "
                          f"second differences, along a combination of {', '.join(involved)}"
                          ": the data may constrain only that combination (fix one, or give "

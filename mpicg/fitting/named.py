@@ -405,6 +405,14 @@ def named_fit(model: ParameterizedModel, times, flux, sigma, *, fit_parameters=N
                     widths=widths)
 
 
+def _flat_note(involved: list[str]) -> str:
+    """Why there are no uncertainties: the Hessian is flat in a parameter or a combination."""
+    if len(involved) == 1:
+        return f"the Hessian is flat, within its rounding, in {involved[0]}"
+    return f"the Hessian is flat, within its rounding, along a combination of " \
+           f"{', '.join(involved)}"
+
+
 def _mapping(value, name: str) -> dict:
     """``value`` (None: empty) as a dict of parameter names; InputError naming it otherwise."""
     if value is None:
@@ -466,8 +474,7 @@ def _solution(model, names, fit_parameters, values, x0, res, options,
         nfev_scales=int(res.nfev_scales),
         nfev_uncertainties=0 if found is None else int(found.nfev),
         uncertainties_note=(res.uncertainties_skipped if found is None else
-                            "the Hessian is flat, within its rounding, along a combination "
-                            f"of {', '.join(unresolved_parameters(found, fit_parameters))}"
+                            _flat_note(unresolved_parameters(found, fit_parameters))
                             if found.unresolved is not None else
                             "" if found.positive_definite else
                             "the Hessian is not positive definite (not a minimum)"))

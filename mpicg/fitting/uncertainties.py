@@ -200,11 +200,20 @@ def _unresolved_direction(matrix: np.ndarray, h: np.ndarray, f0: float) -> np.nd
     the centre: the second differences' rounding is ``4 eps |f0| / (h_i h_j)``. A least
     eigenvalue within that rounding of 0, on either side, is no curvature at all (and a
     Cholesky factor would be made of the rounding, or fail on it); one below it is a
-    Hessian that is not positive definite, and one with a non-positive or non-finite
-    diagonal is not judged here.
+    Hessian that is not positive definite. A diagonal entry within its rounding of 0 is a
+    parameter that nothing constrains: the direction is that parameter alone. A negative or
+    non-finite diagonal beyond that is not judged here.
     """
     diagonal = np.diag(matrix)
-    if not (np.all(np.isfinite(matrix)) and np.all(diagonal > 0) and np.isfinite(f0)):
+    if not (np.all(np.isfinite(matrix)) and np.isfinite(f0)):
+        return None
+    # A parameter whose own curvature is rounding (the model ignores it, or nearly): the
+    # direction is that parameter (those parameters) alone.
+    own_rounding = 4.0 * np.finfo(float).eps * max(abs(float(f0)), 1.0) / (h * h)
+    flat = np.abs(diagonal) <= _RESOLVE * own_rounding
+    if flat.any():
+        return flat / np.sqrt(np.count_nonzero(flat))
+    if not np.all(diagonal > 0):
         return None
     d = np.sqrt(diagonal)
     equilibrated = matrix / (d[:, np.newaxis] * d[np.newaxis, :])
