@@ -140,6 +140,33 @@ def test_an_edge_on_transit_is_diagnosed_at_the_inclination_edge(seed):
     assert "upper edge of its domain [0, 90]" in sol.diagnosis.reason
 
 
+def test_a_fit_started_on_the_edge_of_a_symmetric_model_is_told_the_minimum_is_inside():
+    # A transit's flux is even about inc = 90 deg (the model's default, and the edge of its
+    # domain): -ln p has no slope there, CG never moved, and the diagnosis said the minimum
+    # lay on or beyond the edge. It lies at 88.5.
+    model = mpicg.models.TransitModel(period=3.0, resolution=8)
+    t = np.sort(np.linspace(-0.2, 0.2, 600) + 3.0 * (np.arange(600) % 3))
+    truth = {"t0": 0.0, "rp": 0.1, "a": 10.0, "inc": 88.5}
+    flux = (model(np.array([truth[n] for n in model.parameter_names]), t)
+            + np.random.default_rng(0).normal(0.0, 1e-3, t.size))
+    with pytest.warns(UserWarning, match=r"inc starts on the upper edge of its domain "
+                                         r"\[0, 90\]: .* the fit cannot leave it; start inside"):
+        sol = mpicg.optimizer_cg(model, t, flux, np.full(t.size, 1e-3),
+                                 fit_parameters=["inc"], gtol=1e-3)
+    assert sol.fitted_values["inc"] == 90.0
+    assert sol.diagnosis.verdict == NOT_CONVERGED
+    assert sol.diagnosis.parameters == ["inc"]
+    assert sol.diagnosis.reason.startswith("inc = 90 deg is at the upper edge of its domain "
+                                           "[0, 90], but -ln p is ")
+    assert "(the minimum is inside: the fit could not leave the edge" in sol.diagnosis.reason
+    # The probes at the edge are counted (the curvature's, then one and three widths in)
+    assert sol.nfev_uncertainties > 2
+    # Started inside, the same fit finds it
+    inside = mpicg.optimizer_cg(model, t, flux, np.full(t.size, 1e-3), fit_parameters=["inc"],
+                                initial_values={"inc": 89.0}, gtol=1e-3)
+    assert abs(inside.fitted_values["inc"] - 88.5) < 3 * inside.uncertainties["inc"]
+
+
 class _Sum(mpicg.ParameterizedModel):
     """flux = a + b + c t: the data constrain a + b, never a and b apart."""
 

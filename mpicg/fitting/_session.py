@@ -234,7 +234,7 @@ class NamedSession:
         u = np.asarray(result.x, dtype=float)
         x = scaling.to_x(u)
         width = scaling.scale.copy()
-        uncertainties, skipped, nfev = None, "", 0
+        uncertainties, skipped, nfev, lower_inside = None, "", 0, {}
         if not self.uncertainties:
             skipped = "uncertainties are switched off"
         elif result.status == 3 or not np.all(np.isfinite(x)):
@@ -263,6 +263,9 @@ class NamedSession:
                 room = np.minimum(self.upper - x, x - self.lower) / width
             if np.any(room <= EDGE_TOLERANCE):
                 skipped = "a parameter is at an edge of its domain or prior"
+                lower_inside, more = self._probe_inside(x, room <= EDGE_TOLERANCE, width,
+                                                        float(result.fun))
+                nfev += more
             else:
                 around = Scaling(offset=x, scale=width)
                 uncertainties = estimate_uncertainties(
@@ -275,13 +278,49 @@ class NamedSession:
                              units=self.units, edges=self.edges, scale=width,
                              gnorm=float(vecnorm(np.asarray(result.jac), ord=self.norm)),
                              gtol=self.gtol, maxiter=self.maxiter,
-                             uncertainties=uncertainties, uncertainties_skipped=skipped)
+                             uncertainties=uncertainties, uncertainties_skipped=skipped,
+                             lower_inside=lower_inside)
         out = OptimizeResult(result)
         out.update(x=x, jac=np.asarray(result.jac) / scaling.scale, jac_scaled=result.jac,
                    scaling=scaling, scale_sources=list(self._sources),
-                   nfev_scales=self._nfev_scales, uncertainties=uncertainties,
+                   nfev_scales=self._nfev_scales, nfev_after=nfev, uncertainties=uncertainties,
                    uncertainties_skipped=skipped, diagnosis=diagnosis)
         return out
+
+
+    def _probe_inside(self, x: np.ndarray, at_edge: np.ndarray, width: np.ndarray,
+                      f: float) -> tuple[dict, int]:
+        """Whether -ln p is lower inside the bounds than at a parameter's edge (one round).
+
+        A fit that ends on an edge usually found its minimum beyond it; but one that
+        started on an edge about which the model is symmetric (a transit's inclination of
+        90 deg) has no slope there to leave it by. Each such parameter is moved inwards by
+        one and by three widths (within its bounds); the probe that lowers -ln p most, if
+        any, is returned as ``{name: (distance, decrease)}``, with the evaluations made.
+        """
+        points, where = [], []
+        for i in np.flatnonzero(at_edge):
+            inward = -1.0 if self.upper[i] - x[i] <= x[i] - self.lower[i] else 1.0
+            room = self.upper[i] - self.lower[i]
+            for k in (1.0, 3.0):
+                distance = min(k * width[i], 0.5 * room)
+                if np.isfinite(distance) and distance > 0:
+                    point = x.copy()
+                    point[i] += inward * distance
+                    points.append(point)
+                    where.append((i, distance))
+        if not points:
+            return {}, 0
+        LOG.info("diagnosis: -ln p inside the bounds of %s, at an edge (%d evaluations)",
+                 ", ".join(self.names[i] for i in sorted({i for i, _ in where})), len(points))
+        values = np.asarray(self._evaluator_x.evaluate(np.array(points)), dtype=float)
+        found: dict = {}
+        for (i, distance), value in zip(where, values, strict=True):
+            decrease = f - float(value)
+            name = self.names[i]
+            if np.isfinite(value) and decrease > 0 and decrease > found.get(name, (0, 0))[1]:
+                found[name] = (distance, decrease)
+        return found, len(points)
 
 
 def bounds_and_edges(names, domains: dict, priors) -> tuple[np.ndarray, np.ndarray, list]:

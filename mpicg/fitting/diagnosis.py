@@ -110,7 +110,7 @@ def _show(value: float, unit: str) -> str:
 def diagnose(*, status: int, names: list[str], x: np.ndarray, units: dict[str, str],
              edges: list[list[Edge]], scale: np.ndarray, gnorm: float,
              gtol: float, maxiter: int, uncertainties: Uncertainties | None,
-             uncertainties_skipped: str = "") -> Diagnosis:
+             uncertainties_skipped: str = "", lower_inside: dict | None = None) -> Diagnosis:
     """The diagnosis of a finished named fit.
 
     Parameters
@@ -135,6 +135,9 @@ def diagnose(*, status: int, names: list[str], x: np.ndarray, units: dict[str, s
         The Hessian's outcome; None when it was not computed.
     uncertainties_skipped : str
         Why it was not computed ("" when switched off).
+    lower_inside : dict, optional
+        Name -> (distance, decrease): a parameter at an edge where -ln p is lower that far
+        inside the bounds (the minimum is inside; the fit could not leave the edge).
 
     Returns
     -------
@@ -146,6 +149,8 @@ def diagnose(*, status: int, names: list[str], x: np.ndarray, units: dict[str, s
              and uncertainties.sigma is not None else scale)
     newton = None if uncertainties is None else uncertainties.newton_step
     at_edge, named = [], []
+    stuck = []  # at an edge, with the minimum inside
+    lower_inside = lower_inside or {}
     for i, name in enumerate(names):
         unit = units.get(name, "")
         for edge in edges[i]:
@@ -155,7 +160,12 @@ def diagnose(*, status: int, names: list[str], x: np.ndarray, units: dict[str, s
             beyond = (status != 0 and newton is not None
                       and (x[i] + newton[i] < edge.value if edge.side == "lower"
                            else x[i] + newton[i] > edge.value))
-            if distance <= EDGE_TOLERANCE * sigma[i]:
+            if distance <= EDGE_TOLERANCE * sigma[i] and name in lower_inside:
+                inside, decrease = lower_inside[name]
+                stuck.append(f"{name} = {_show(x[i], unit)} is at the {edge.side} edge of its "
+                             f"{edge.what}, but -ln p is {decrease:.4g} lower "
+                             f"{_show(inside, unit)} inside it")
+            elif distance <= EDGE_TOLERANCE * sigma[i]:
                 at_edge.append(f"{name} = {_show(x[i], unit)} is at the {edge.side} edge "
                                f"of its {edge.what}")
             elif beyond:
@@ -166,6 +176,11 @@ def diagnose(*, status: int, names: list[str], x: np.ndarray, units: dict[str, s
                 continue
             named.append(name)
             break
+    if stuck:
+        return Diagnosis(NOT_CONVERGED, "; ".join(stuck) + " (the minimum is inside: the fit "
+                         "could not leave the edge, where -ln p has no slope along it when "
+                         "the model is symmetric about the edge; start inside the bounds)",
+                         named)
     if at_edge:
         return Diagnosis(NOT_CONVERGED, "; ".join(at_edge) + " (the minimum of -ln p lies "
                          "on or beyond that edge: move the edge, or fix the parameter)",

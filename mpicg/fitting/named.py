@@ -391,6 +391,13 @@ def named_fit(model: ParameterizedModel, times, flux, sigma, *, fit_parameters=N
     if not isinstance(uncertainties, bool):
         raise InputError(f"`uncertainties` must be True or False; got {uncertainties!r}")
     lower, upper, edges = bounds_and_edges(fit_parameters, model.domains, prior_set)
+    for name, mine in zip(fit_parameters, edges, strict=True):
+        on = [edge for edge in mine if values[name] == edge.value]
+        if on:
+            warnings.warn(f"{name} starts on the {on[0].side} edge of its {on[0].what}: where "
+                          "-ln p has no slope along it (a model symmetric about the edge, as a "
+                          "transit about an inclination of 90 deg) the fit cannot leave it; "
+                          "start inside", stacklevel=warn_stacklevel)
     if getattr(model, "noisy", False) and fd_scheme == "forward":
         warnings.warn("the model is noisy (its output jitters as parameters move): "
                       "forward differences with steps above the jitter are biased by "
@@ -472,7 +479,7 @@ def _solution(model, names, fit_parameters, values, x0, res, options,
         covariance=None if sigma is None else found.covariance,
         correlation=None if sigma is None else found.correlation,
         nfev_scales=int(res.nfev_scales),
-        nfev_uncertainties=0 if found is None else int(found.nfev),
+        nfev_uncertainties=int(res.nfev_after),  # (the Hessian's, or an edge's probes)
         uncertainties_note=(res.uncertainties_skipped if found is None else
                             _flat_note(unresolved_parameters(found, fit_parameters))
                             if found.unresolved is not None else

@@ -113,8 +113,9 @@ class Solution:
     correlation : ndarray, shape (n, n) or None
         The covariance normalised by the σ's.
     nfev_scales, nfev_uncertainties : int
-        Model evaluations of the scales' curvature probes and of the Hessian, not counted
-        in :attr:`nfev` (which counts the CG's, as scipy does).
+        Model evaluations of the scales' curvature probes and of the Hessian (or, for a
+        parameter at an edge, of the probes there), not counted in :attr:`nfev` (which
+        counts the CG's, as scipy does).
     uncertainties_note : str
         Why there are no uncertainties ("" when there are).
     balance : dict or None
