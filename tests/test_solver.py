@@ -258,8 +258,11 @@ def test_progress_lines_through_logging(caplog):
         sol = fit(maxiter=3)
     phases = [r.getMessage() for r in caplog.records
               if r.name == "mpicg" and not hasattr(r, "mpicg_progress")]
-    assert [line.split(":")[0] for line in phases] == ["scales", "uncertainties"]
+    assert [line.split(":")[0] for line in phases] == ["scales", "uncertainties",
+                                                        "uncertainties"]
     assert "13 evaluations" in phases[1]  # 2 n^2 + 2 n + 1, n = 2
+    assert phases[2] == ("uncertainties: the covariance checked along its own axes, 9 "
+                         "evaluations in one round")  # 2 n^2 + 1
     records = [r for r in caplog.records if r.name == "mpicg" and hasattr(r, "mpicg_progress")]
     lines = [r.getMessage() for r in records]
     assert len(lines) == sol.nit + 1 == 4  # the start, then each iteration

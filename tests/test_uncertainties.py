@@ -42,8 +42,10 @@ def test_covariance_of_a_linear_model_is_the_least_squares_one(solution):
     expected_corr = COVARIANCE / np.outer(SIGMA, SIGMA)
     np.testing.assert_allclose(solution.correlation, expected_corr, atol=0.01)
     assert np.all(np.abs(solution.x - BEST) < 1e-3 * SIGMA)
-    # the Hessian's evaluations are counted apart from the fit's: 2 n^2 + 1 and 2 n more
-    assert solution.nfev_uncertainties in (2 * 9 + 1 + 6, 2 * (2 * 9 + 1) + 6)
+    # the Hessian's evaluations are counted apart from the fit's: 2 n^2 + 1 and 2 n more,
+    # a second Hessian when the steps were off, and the check in the covariance's own axes
+    assert solution.nfev_uncertainties in (19 + 6 + 19, 2 * 19 + 6 + 19)
+    assert solution.uncertainties_note == ""  # (the check passed: a quadratic -ln p)
     assert solution.nfev_scales >= 2 * 3 + 1
 
 
@@ -165,6 +167,26 @@ def test_a_fit_started_on_the_edge_of_a_symmetric_model_is_told_the_minimum_is_i
     inside = mpicg.optimizer_cg(model, t, flux, np.full(t.size, 1e-3), fit_parameters=["inc"],
                                 initial_values={"inc": 89.0}, gtol=1e-3)
     assert abs(inside.fitted_values["inc"] - 88.5) < 3 * inside.uncertainties["inc"]
+
+
+def test_sigma_that_fails_its_check_in_the_covariance_own_axes_says_so():
+    # The numerical transit model (a grid over the planet's disc) at b = 0.25: its -ln p
+    # jitters at the small steps along a and inc (correlated at 0.996), and σ(a) came out
+    # 0.079 against a chain's spread of 0.53, with nothing said. Along the covariance's
+    # own axes its curvature is far from the covariance's: the note says σ may be off.
+    model = mpicg.models.TransitModel(period=3.0)
+    n = 600
+    t = np.sort(np.linspace(-0.2, 0.2, n) + 3.0 * (np.arange(n) % 3))
+    flux = (model(np.array([0.0, 0.1, 10.0, 88.5]), t)
+            + 2e-3 * np.random.default_rng(5).standard_normal(n))
+    sol = mpicg.optimizer_cg(model, t, flux, np.full(n, 2e-3),
+                             fit_parameters=["rp", "a", "inc"],
+                             initial_values={"rp": 0.1, "a": 10.0, "inc": 88.5}, gtol=1e-3,
+                             fd_scheme="central")
+    assert sol.uncertainties is not None
+    assert sol.uncertainties_note.startswith("σ may be off by tens of percent: along the "
+                                             "covariance's own axes")
+    assert f"  uncertainties: {sol.uncertainties_note}" in sol.summary()
 
 
 class _Sum(mpicg.ParameterizedModel):

@@ -412,6 +412,16 @@ def named_fit(model: ParameterizedModel, times, flux, sigma, *, fit_parameters=N
                     widths=widths)
 
 
+def _unchecked_note(found) -> str:
+    """"" when σ passed its check in the covariance's own axes; else what failed."""
+    if found.trustworthy:
+        return ""
+    return ("σ may be off by tens of percent: along the covariance's own axes, -ln p's "
+            f"curvature at a tenth of a σ is up to {found.own_axes_deviation:.2g} times off "
+            "the covariance's (-ln p is not quadratic at the scale of σ, or the model "
+            "jitters); a sampler (emcee) measures the spread")
+
+
 def _flat_note(involved: list[str]) -> str:
     """Why there are no uncertainties: the Hessian is flat in a parameter or a combination."""
     if len(involved) == 1:
@@ -483,5 +493,5 @@ def _solution(model, names, fit_parameters, values, x0, res, options,
         uncertainties_note=(res.uncertainties_skipped if found is None else
                             _flat_note(unresolved_parameters(found, fit_parameters))
                             if found.unresolved is not None else
-                            "" if found.positive_definite else
+                            _unchecked_note(found) if found.positive_definite else
                             "the Hessian is not positive definite (not a minimum)"))

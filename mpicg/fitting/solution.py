@@ -117,7 +117,8 @@ class Solution:
         parameter at an edge, of the probes there), not counted in :attr:`nfev` (which
         counts the CG's, as scipy does).
     uncertainties_note : str
-        Why there are no uncertainties ("" when there are).
+        Why there are no uncertainties, or why they may be off by tens of percent (their
+        check in the covariance's own axes failed); "" when they passed it.
     balance : dict or None
         How the ranks shared the work: ``sharing``, ``imbalance_before``,
         ``imbalance_after``, ``rebalances`` (see :func:`mpicg.fit`).
@@ -215,8 +216,10 @@ class Solution:
             _, i, j = max(pairs)
             lines.append(f"  strongest correlation: {self.fit_parameters[i]}, "
                          f"{self.fit_parameters[j]}: {self.correlation[i, j]:+.3f}")
-        elif self.uncertainties is None and self.uncertainties_note:
+        if self.uncertainties is None and self.uncertainties_note:
             lines.append(f"  no uncertainties: {self.uncertainties_note}")
+        elif self.uncertainties_note:
+            lines.append(f"  uncertainties: {self.uncertainties_note}")
         lines.append(f"  -ln p = {self.fun:.6f}")
         if self.lnprobabilities is not None:
             lines.append(f"  ln p: initial {self.lnprobabilities['initial']:.6f}, "
