@@ -251,10 +251,13 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
         # NaN in a line-search trial ends the search as scipy's does (status 2, precision
         # loss), one in a gradient with status 3: which of them a NaN meets first depends
         # on the round it falls in, so both say where it came from. An infinite value
-        # before any NaN may be the cause of either stop (a gradient's inf - inf is NaN;
-        # an infinite one sends the line search to absurd points): it is named first.
-        notes = [n for n in (shared.inf_note if shared.inf_first else None, shared.nan_note)
-                 if n]
+        # before any NaN is named first where it is the likely cause: a NaN result (a
+        # gradient's inf - inf), or a gradient left infinite. (An infinite line-search
+        # trial alone is routine: the search backs off from it.)
+        infinite_end = (result.status == NAN_STATUS
+                        or not np.all(np.isfinite(np.asarray(result.jac, dtype=float))))
+        notes = [n for n in (shared.inf_note if shared.inf_first and infinite_end else None,
+                             shared.nan_note) if n]
         if result.status in STOPPED_BY_NAN and notes and require_problem:
             result["message"] = f"{result.message} ({'; then '.join(notes)})"
         if session is not None:
