@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import numbers
-import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -18,7 +17,7 @@ import numpy as np
 from .errors import InputError
 from .fitting._collective import collective_cg
 from .optimize import DEFAULT_C1, DEFAULT_C2, EPSILON, OptimizeResult, warning_class
-from .parallel import is_root
+from .parallel import warn_on_root
 
 __all__ = ["fmin_cg", "minimize"]
 
@@ -170,22 +169,23 @@ def minimize(fun: Callable[..., float], x0, args: tuple = (), method: str = "CG"
                              f"{method!r}")
         # scipy's own warnings for what CG ignores (scipy.optimize.minimize, stacklevel
         # 2); rank 0's only: every rank was given the same arguments
-        warn = warnings.warn if is_root() else _quiet
         if hess is not None:
-            warn(f"Method {method} does not use Hessian information (hess).",
-                 RuntimeWarning, stacklevel=2)
+            warn_on_root(f"Method {method} does not use Hessian information (hess).",
+                         RuntimeWarning, stacklevel=2)
         if hessp is not None:
-            warn(f"Method {method} does not use Hessian-vector product information "
-                 "(hessp).", RuntimeWarning, stacklevel=2)
+            warn_on_root(f"Method {method} does not use Hessian-vector product information "
+                         "(hessp).", RuntimeWarning, stacklevel=2)
         if np.any(constraints):
-            warn(f"Method {method} cannot handle constraints.", RuntimeWarning, stacklevel=2)
+            warn_on_root(f"Method {method} cannot handle constraints.", RuntimeWarning,
+                         stacklevel=2)
         if bounds is not None:
-            warn(f"Method {method} cannot handle bounds.", RuntimeWarning, stacklevel=2)
+            warn_on_root(f"Method {method} cannot handle bounds.", RuntimeWarning,
+                         stacklevel=2)
             _check_bounds(bounds, x0)
         unknown = [k for k in options if k not in _CG_OPTIONS]
         if unknown:
-            warn(f"Unknown solver options: {', '.join(map(str, unknown))}", warning_class(),
-                 stacklevel=2)
+            warn_on_root(f"Unknown solver options: {', '.join(map(str, unknown))}",
+                         warning_class(), stacklevel=2)
             for k in unknown:
                 del options[k]
         workers = options.pop("workers", None)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 
 import numpy as np
@@ -243,6 +245,8 @@ def test_cli_data_file_that_is_a_directory(job_dir, capsys):
     message = _cli_error(capsys, path)
     assert "[data] file: data file" in message
     assert "lc_dir' is a directory, not a file" in message
+    path = _with(job_dir, 'file = "lc.csv"', 'file = "/dev/null"')
+    assert "'/dev/null' is not a regular file (a device or a pipe)" in _cli_error(capsys, path)
 
 
 def test_cli_a_column_named_twice(job_dir, capsys):
@@ -253,6 +257,16 @@ def test_cli_a_column_named_twice(job_dir, capsys):
     message = _cli_error(capsys, path)
     assert f"line {line}: [data] columns: names a column twice" in message
     assert "['time', 'time', 'sigma']" in message
+
+
+
+@pytest.mark.parametrize("columns", ['["time", 0, "sigma"]', '["time", "TIME", "sigma"]'],
+                         ids=["name-and-its-index", "names-in-two-cases"])
+def test_cli_a_column_named_twice_in_other_words(job_dir, capsys, columns):
+    # (found only once the names are matched to the file's columns)
+    path = _with(job_dir, 'columns = ["time", "flux", "sigma"]', f"columns = {columns}")
+    message = _cli_error(capsys, path)
+    assert "name the same column of lc.csv twice" in message
 
 
 def test_cli_bad_column(job_dir, capsys):
@@ -449,3 +463,15 @@ def test_a_named_fit_error_names_the_job_files_key_and_line(tmp_path, edit, wher
     job_file.write_text(text.replace(edit[0], edit[1], 1))
     with pytest.raises(InputError, match=rf"job.toml, {where}"):
         check_job(load_job(job_file))
+
+
+def test_cli_warns_once_and_in_its_own_words(job_dir):
+    # A start on an edge (the prior's upper bound, 90): the job's checks and the fit each
+    # warned, as Python's "path:line: UserWarning: ..." with mpicg's own file.
+    path = _with(job_dir, "incl = 87.0", "incl = 90.0")
+    done = subprocess.run([sys.executable, "-m", "mpicg", "fit", str(path)], cwd=job_dir,
+                          capture_output=True, text=True, timeout=120)
+    warned = [line for line in done.stderr.splitlines()
+              if "incl starts on the upper edge" in line]
+    assert len(warned) == 1, done.stderr
+    assert warned[0].startswith("mpicg fit: warning: incl starts on the upper edge of its ")

@@ -160,7 +160,7 @@ def test_a_fit_started_on_the_edge_of_a_symmetric_model_is_told_the_minimum_is_i
     assert sol.diagnosis.parameters == ["inc"]
     assert sol.diagnosis.reason.startswith("inc = 90 deg is at the upper edge of its domain "
                                            "[0, 90], but -ln p is ")
-    assert "(the minimum is inside: the fit could not leave the edge" in sol.diagnosis.reason
+    assert "(the minimum is inside, and the fit did not leave the edge" in sol.diagnosis.reason
     # The probes at the edge are counted (the curvature's, then one and three widths in)
     assert sol.nfev_uncertainties > 2
     # Started inside, the same fit finds it
@@ -187,6 +187,31 @@ def test_sigma_that_fails_its_check_in_the_covariance_own_axes_says_so():
     assert sol.uncertainties_note.startswith("σ may be off by tens of percent: along the "
                                              "covariance's own axes")
     assert f"  uncertainties: {sol.uncertainties_note}" in sol.summary()
+
+
+def test_an_edge_start_whose_scale_is_a_fallback_is_told_the_minimum_is_inside():
+    # The demo's binary from incl = 90: the start's scale for incl was the fallback, 90 deg,
+    # so the probes inside (one and three widths) went to 45 deg, where -ln p is higher
+    # still, and the diagnosis said the minimum lay on or beyond the edge. The probes now
+    # also go a thousandth, a hundredth and a tenth of the bounds' span in.
+    from mpicg.cli.demo import TRUTH
+    from mpicg.models import EclipsingBinary
+
+    model = EclipsingBinary(resolution=8)
+    values = dict(model.defaults, **TRUTH)
+    t = np.linspace(0.0, 10.0, 500)
+    flux = (model(np.array([values[n] for n in model.parameter_names]), t)
+            + np.random.default_rng(1).normal(0.0, 1e-3, t.size))
+    with pytest.warns(UserWarning, match="incl starts on the upper edge"):
+        sol = mpicg.optimizer_cg(
+            mpicg.fitting.WithValues(model, tuple(values.items())), t, flux,
+            np.full(t.size, 1e-3), fit_parameters=["incl", "r1", "r2", "sbratio"],
+            initial_values={"incl": 90.0, "r1": 0.11, "r2": 0.1, "sbratio": 0.5},
+            fd_scheme="central", gtol=3e-3)
+    assert sol.diagnosis.verdict == NOT_CONVERGED
+    assert sol.diagnosis.reason.startswith("incl = 90 deg is at the upper edge of its domain "
+                                           "[0, 90], but -ln p is ")
+    assert "(the minimum is inside" in sol.diagnosis.reason
 
 
 class _Sum(mpicg.ParameterizedModel):

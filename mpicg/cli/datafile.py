@@ -23,7 +23,7 @@ import numpy as np
 
 from ..errors import InputError
 
-__all__ = ["in_range", "read_light_curve"]
+__all__ = ["in_range", "not_a_file", "read_light_curve"]
 
 _FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
 
@@ -79,8 +79,22 @@ def _text_table(path: Path, complain) -> tuple[list[str] | None, np.ndarray, np.
     return names, table, np.array([number for number, _ in body])
 
 
+def not_a_file(path: Path) -> str:
+    """What a path that is not a regular file is, for messages."""
+    if path.is_dir():
+        return "is a directory, not a file"
+    if path.exists():
+        return "is not a regular file (a device or a pipe)"
+    return "does not exist"
+
+
 def _column(names, table, key, source: str, complain) -> np.ndarray:
     """One column, by name (in ``names``) or by index."""
+    return table[:, _column_index(names, table, key, source, complain)]
+
+
+def _column_index(names, table, key, source: str, complain) -> int:
+    """The index of one column, by name (in ``names``, any case) or by index."""
     if isinstance(key, str):
         if names is None:
             raise complain(f"{source} has no column names; give the columns as indices "
@@ -96,7 +110,7 @@ def _column(names, table, key, source: str, complain) -> np.ndarray:
     if index >= table.shape[1]:
         raise complain(f"column index {index} is out of range: {source} has "
                        f"{table.shape[1]} columns (indices from 0)")
-    return table[:, index]
+    return int(index)
 
 
 def _fits_table(path: Path, complain) -> tuple[list[str], np.ndarray]:
@@ -154,8 +168,7 @@ def read_light_curve(path, columns, sigma: float | None = None, complain=InputEr
     """
     path = Path(path)
     if not path.is_file():
-        what = "is a directory, not a file" if path.is_dir() else "does not exist"
-        raise complain(f"data file {str(path)!r} {what}")
+        raise complain(f"data file {str(path)!r} {not_a_file(path)}")
     name = path.name.lower()
     lines = None  # each row's line in a text file
     try:
@@ -186,6 +199,12 @@ def read_light_curve(path, columns, sigma: float | None = None, complain=InputEr
     except (OSError, ValueError) as e:
         raise complain(f"{path.name} cannot be read: {e}") from None
     source, bad = path.name, complain_column or complain
+    used = columns[:2] if sigma is not None else columns[:3]
+    indices = [_column_index(names, table, key, source, bad) for key in used]
+    if len(set(indices)) < len(indices):
+        raise bad(f"{list(used)} name the same column of {source} twice (as names in any "
+                  "case, or a name and its index): time, flux and sigma must be different "
+                  "columns")
     times = _column(names, table, columns[0], source, bad)
     flux = _column(names, table, columns[1], source, bad)
     errors = (np.full(times.size, float(sigma)) if sigma is not None

@@ -188,13 +188,16 @@ def check_job(job: Job) -> tuple[JobInputs, NamedFit]:
     inputs = read_job_inputs(job)
     options = _fit_options(job)
     try:
-        setup = named_fit(inputs.model, inputs.times, inputs.flux, inputs.sigma,
-                          fit_parameters=job.fit_parameters, priors=inputs.priors,
-                          priors_combine=options.get("priors_combine", "and"),
-                          steps=inputs.steps, fd_scheme=options.get("fd_scheme", "forward"),
-                          scale=options.get("scale", "auto"),
-                          uncertainties=options.get("uncertainties", True),
-                          block_size=options.get("block_size"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # (the fit gives them: once is enough)
+            setup = named_fit(inputs.model, inputs.times, inputs.flux, inputs.sigma,
+                              fit_parameters=job.fit_parameters, priors=inputs.priors,
+                              priors_combine=options.get("priors_combine", "and"),
+                              steps=inputs.steps,
+                              fd_scheme=options.get("fd_scheme", "forward"),
+                              scale=options.get("scale", "auto"),
+                              uncertainties=options.get("uncertainties", True),
+                              block_size=options.get("block_size"))
     except InputError as e:
         key = _job_key_of(str(e))
         if key is None:

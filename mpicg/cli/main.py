@@ -294,6 +294,25 @@ def _progress_lines(show: bool):
         LOG.propagate = propagate
 
 
+@contextlib.contextmanager
+def _warnings_as_lines(command: str):
+    """Warnings as ``mpicg COMMAND: warning: ...`` lines (not Python's file:line form).
+
+    The file and line of a warning are mpicg's own, which say nothing to a user of the
+    command; the previous format is restored afterwards.
+    """
+    previous = warnings.formatwarning
+
+    def line(message, category, filename, lineno, line=None):
+        return f"mpicg {command}: warning: {message}\n"
+
+    warnings.formatwarning = line
+    try:
+        yield
+    finally:
+        warnings.formatwarning = previous
+
+
 class _ProgressLines(logging.StreamHandler):
     """Progress lines to whatever ``sys.stdout`` is when they are written."""
 
@@ -339,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     with catch_signals(enabled=args.command in ("fit", "resume", "demo", "phoebe")
                        and not getattr(args, "detach", False)):
         try:
-            with _progress_lines(show=root):
+            with _progress_lines(show=root), _warnings_as_lines(args.command):
                 return _run(args, parser)
         except InputError as e:
             _error(args.command, e)

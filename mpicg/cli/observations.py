@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..models import Segments
-from .datafile import read_light_curve
+from .datafile import not_a_file, read_light_curve
 from .jobfile import Job
 from .missions import is_mission_file, read_mission_file
 
@@ -84,8 +84,7 @@ def _read_file(job: Job, path: Path) -> _File:
 
     name = path.name
     if not path.is_file():
-        what = "is a directory, not a file" if path.is_dir() else "does not exist"
-        raise job.error(f"data file {str(path)!r} {what}", "data", job.files_key)
+        raise job.error(f"data file {str(path)!r} {not_a_file(path)}", "data", job.files_key)
     if is_mission_file(path):
         if job.columns_given:
             raise job.error(f"{name} is a {_mission_word(path)} light-curve file: choose its "

@@ -382,12 +382,19 @@ def _around_difference(text: str, other: str, width: int = 80) -> str:
         "..." if start + width < len(text) else "")
 
 
-def _plain(value):
-    """An option as a plain Python value: numbers of any type by their value, paths as text."""
+def _plain(value, depth: int = 0):
+    """An argument as a plain Python value: numbers by their value, paths as text.
+
+    Numbers count by value in tuples, lists and dicts too; other containers as they are.
+    """
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return float(value)
     if isinstance(value, os.PathLike):
         return os.fspath(value)
+    if depth < 8 and type(value) in (tuple, list):
+        return type(value)(_plain(v, depth + 1) for v in value)
+    if depth < 8 and type(value) is dict:
+        return {k: _plain(v, depth + 1) for k, v in value.items()}
     return value
 
 

@@ -295,15 +295,19 @@ class NamedSession:
         A fit that ends on an edge usually found its minimum beyond it; but one that
         started on an edge about which the model is symmetric (a transit's inclination of
         90 deg) has no slope there to leave it by. Each such parameter is moved inwards by
-        one and by three widths (within its bounds); the probe that lowers -ln p most, if
-        any, is returned as ``{name: (distance, decrease)}``, with the evaluations made.
+        one and by three widths, and (the width may be a fallback far from σ) by a
+        thousandth, a hundredth and a tenth of its bounds' span, within its bounds; the
+        probe that lowers -ln p most, if any, is returned as ``{name: (distance,
+        decrease)}``, with the evaluations made.
         """
         points, where = [], []
         for i in np.flatnonzero(at_edge):
             inward = -1.0 if self.upper[i] - x[i] <= x[i] - self.lower[i] else 1.0
             room = self.upper[i] - self.lower[i]
-            for k in (1.0, 3.0):
-                distance = min(k * width[i], 0.5 * room)
+            tried = [k * width[i] for k in (1.0, 3.0)]
+            if np.isfinite(room):
+                tried += [f * room for f in (1e-3, 1e-2, 1e-1)]
+            for distance in sorted({min(d, 0.5 * room) for d in tried}):
                 if np.isfinite(distance) and distance > 0:
                     point = x.copy()
                     point[i] += inward * distance

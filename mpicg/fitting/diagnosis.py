@@ -177,9 +177,10 @@ def diagnose(*, status: int, names: list[str], x: np.ndarray, units: dict[str, s
             named.append(name)
             break
     if stuck:
-        return Diagnosis(NOT_CONVERGED, "; ".join(stuck) + " (the minimum is inside: the fit "
-                         "could not leave the edge, where -ln p has no slope along it when "
-                         "the model is symmetric about the edge; start inside the bounds)",
+        return Diagnosis(NOT_CONVERGED, "; ".join(stuck) + " (the minimum is inside, and the "
+                         "fit did not leave the edge: a start on an edge can hold it there, "
+                         "where -ln p has no slope along it, a model symmetric about the edge, "
+                         "or where the start's scale was a fallback; start inside the bounds)",
                          named)
     if at_edge:
         return Diagnosis(NOT_CONVERGED, "; ".join(at_edge) + " (the minimum of -ln p lies "

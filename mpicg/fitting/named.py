@@ -18,7 +18,6 @@ import json
 import math
 import numbers
 import os
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -26,6 +25,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..optimize import DEFAULT_C1, DEFAULT_C2, FiniteDifference, check_maxiter
+from ..parallel import warn_on_root
 from ._collective import collective_cg, with_statistics
 from ._session import NamedSession, bounds_and_edges
 from .parameters import ParameterizedModel, check_parameter_names
@@ -354,7 +354,7 @@ def named_fit(model: ParameterizedModel, times, flux, sigma, *, fit_parameters=N
                              f"got {type(continue_from).__name__} {continue_from!r:.60}")
         previous = load_solution(continue_from)
         if fit_parameters is not None and list(fit_parameters) != previous.fit_parameters:
-            warnings.warn("`fit_parameters` is ignored with `continue_from` (as in "
+            warn_on_root("`fit_parameters` is ignored with `continue_from` (as in "
                           "PHOEBE): the earlier solution's parameters are fitted",
                           stacklevel=warn_stacklevel)
         fit_parameters = previous.fit_parameters
@@ -371,7 +371,7 @@ def named_fit(model: ParameterizedModel, times, flux, sigma, *, fit_parameters=N
         if continue_from is not None or name not in fit_parameters:
             why = ("continue_from sets the start" if continue_from is not None
                    else f"'{name}' is not fitted")
-            warnings.warn(f"initial_values['{name}'] is ignored: {why}",
+            warn_on_root(f"initial_values['{name}'] is ignored: {why}",
                           stacklevel=warn_stacklevel)
             continue
         values[name] = _start_value(name, value)
@@ -394,12 +394,12 @@ def named_fit(model: ParameterizedModel, times, flux, sigma, *, fit_parameters=N
     for name, mine in zip(fit_parameters, edges, strict=True):
         on = [edge for edge in mine if values[name] == edge.value]
         if on:
-            warnings.warn(f"{name} starts on the {on[0].side} edge of its {on[0].what}: where "
+            warn_on_root(f"{name} starts on the {on[0].side} edge of its {on[0].what}: where "
                           "-ln p has no slope along it (a model symmetric about the edge, as a "
                           "transit about an inclination of 90 deg) the fit cannot leave it; "
                           "start inside", stacklevel=warn_stacklevel)
     if getattr(model, "noisy", False) and fd_scheme == "forward":
-        warnings.warn("the model is noisy (its output jitters as parameters move): "
+        warn_on_root("the model is noisy (its output jitters as parameters move): "
                       "forward differences with steps above the jitter are biased by "
                       "about half a step; use fd_scheme='central'", stacklevel=warn_stacklevel)
     problem = NamedProblem(model, times, flux, sigma, fit_parameters, values, prior_set,

@@ -26,6 +26,7 @@ from .launcher import (
     launch_rank,
     launch_size,
     start_mpi,
+    warn_on_root,
 )
 from .layout import Layout, Piece
 from .malloc import tune_malloc
@@ -74,4 +75,5 @@ __all__ = [
     "start_mpi",
     "sum_blocks",
     "tune_malloc",
+    "warn_on_root",
 ]

@@ -16,12 +16,14 @@ import shutil
 import sys
 import time
 import traceback
+import warnings
 from contextlib import contextmanager
 
 from ..errors import EXIT_FAILURE, InputError, exit_code_of, is_collective, is_copy, mark_copy
 
 __all__ = ["check_launch", "find_mpirun", "guard_exits", "install_abort_on_uncaught",
-           "is_root", "launch_local_size", "launch_rank", "launch_size", "start_mpi"]
+           "is_root", "launch_local_size", "launch_rank", "launch_size", "start_mpi",
+           "warn_on_root"]
 
 # (rank, size) variables of MPICH/Intel MPI (hydra, PMI), Open MPI, PMIx, MVAPICH, and SLURM's
 # srun, in that order: the first found is the launcher that started this process. SLURM's
@@ -77,6 +79,16 @@ def launch_local_size() -> int | None:
 def is_root() -> bool:
     """True on rank 0 of a launch, and outside a launcher (where this process is all)."""
     return (launch_rank() or 0) == 0
+
+
+def warn_on_root(message: str, category: type[Warning] = UserWarning,
+                 stacklevel: int = 1) -> None:
+    """``warnings.warn`` on rank 0 only: about arguments every rank was given alike.
+
+    ``stacklevel`` counts from the caller, as ``warnings.warn``'s does.
+    """
+    if is_root():
+        warnings.warn(message, category, stacklevel=stacklevel + 1)
 
 
 def find_mpirun() -> str | None:

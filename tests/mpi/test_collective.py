@@ -227,10 +227,17 @@ def test_args_that_differ_on_one_rank_are_bad_input():
                                                r"this rank \(tuple\[2.0\]\) differs from "
                                                r"rank 0's \(tuple\[1.0\]\)"):
         mpicg.minimize(shifted, X0, args=(shift,))
-    # (numbers count by value: 1 and 1.0 agree)
+    # (numbers count by value: 1 and 1.0 agree, in containers too)
     res = mpicg.minimize(shifted, X0, args=(1 if rank == 0 else 1.0,))
     assert res.success
     assert same_everywhere(res.x.tobytes())
+
+    def shifted_by(x, settings):
+        return shifted(x, settings["shift"][0])
+
+    settings = {"shift": (np.int64(1),)} if rank == 0 else {"shift": (1.0,)}
+    res = mpicg.minimize(shifted_by, X0, args=(settings,))
+    assert res.success
 
 
 @pytest.mark.mpi(min_size=1)

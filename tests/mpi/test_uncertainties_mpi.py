@@ -49,3 +49,13 @@ def test_a_not_converged_fit_says_the_same_on_every_rank():
     assert not sol.converged
     assert sol.diagnosis.parameters == ["rp"]
     assert len(set(comm.allgather(str(sol.diagnosis)))) == 1
+
+
+@pytest.mark.mpi(min_size=1)
+def test_named_fit_warnings_come_from_rank0_only(recwarn):
+    # Every rank sets the fit up alike, and each printed the same warnings.
+    mpicg.optimizer_cg(Polynomial(), T, F, S, fit_parameters=["c0", "c1"],
+                       initial_values=dict(START, c2=0.5), maxiter=2)
+    said = [str(w.message) for w in recwarn if "is ignored" in str(w.message)]
+    expected = ["initial_values['c2'] is ignored: 'c2' is not fitted"]
+    assert said == (expected if comm.Get_rank() == 0 else [])
