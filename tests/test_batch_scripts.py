@@ -131,7 +131,7 @@ def test_submit_without_the_scheduler_only_writes(tmp_path):
 @pytest.mark.parametrize(("args", "message"), [
     (["--time", "3 days"], "--time must be HH:MM:SS"),
     (["--name", "a b"], "--name must be letters"),
-    (["--max-resubmits", "-1"], "--max-resubmits must be >= 0"),
+    (["--max-resubmits", "-1"], "argument --max-resubmits: must be at least 0; got -1"),
 ])
 def test_submit_rejects_bad_options(tmp_path, args, message):
     write_demo_job(tmp_path, n_times=50)
