@@ -269,6 +269,18 @@ def test_cli_a_column_named_twice_in_other_words(job_dir, capsys, columns):
     assert "name the same column of lc.csv twice" in message
 
 
+
+def test_cli_a_column_name_that_matches_several_in_other_cases(job_dir, capsys):
+    # (it took the first, and then said two columns named one twice)
+    table = np.loadtxt(job_dir / "lc.csv", delimiter=",", skiprows=1)
+    np.savetxt(job_dir / "lc.csv", np.column_stack([table, table[:, 1]]), delimiter=",",
+               header="time,flux,sigma,FLUX", comments="")
+    path = _with(job_dir, 'columns = ["time", "flux", "sigma"]', 'columns = [0, "Flux", 2]')
+    message = _cli_error(capsys, path)
+    assert ("'Flux' matches several columns of lc.csv in other cases (['flux', 'FLUX']): "
+            "give one's exact name") in message
+
+
 def test_cli_bad_column(job_dir, capsys):
     path = _with(job_dir, 'columns = ["time", "flux", "sigma"]',
                  'columns = ["time", "flux", "flux_err"]')

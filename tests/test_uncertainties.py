@@ -214,6 +214,31 @@ def test_an_edge_start_whose_scale_is_a_fallback_is_told_the_minimum_is_inside()
     assert "(the minimum is inside" in sol.diagnosis.reason
 
 
+def test_a_stop_far_short_of_an_edge_with_the_minimum_beyond_it_names_the_edge():
+    # t0's minimum (-0.01) lies beyond its prior's lower edge (0): the first line search
+    # fails at once (-ln p falls all the way to the edge), the Hessian at the start is not
+    # positive definite, so there was no Newton step to say the minimum lay beyond, and
+    # the diagnosis named neither t0 nor the edge.
+    from mpicg.priors import Uniform
+
+    model = BatmanTransit()
+    names = list(model.defaults)
+    t = np.linspace(-0.12, 0.12, 400)
+    truth = dict(model.defaults) | {"t0": -0.01, "inc": 87.13}
+    flux = (model(np.array([truth[k] for k in names]), t)
+            + np.random.default_rng(0).normal(0.0, 5e-4, t.size))
+    sol = mpicg.optimizer_cg(model, t, flux, np.full(t.size, 5e-4), fit_parameters=["t0"],
+                             priors={"t0": Uniform(0.0, 0.05)}, initial_values={"t0": 0.02},
+                             gtol=1e-3)
+    assert sol.status == 2
+    assert sol.diagnosis.verdict == NOT_CONVERGED
+    assert sol.diagnosis.parameters == ["t0"]
+    assert sol.diagnosis.reason.startswith(
+        "t0 = 0.02 d stopped 0.02 d from the lower edge of its prior Uniform(low=0.0, "
+        "high=0.05), with -ln p falling steeply towards it (the Hessian there is not "
+        "positive definite: the minimum may lie beyond that edge")
+
+
 class _Sum(mpicg.ParameterizedModel):
     """flux = a + b + c t: the data constrain a + b, never a and b apart."""
 

@@ -102,6 +102,9 @@ def _column_index(names, table, key, source: str, complain) -> int:
         matches = [i for i, n in enumerate(names) if n == key]
         if not matches:
             matches = [i for i, n in enumerate(names) if n.lower() == key.lower()]
+            if len(matches) > 1:
+                raise complain(f"{key!r} matches several columns of {source} in other cases "
+                               f"({[names[i] for i in matches]}): give one's exact name")
         if not matches:
             raise complain(f"{key!r} is not a column of {source}; its columns are {names}")
         index = matches[0]

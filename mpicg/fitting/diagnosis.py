@@ -150,7 +150,13 @@ def diagnose(*, status: int, names: list[str], x: np.ndarray, units: dict[str, s
     newton = None if uncertainties is None else uncertainties.newton_step
     at_edge, named = [], []
     stuck = []  # at an edge, with the minimum inside
+    towards_edge = []  # stopped with -ln p falling towards an edge (no Newton step)
     lower_inside = lower_inside or {}
+    # Without a Newton step (a Hessian that is not positive definite, far from the
+    # minimum), a stop whose gradient falls steeply towards an edge: -ln p changes by more
+    # than 1 over a scale's step.
+    slope = (uncertainties.gradient if status != 0 and newton is None
+             and uncertainties is not None else None)
     for i, name in enumerate(names):
         unit = units.get(name, "")
         for edge in edges[i]:
@@ -160,6 +166,9 @@ def diagnose(*, status: int, names: list[str], x: np.ndarray, units: dict[str, s
             beyond = (status != 0 and newton is not None
                       and (x[i] + newton[i] < edge.value if edge.side == "lower"
                            else x[i] + newton[i] > edge.value))
+            towards = "lower" if slope is not None and slope[i] > 0 else "upper"
+            falling = (slope is not None and np.isfinite(slope[i])
+                       and edge.side == towards and abs(slope[i]) * scale[i] > 1.0)
             if distance <= EDGE_TOLERANCE * sigma[i] and name in lower_inside:
                 inside, decrease = lower_inside[name]
                 stuck.append(f"{name} = {_show(x[i], unit)} is at the {edge.side} edge of its "
@@ -172,6 +181,11 @@ def diagnose(*, status: int, names: list[str], x: np.ndarray, units: dict[str, s
                 at_edge.append(f"{name} = {_show(x[i], unit)} stopped "
                                f"{_show(distance, unit)} from the {edge.side} edge of its "
                                f"{edge.what}, with the minimum beyond it")
+            elif falling:
+                towards_edge.append(f"{name} = {_show(x[i], unit)} stopped "
+                                    f"{_show(distance, unit)} from the {edge.side} edge of "
+                                    f"its {edge.what}, with -ln p falling steeply towards "
+                                    "it")
             else:
                 continue
             named.append(name)
@@ -186,6 +200,11 @@ def diagnose(*, status: int, names: list[str], x: np.ndarray, units: dict[str, s
         return Diagnosis(NOT_CONVERGED, "; ".join(at_edge) + " (the minimum of -ln p lies "
                          "on or beyond that edge: move the edge, or fix the parameter)",
                          named)
+    if towards_edge:
+        return Diagnosis(NOT_CONVERGED, "; ".join(towards_edge) + " (the Hessian there is "
+                         "not positive definite: the minimum may lie beyond that edge, so "
+                         "move the edge or fix the parameter, or the fit stopped far from "
+                         "it)", named)
     if status == 99:
         return Diagnosis(NOT_CONVERGED, "the callback stopped the fit", [])
     if uncertainties is not None and uncertainties.unresolved is not None:

@@ -227,7 +227,7 @@ def optimizer_cg(model: ParameterizedModel, times, flux, sigma, *,
                           priors_combine=priors_combine, steps=steps, fd_scheme=fd_scheme,
                           scale=scale, uncertainties=uncertainties,
                           continue_from=continue_from, block_size=block_size,
-                          warn_stacklevel=3)
+                          warn_stacklevel=3, comm=comm)
         if maxiter is not None:  # (checked again with the other options; here for its text)
             check_maxiter(maxiter, 1, default_text="None for PHOEBE's 1e6")
         if not isinstance(expose_lnprobabilities, bool | np.bool_):
@@ -318,7 +318,7 @@ def named_fit(model: ParameterizedModel, times, flux, sigma, *, fit_parameters=N
               initial_values: dict | None = None, priors=None, priors_combine: str = "and",
               steps: dict | None = None, fd_scheme: str = "forward", scale="auto",
               uncertainties: bool = True, continue_from=None, block_size: int | None = None,
-              warn_stacklevel: int = 2) -> NamedFit:
+              warn_stacklevel: int = 2, comm=None) -> NamedFit:
     """Set up and check a named fit on this process (no MPI; nothing is evaluated).
 
     Everything :func:`optimizer_cg` checks before its first evaluation: the model, names,
@@ -333,6 +333,8 @@ def named_fit(model: ParameterizedModel, times, flux, sigma, *, fit_parameters=N
         As in :func:`optimizer_cg`.
     warn_stacklevel : int
         Where warnings point (2: the caller of this function).
+    comm : mpi4py communicator, optional
+        The fit's ranks: warnings come from its rank 0 (default: the launch's).
 
     Returns
     -------
@@ -355,8 +357,8 @@ def named_fit(model: ParameterizedModel, times, flux, sigma, *, fit_parameters=N
         previous = load_solution(continue_from)
         if fit_parameters is not None and list(fit_parameters) != previous.fit_parameters:
             warn_on_root("`fit_parameters` is ignored with `continue_from` (as in "
-                          "PHOEBE): the earlier solution's parameters are fitted",
-                          stacklevel=warn_stacklevel)
+                         "PHOEBE): the earlier solution's parameters are fitted",
+                         stacklevel=warn_stacklevel, comm=comm)
         fit_parameters = previous.fit_parameters
         check_parameter_names(fit_parameters, names, "continue_from's fit_parameters")
         values.update({k: v for k, v in previous.fixed_values.items() if k in values})
@@ -372,7 +374,7 @@ def named_fit(model: ParameterizedModel, times, flux, sigma, *, fit_parameters=N
             why = ("continue_from sets the start" if continue_from is not None
                    else f"'{name}' is not fitted")
             warn_on_root(f"initial_values['{name}'] is ignored: {why}",
-                          stacklevel=warn_stacklevel)
+                         stacklevel=warn_stacklevel, comm=comm)
             continue
         values[name] = _start_value(name, value)
     prior_set = None
@@ -395,13 +397,14 @@ def named_fit(model: ParameterizedModel, times, flux, sigma, *, fit_parameters=N
         on = [edge for edge in mine if values[name] == edge.value]
         if on:
             warn_on_root(f"{name} starts on the {on[0].side} edge of its {on[0].what}: where "
-                          "-ln p has no slope along it (a model symmetric about the edge, as a "
-                          "transit about an inclination of 90 deg) the fit cannot leave it; "
-                          "start inside", stacklevel=warn_stacklevel)
+                         "-ln p has no slope along it (a model symmetric about the edge, as a "
+                         "transit about an inclination of 90 deg) the fit cannot leave it; "
+                         "start inside", stacklevel=warn_stacklevel, comm=comm)
     if getattr(model, "noisy", False) and fd_scheme == "forward":
         warn_on_root("the model is noisy (its output jitters as parameters move): "
-                      "forward differences with steps above the jitter are biased by "
-                      "about half a step; use fd_scheme='central'", stacklevel=warn_stacklevel)
+                     "forward differences with steps above the jitter are biased by "
+                     "about half a step; use fd_scheme='central'",
+                     stacklevel=warn_stacklevel, comm=comm)
     problem = NamedProblem(model, times, flux, sigma, fit_parameters, values, prior_set,
                            block_size=block_size)
     widths = [prior_width(prior_set.distribution(n)) if prior_set is not None

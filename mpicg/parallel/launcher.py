@@ -82,12 +82,16 @@ def is_root() -> bool:
 
 
 def warn_on_root(message: str, category: type[Warning] = UserWarning,
-                 stacklevel: int = 1) -> None:
+                 stacklevel: int = 1, comm=None) -> None:
     """``warnings.warn`` on rank 0 only: about arguments every rank was given alike.
 
-    ``stacklevel`` counts from the caller, as ``warnings.warn``'s does.
+    Rank 0 of ``comm``, the fit's communicator, when given (a fit on ``MPI.COMM_SELF`` on
+    each rank warns on each); else of the launch. ``stacklevel`` counts from the caller, as
+    ``warnings.warn``'s does.
     """
-    if is_root():
+    get_rank = getattr(comm, "Get_rank", None)
+    root = get_rank() == 0 if callable(get_rank) else is_root()
+    if root:
         warnings.warn(message, category, stacklevel=stacklevel + 1)
 
 

@@ -59,3 +59,13 @@ def test_named_fit_warnings_come_from_rank0_only(recwarn):
     said = [str(w.message) for w in recwarn if "is ignored" in str(w.message)]
     expected = ["initial_values['c2'] is ignored: 'c2' is not fitted"]
     assert said == (expected if comm.Get_rank() == 0 else [])
+
+
+@pytest.mark.mpi(min_size=1)
+def test_a_fit_of_its_own_on_each_rank_warns_on_each(recwarn):
+    # With comm=MPI.COMM_SELF every rank is rank 0 of its own fit: its warnings were
+    # dropped on all but the launch's rank 0.
+    mpicg.optimizer_cg(Polynomial(), T, F, S, fit_parameters=["c0", "c1"],
+                       initial_values=dict(START, c2=0.5), maxiter=2, comm=MPI.COMM_SELF)
+    said = [str(w.message) for w in recwarn if "is ignored" in str(w.message)]
+    assert said == ["initial_values['c2'] is ignored: 'c2' is not fitted"]
