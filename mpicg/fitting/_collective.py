@@ -9,8 +9,6 @@ optimizer while every rank evaluates. With one rank it is the serial run.
 
 from __future__ import annotations
 
-import hashlib
-import numbers
 import os
 from pathlib import Path
 
@@ -49,7 +47,7 @@ from ..parallel import (
     requested,
     run_job,
 )
-from .fingerprint import setting_identity
+from ._agreement import describe, disagreements, is_sum_kind
 from .problem import SumObjective
 
 __all__ = ["collective_cg", "with_statistics"]
@@ -191,26 +189,16 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
         # Only rank 0's arguments are used: a rank that gives others (a script whose ranks
         # went their own ways) is bad input, unless it passed None for a Problem, which it
         # then takes from rank 0 with rank 0's arguments.
-        try:
-            agreement = _arguments_to_agree(
-                x0, args=args, gtol=gtol, norm=norm, maxiter=maxiter, c1=c1, c2=c2,
-                sharing=sharing, resume=resume, progress_every_niters=progress_every_niters)
-        except Exception as e:  # (every rank must reach the allgather)
-            agreement = (("arguments", f"unreadable: {type(e).__name__}: {e}"),)
-        mine = (_kind(fun, pair, jac_name), agreement)
-        kinds, agreements = zip(*([mine] if world is None else world.allgather(mine)),
-                                strict=True)
-        wrong = _kinds_that_differ(kinds, fun_name)
-        for r, ((kind, _), agreed) in enumerate(zip(kinds, agreements, strict=True)):
-            if r not in wrong and kind is not None:
-                difference = _argument_difference(agreed, agreements[0])
-                if difference is not None:
-                    wrong[r] = difference
+        mine = describe(fun, pair, jac_name, x0, args=args, gtol=gtol, norm=norm,
+                        maxiter=maxiter, c1=c1, c2=c2, sharing=sharing, resume=resume,
+                        progress_every_niters=progress_every_niters)
+        described = [mine] if world is None else world.allgather(mine)
+        wrong = disagreements(described, fun_name)
         if wrong:
             if rank in wrong:
                 raise InputError(wrong[rank])
             return None  # the verdict that follows raises the other rank's error everywhere
-        if kinds[0][0] == "sum":
+        if is_sum_kind(described[0]):
             return distribute(fun, world, rank, size, sharing)
         if pair is not None:
             return PointWork(pair.value, (), fun_name)
@@ -298,104 +286,6 @@ def _note_kept_options(stored: dict, resume, **given) -> None:
     if ignored:
         warn_at_user(f"resuming from {str(resume)!r}: a resumed fit keeps the options it "
                      f"started with; ignored {', '.join(ignored)} (only maxiter may change)")
-
-
-def _kind(fun, pair, jac_name: str) -> tuple[str | None, str]:
-    """How this rank's objective is computed, and its description for messages."""
-    if fun is None:
-        return None, "None"
-    if isinstance(fun, SumObjective):
-        return "sum", f"a {type(fun).__name__} (a SumObjective)"
-    if not callable(fun):
-        return "other", f"a {type(fun).__name__}, not callable"
-    if pair is not None:
-        return "pair", f"a callable with `{jac_name}`=True (it returns (f, g))"
-    return "plain", "a callable"
-
-
-def _kinds_that_differ(kinds: list, fun_name: str) -> dict[int, str]:
-    """The ranks whose objective cannot take rank 0's path, with why (every rank judges).
-
-    A rank may pass None when rank 0's objective is a SumObjective (rank 0 then sends it);
-    a plain callable is not sent, so every rank must pass its own.
-    """
-    first, first_text = kinds[0]
-    wrong = {}
-    for r, (kind, text) in enumerate(kinds):
-        if kind is None and first != "sum":
-            wrong[r] = (f"`{fun_name}` is None on this rank and rank 0's is {first_text}: "
-                        "only a Problem (a SumObjective) is sent to ranks that pass None; "
-                        "give every rank its own objective")
-        elif kind is not None and kind != first:
-            wrong[r] = (f"`{fun_name}` on this rank is {text} and rank 0's is {first_text}: "
-                        "every rank must call the fit with the same arguments (only rank "
-                        "0's are used)")
-    return wrong
-
-
-def _arguments_to_agree(x0, args: tuple = (), **options) -> tuple:
-    """The arguments every rank must give alike, as ``(name, text)`` pairs to compare.
-
-    Only rank 0's are used; another rank's that differ are a script whose ranks went
-    their own ways (refused, on ranks that pass their own objective). ``x0`` counts by its
-    values (None on a resume), ``args`` by their settings' text
-    (:func:`.fingerprint.setting_identity`: numbers and arrays by value, other objects by
-    their type), the options by their value (a number of any type, and each of ``args``
-    that is a number, as a float). The model
-    is not compared: it may hold per-process state (a scratch directory, a slower rank's
-    factor).
-    """
-    try:
-        values = None if x0 is None else np.asarray(x0, dtype=float).ravel()
-    except (TypeError, ValueError):
-        values = None
-    if values is None:
-        start = repr(x0)  # (rank 0's own check names a bad one)
-    elif values.size <= 8:
-        start = repr(values.tolist())  # (a float's repr gives back its bits)
-    else:
-        start = (f"{values.size} values, sha256 "
-                 f"{hashlib.sha256(values.tobytes()).hexdigest()[:16]}")
-    pairs = [("x0", start), ("args", setting_identity(tuple(_plain(a) for a in args)))]
-    pairs += [(name, repr(_plain(value))) for name, value in options.items()]
-    return tuple(pairs)
-
-
-def _argument_difference(agreement: tuple, first: tuple) -> str | None:
-    """Which of a rank's arguments differs from rank 0's, and how (None: none does)."""
-    for (name, text), (_, expected) in zip(agreement, first, strict=False):
-        if text != expected:
-            return (f"`{name}` on this rank ({_around_difference(text, expected)}) differs "
-                    f"from rank 0's ({_around_difference(expected, text)}): every rank must "
-                    "call the fit with the same arguments (only rank 0's are used)")
-    return None
-
-
-def _around_difference(text: str, other: str, width: int = 80) -> str:
-    """``text``, or the part of it around where it first differs from ``other``."""
-    if len(text) <= width:
-        return text
-    at = next((i for i, (a, b) in enumerate(zip(text, other, strict=False)) if a != b),
-              min(len(text), len(other)))
-    start = max(0, at - width // 4)
-    return ("..." if start else "") + text[start:start + width] + (
-        "..." if start + width < len(text) else "")
-
-
-def _plain(value, depth: int = 0):
-    """An argument as a plain Python value: numbers by their value, paths as text.
-
-    Numbers count by value in tuples, lists and dicts too; other containers as they are.
-    """
-    if isinstance(value, numbers.Real) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if depth < 8 and type(value) in (tuple, list):
-        return type(value)(_plain(v, depth + 1) for v in value)
-    if depth < 8 and type(value) is dict:
-        return {k: _plain(v, depth + 1) for k, v in value.items()}
-    return value
 
 
 def _other_rank(comm) -> bool:
