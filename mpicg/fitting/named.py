@@ -34,7 +34,7 @@ from .problem import Problem
 from .scaling import check_scale, prior_width
 from .solution import Solution, load_solution
 from .steps import Step, check_fd_scheme, check_steps, steps_in_units
-from .uncertainties import unresolved_parameters
+from .uncertainties import uncertainties_note
 
 __all__ = ["FitVectorModel", "NamedFit", "NamedProblem", "check_domains", "named_fit",
            "optimizer_cg"]
@@ -415,24 +415,6 @@ def named_fit(model: ParameterizedModel, times, flux, sigma, *, fit_parameters=N
                     widths=widths)
 
 
-def _unchecked_note(found) -> str:
-    """"" when σ passed its check in the covariance's own axes; else what failed."""
-    if found.trustworthy:
-        return ""
-    return ("σ may be off by tens of percent: along the covariance's own axes, -ln p's "
-            f"curvature at a tenth of a σ is up to {found.own_axes_deviation:.2g} times off "
-            "the covariance's (-ln p is not quadratic at the scale of σ, or the model "
-            "jitters); a sampler (emcee) measures the spread")
-
-
-def _flat_note(involved: list[str]) -> str:
-    """Why there are no uncertainties: the Hessian is flat in a parameter or a combination."""
-    if len(involved) == 1:
-        return f"the Hessian is flat, within its rounding, in {involved[0]}"
-    return f"the Hessian is flat, within its rounding, along a combination of " \
-           f"{', '.join(involved)}"
-
-
 def _mapping(value, name: str) -> dict:
     """``value`` (None: empty) as a dict of parameter names; InputError naming it otherwise."""
     if value is None:
@@ -493,8 +475,5 @@ def _solution(model, names, fit_parameters, values, x0, res, options,
         correlation=None if sigma is None else found.correlation,
         nfev_scales=int(res.nfev_scales),
         nfev_uncertainties=int(res.nfev_after),  # (the Hessian's, or an edge's probes)
-        uncertainties_note=(res.uncertainties_skipped if found is None else
-                            _flat_note(unresolved_parameters(found, fit_parameters))
-                            if found.unresolved is not None else
-                            _unchecked_note(found) if found.positive_definite else
-                            "the Hessian is not positive definite (not a minimum)"))
+        uncertainties_note=uncertainties_note(found, fit_parameters,
+                                              res.uncertainties_skipped))

@@ -47,7 +47,7 @@ from ..optimize import (
 from .scaling import HESSIAN_STEP, Scaling
 
 __all__ = ["OWN_AXES_TOLERANCE", "Uncertainties", "estimate_uncertainties",
-           "unresolved_parameters"]
+           "uncertainties_note", "unresolved_parameters"]
 
 # A Hessian step within these factors of the σ it finds along its parameter is kept.
 _STEP_ACCEPT = (0.5, 2.0)
@@ -284,3 +284,27 @@ def unresolved_parameters(uncertainties: Uncertainties, names: list[str]) -> lis
     """The parameters of an unresolved direction (entries at least a tenth of its largest)."""
     direction = np.abs(uncertainties.unresolved)
     return [n for n, v in zip(names, direction, strict=True) if v >= 0.1 * direction.max()]
+
+
+def uncertainties_note(found: Uncertainties | None, names: list[str], skipped: str = "") -> str:
+    """Why a fit has no uncertainties, or why they may be off; "" when they passed.
+
+    ``found`` is the outcome (None: not measured, for the reason ``skipped``), ``names``
+    the fitted parameters.
+    """
+    if found is None:
+        return skipped
+    if found.unresolved is not None:
+        involved = unresolved_parameters(found, names)
+        if len(involved) == 1:
+            return f"the Hessian is flat, within its rounding, in {involved[0]}"
+        return ("the Hessian is flat, within its rounding, along a combination of "
+                f"{', '.join(involved)}")
+    if not found.positive_definite:
+        return "the Hessian is not positive definite (not a minimum)"
+    if found.trustworthy:
+        return ""
+    return ("σ may be off by tens of percent: along the covariance's own axes, -ln p's "
+            f"curvature at a tenth of a σ is up to {found.own_axes_deviation:.2g} times off "
+            "the covariance's (-ln p is not quadratic at the scale of σ, or the model "
+            "jitters); a sampler (emcee) measures the spread")
