@@ -250,9 +250,11 @@ def test_a_resumed_named_fit_records_the_options_it_used(tmp_path):
                            progress_every_niters=1, progress_file=tmp_path / "p.json",
                            callback=callback, c2=0.3)
     # Resumed with other options than the stored ones: the stored ones are used, and said.
-    sol = mpicg.optimizer_cg(model, t, flux, sigma, fit_parameters=["rp", "inc"],
-                             initial_values={"rp": 0.09, "inc": 88.0}, gtol=10.0,
-                             resume=tmp_path / "p.json", maxiter=50)
+    with pytest.warns(UserWarning, match=r"keeps the options it started with; ignored "
+                                         r"gtol=10.0 \(the file's: 0.5\)"):
+        sol = mpicg.optimizer_cg(model, t, flux, sigma, fit_parameters=["rp", "inc"],
+                                 initial_values={"rp": 0.09, "inc": 88.0}, gtol=10.0,
+                                 resume=tmp_path / "p.json", maxiter=50)
     assert sol.options["gtol"] == 0.5
     assert sol.options["c2"] == 0.3
     assert sol.options["maxiter"] == 50  # the one option a resume may change
