@@ -24,14 +24,18 @@ from .problem import SumObjective
 __all__ = ["describe", "disagreements", "is_sum_kind"]
 
 
-def describe(fun, pair, jac_name: str, x0, args: tuple = (), **options) -> tuple:
+def describe(fun, pair, jac_name: str, x0, args: tuple = (), leading: tuple = (),
+             **options) -> tuple:
     """A rank's ``(kind, arguments)``: what it computes, and its arguments as text.
 
-    ``pair`` is the value-and-gradient wrapper of ``jac=True`` (or None). Never raises: an
-    argument that cannot be described says so (every rank must reach the allgather).
+    ``pair`` is the value-and-gradient wrapper of ``jac=True`` (or None); ``leading``,
+    ``(name, text)`` pairs compared before ``x0`` (a named fit's ``fit_parameters``, from
+    which its ``x0`` follows: a difference there is named as such, not as one of an ``x0``
+    the user never gave). Never raises: an argument that cannot be described says so
+    (every rank must reach the allgather).
     """
     try:
-        agreement = _arguments_to_agree(x0, args, **options)
+        agreement = tuple(leading) + _arguments_to_agree(x0, args, **options)
     except Exception as e:
         agreement = (("arguments", f"unreadable: {type(e).__name__}: {e}"),)
     return _kind(fun, pair, jac_name), agreement

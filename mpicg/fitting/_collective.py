@@ -189,9 +189,11 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
         # Only rank 0's arguments are used: a rank that gives others (a script whose ranks
         # went their own ways) is bad input, unless it passed None for a Problem, which it
         # then takes from rank 0 with rank 0's arguments.
-        mine = describe(fun, pair, jac_name, x0, args=args, gtol=gtol, norm=norm,
-                        maxiter=maxiter, c1=c1, c2=c2, sharing=sharing, resume=resume,
-                        progress_every_niters=progress_every_niters)
+        leading = (() if session is None
+                   else (("fit_parameters", repr(list(session.names))),))
+        mine = describe(fun, pair, jac_name, x0, args=args, leading=leading, gtol=gtol,
+                        norm=norm, maxiter=maxiter, c1=c1, c2=c2, sharing=sharing,
+                        resume=resume, progress_every_niters=progress_every_niters)
         described = [mine] if world is None else world.allgather(mine)
         wrong = disagreements(described, fun_name)
         if wrong:

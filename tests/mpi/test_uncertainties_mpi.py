@@ -69,3 +69,14 @@ def test_a_fit_of_its_own_on_each_rank_warns_on_each(recwarn):
                        initial_values=dict(START, c2=0.5), maxiter=2, comm=MPI.COMM_SELF)
     said = [str(w.message) for w in recwarn if "is ignored" in str(w.message)]
     assert said == ["initial_values['c2'] is ignored: 'c2' is not fitted"]
+
+
+@pytest.mark.mpi(min_size=2)
+def test_fit_parameters_in_another_order_on_one_rank_are_named_as_such():
+    # The message blamed `x0`, which the named fit computes (the user never gave one).
+    names = NAMES if comm.Get_rank() != comm.Get_size() - 1 else NAMES[::-1]
+    with pytest.raises(mpicg.InputError, match=r"`fit_parameters` on this rank "
+                                               r"\(\['c2', 'c1', 'c0'\]\) differs from rank "
+                                               r"0's \(\['c0', 'c1', 'c2'\]\)"):
+        mpicg.optimizer_cg(Polynomial(), T, F, S, fit_parameters=names,
+                           initial_values=START, maxiter=2)
