@@ -238,21 +238,16 @@ def _check_workers(workers) -> None:
                          f"got {workers!r:.100}")
 
 
-def _quiet(*args, **kwargs) -> None:
-    """Say nothing (a warning that rank 0 gives for every rank)."""
-
-
 @contextlib.contextmanager
 def _map_for(workers):
     """The map-like callable for scipy's ``workers`` (None: one call after the other).
 
     An int > 1 (or -1: every core) starts a process pool for the run, as scipy does; the
-    objective must then pickle.
+    objective must then pickle. ``workers`` was checked (:func:`_check_workers`).
     """
     if workers is None or callable(workers):
         yield workers
         return
-    _check_workers(workers)
     if workers == 1:
         yield None
         return

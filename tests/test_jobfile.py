@@ -259,7 +259,6 @@ def test_cli_a_column_named_twice(job_dir, capsys):
     assert "['time', 'time', 'sigma']" in message
 
 
-
 @pytest.mark.parametrize("columns", ['["time", 0, "sigma"]', '["time", "TIME", "sigma"]'],
                          ids=["name-and-its-index", "names-in-two-cases"])
 def test_cli_a_column_named_twice_in_other_words(job_dir, capsys, columns):
@@ -267,7 +266,6 @@ def test_cli_a_column_named_twice_in_other_words(job_dir, capsys, columns):
     path = _with(job_dir, 'columns = ["time", "flux", "sigma"]', f"columns = {columns}")
     message = _cli_error(capsys, path)
     assert "name the same column of lc.csv twice" in message
-
 
 
 def test_cli_a_column_name_that_matches_several_in_other_cases(job_dir, capsys):
@@ -452,7 +450,6 @@ def test_a_missing_file_and_an_empty_one(tmp_path):
     (tmp_path / "empty.txt").write_text("# nothing\n")
     with pytest.raises(InputError, match="holds no rows of numbers"):
         read_light_curve(tmp_path / "empty.txt", [0, 1, 2])
-
 
 
 @pytest.mark.parametrize(("edit", "where"), [

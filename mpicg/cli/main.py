@@ -356,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     # A fit notes SIGTERM, SIGUSR1 and SIGINT from the start (while it reads its data, too):
     # it stops at the next safe point with exit code 75, which batch scripts resubmit.
     with catch_signals(enabled=args.command in ("fit", "resume", "demo", "phoebe")
-                       and not getattr(args, "detach", False)):
+                       and not detach):
         try:
             with _progress_lines(show=root), _warnings_as_lines(args.command):
                 return _run(args, parser)

@@ -103,9 +103,8 @@ def _arguments_to_agree(x0, args: tuple, **options) -> tuple:
     values (None on a resume), ``args`` by their settings' text
     (:func:`.fingerprint.setting_identity`: numbers and arrays by value, other objects by
     their type), the options by their value (a number of any type, and each of ``args``
-    that is a number, as a float). The model
-    is not compared: it may hold per-process state (a scratch directory, a slower rank's
-    factor).
+    that is a number, as a float). The model is not compared: it may hold per-process
+    state (a scratch directory, a slower rank's factor).
     """
     try:
         values = None if x0 is None else np.asarray(x0, dtype=float).ravel()

@@ -42,8 +42,7 @@ from ..parallel import (
     catch_signals,
     check_sharing,
     distribute,
-    launch_rank,
-    launch_size,
+    is_root,
     requested,
     run_job,
 )
@@ -267,7 +266,7 @@ def collective_cg(fun, x0, *, args: tuple = (), jac=None, callback=None, gtol=1e
     # stops the fit with its progress file, or, without one, takes the signal as if it
     # had come to it (signals.note_signal): a rank never acts on its own copy of the
     # arguments (progress_file given on rank 0 only killed the others with the signal).
-    with catch_signals(enabled=progress_file is not None or _other_rank(comm)):
+    with catch_signals(enabled=progress_file is not None or not is_root(comm)):
         return run_job(make_work, root_task, prepare, comm, local_error)
 
 
@@ -288,13 +287,6 @@ def _note_kept_options(stored: dict, resume, **given) -> None:
     if ignored:
         warn_at_user(f"resuming from {str(resume)!r}: a resumed fit keeps the options it "
                      f"started with; ignored {', '.join(ignored)} (only maxiter may change)")
-
-
-def _other_rank(comm) -> bool:
-    """Whether this process is a rank other than 0 of the fit's communicator."""
-    if comm is not None:
-        return callable(getattr(comm, "Get_rank", None)) and comm.Get_rank() != 0
-    return (launch_size() or 1) > 1 and (launch_rank() or 0) != 0
 
 
 def with_statistics(outcome: JobOutcome) -> OptimizeResult:

@@ -287,7 +287,6 @@ class NamedSession:
                    uncertainties_skipped=skipped, diagnosis=diagnosis)
         return out
 
-
     def _probe_inside(self, x: np.ndarray, at_edge: np.ndarray, width: np.ndarray,
                       f: float) -> tuple[dict, int]:
         """Whether -ln p is lower inside the bounds than at a parameter's edge (one round).
@@ -306,7 +305,7 @@ class NamedSession:
             room = self.upper[i] - self.lower[i]
             tried = [k * width[i] for k in (1.0, 3.0)]
             if np.isfinite(room):
-                tried += [f * room for f in (1e-3, 1e-2, 1e-1)]
+                tried += [share * room for share in (1e-3, 1e-2, 1e-1)]
             for distance in sorted({min(d, 0.5 * room) for d in tried}):
                 if np.isfinite(distance) and distance > 0:
                     point = x.copy()

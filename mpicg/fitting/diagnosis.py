@@ -159,6 +159,10 @@ def diagnose(*, status: int, names: list[str], x: np.ndarray, units: dict[str, s
              and uncertainties is not None else None)
     for i, name in enumerate(names):
         unit = units.get(name, "")
+        # the edge -ln p falls steeply towards, if any
+        steep = (slope is not None and np.isfinite(slope[i])
+                 and abs(slope[i]) * scale[i] > 1.0)
+        towards = ("lower" if slope[i] > 0 else "upper") if steep else None
         for edge in edges[i]:
             distance = abs(x[i] - edge.value)
             # A stop short of the edge with the minimum beyond it (the line search backed
@@ -166,9 +170,7 @@ def diagnose(*, status: int, names: list[str], x: np.ndarray, units: dict[str, s
             beyond = (status != 0 and newton is not None
                       and (x[i] + newton[i] < edge.value if edge.side == "lower"
                            else x[i] + newton[i] > edge.value))
-            towards = "lower" if slope is not None and slope[i] > 0 else "upper"
-            falling = (slope is not None and np.isfinite(slope[i])
-                       and edge.side == towards and abs(slope[i]) * scale[i] > 1.0)
+            falling = edge.side == towards
             if distance <= EDGE_TOLERANCE * sigma[i] and name in lower_inside:
                 inside, decrease = lower_inside[name]
                 stuck.append(f"{name} = {_show(x[i], unit)} is at the {edge.side} edge of its "

@@ -261,18 +261,17 @@ def _unresolved_direction(matrix: np.ndarray, h: np.ndarray, f0: float) -> np.nd
     diagonal = np.diag(matrix)
     if not (np.all(np.isfinite(matrix)) and np.isfinite(f0)):
         return None
+    rounding_f = 4.0 * np.finfo(float).eps * max(abs(float(f0)), 1.0)
     # A parameter whose own curvature is rounding (the model ignores it, or nearly): the
     # direction is that parameter (those parameters) alone.
-    own_rounding = 4.0 * np.finfo(float).eps * max(abs(float(f0)), 1.0) / (h * h)
-    flat = np.abs(diagonal) <= _RESOLVE * own_rounding
+    flat = np.abs(diagonal) <= _RESOLVE * rounding_f / (h * h)
     if flat.any():
         return flat / np.sqrt(np.count_nonzero(flat))
     if not np.all(diagonal > 0):
         return None
     d = np.sqrt(diagonal)
     equilibrated = matrix / (d[:, np.newaxis] * d[np.newaxis, :])
-    rounding = (4.0 * np.finfo(float).eps * max(abs(float(f0)), 1.0)
-                / (h[:, np.newaxis] * h[np.newaxis, :]) / (d[:, np.newaxis] * d[np.newaxis, :]))
+    rounding = rounding_f / np.outer(h, h) / np.outer(d, d)
     values, vectors = np.linalg.eigh(equilibrated)
     if abs(values[0]) > _RESOLVE * float(np.max(rounding)):
         return None

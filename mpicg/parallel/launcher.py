@@ -76,8 +76,15 @@ def launch_local_size() -> int | None:
     return None
 
 
-def is_root() -> bool:
-    """True on rank 0 of a launch, and outside a launcher (where this process is all)."""
+def is_root(comm=None) -> bool:
+    """True on rank 0 of ``comm`` (a fit's communicator) when given, else of the launch.
+
+    Outside a launcher this process is all, and rank 0. (A ``comm`` that is not a
+    communicator counts as rank 0 here: the fit itself refuses it.)
+    """
+    if comm is not None:
+        get_rank = getattr(comm, "Get_rank", None)
+        return not callable(get_rank) or get_rank() == 0
     return (launch_rank() or 0) == 0
 
 
@@ -89,9 +96,7 @@ def warn_on_root(message: str, category: type[Warning] = UserWarning,
     each rank warns on each); else of the launch. ``stacklevel`` counts from the caller, as
     ``warnings.warn``'s does.
     """
-    get_rank = getattr(comm, "Get_rank", None)
-    root = get_rank() == 0 if callable(get_rank) else is_root()
-    if root:
+    if is_root(comm):
         warnings.warn(message, category, stacklevel=stacklevel + 1)
 
 
